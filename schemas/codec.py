@@ -1,0 +1,199 @@
+"""Decode and validate input messages; encode output messages.
+
+Validation runs the JSON Schema files of ``schemas/json/`` compiled by ``fastjsonschema``
+(about 3 µs a message, against 32 µs for ``jsonschema``), then builds the typed record.
+Anything wrong raises :class:`InvalidEvent` with a reason a person can act on::
+
+    >>> decode(EventKind.COMPLETED, b'{"event_id": "e1", "unit_id": "u", '
+    ...        b'"dossier_id": "d", "completed_at": "2026-03-02T08:00:00"}')
+    Traceback (most recent call last):
+    ...
+    schemas.codec.InvalidEvent: completed_at: timestamp has no UTC offset
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta, timezone
+from importlib import resources
+from typing import Any
+
+import fastjsonschema
+import orjson
+
+from schemas.records import (
+    DossierCompleted,
+    DossierSubmitted,
+    Event,
+    EventKind,
+    Instant,
+    ProcessingTime,
+    SatisfactionSurvey,
+    UnitRanking,
+)
+
+MAX_PAYLOAD_BYTES = 64 * 1024
+"""Larger messages are refused before parsing (contract, section 2)."""
+
+LOCAL_TZ = timezone(timedelta(hours=7), "Asia/Ho_Chi_Minh")
+"""Asia/Ho_Chi_Minh has been UTC+07:00 all year, without daylight saving, since 1975."""
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+class InvalidEvent(ValueError):
+    """A message that breaks the contract; ``reason`` says which field and why."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def load_schema(name: str) -> dict[str, Any]:
+    """The JSON Schema ``schemas/json/<name>.schema.json`` as a dict."""
+    text = resources.files("schemas").joinpath("json", f"{name}.schema.json").read_bytes()
+    schema: dict[str, Any] = orjson.loads(text)
+    return schema
+
+
+_VALIDATORS: dict[EventKind, Callable[[Any], Any]] = {
+    kind: fastjsonschema.compile(load_schema(kind.value)) for kind in EventKind
+}
+
+
+def parse_instant(text: str, field: str) -> Instant:
+    """An RFC 3339 timestamp with an offset, as microseconds since the epoch."""
+    try:
+        moment = datetime.fromisoformat(text.upper())
+    except ValueError:
+        raise InvalidEvent(f"{field}: {text!r} is not an RFC 3339 timestamp") from None
+    if moment.tzinfo is None:
+        raise InvalidEvent(f"{field}: timestamp has no UTC offset")
+    return (moment - _EPOCH) // _MICROSECOND
+
+
+def format_instant(instant: Instant) -> str:
+    """An :data:`Instant` as RFC 3339 in local time, e.g. ``2026-03-02T08:00:00+07:00``."""
+    return (_EPOCH + instant * _MICROSECOND).astimezone(LOCAL_TZ).isoformat()
+
+
+def _json_type(value: Any) -> str:
+    for python_type, name in (
+        (bool, "boolean"),
+        (int, "integer"),
+        (float, "number"),
+        (str, "string"),
+        (list, "array"),
+        (dict, "object"),
+    ):
+        if isinstance(value, python_type):
+            return name
+    return "null"
+
+
+def _reason(error: fastjsonschema.JsonSchemaValueException) -> str:
+    """Turn a schema violation into 'field: what is wrong'."""
+    field = ".".join(error.path[1:]) or "event"
+    rule, value, expected = error.rule, error.value, error.rule_definition
+    if rule == "required":
+        present = value if isinstance(value, dict) else {}
+        missing = [name for name in expected if name not in present]
+        if field == "event" and missing == ["processing_time"]:
+            return "processing_time: required when due_at is absent"
+        prefix = "" if field == "event" else f"{field}."
+        return ", ".join(f"{prefix}{name}: missing" for name in missing)
+    if rule == "type":
+        wanted = " or ".join(expected) if isinstance(expected, list) else expected
+        article = "an" if wanted[0] in "aeiou" else "a"
+        return f"{field}: must be {article} {wanted}, got {_json_type(value)}"
+    if rule == "format" and isinstance(value, str):
+        parse_instant(value, field)  # raises the precise reason (no offset, bad date)
+        return f"{field}: {value!r} is not an RFC 3339 timestamp"
+    if rule == "enum":
+        return f"{field}: {value!r} is not one of {', '.join(map(str, expected))}"
+    if rule in ("minLength", "maxLength"):
+        schema = error.definition
+        return f"{field}: length must be {schema.get('minLength', 0)}..{schema['maxLength']}"
+    if rule in ("minimum", "maximum"):
+        schema = error.definition
+        return f"{field}: {value!r} is outside {schema['minimum']}..{schema['maximum']}"
+    return error.message.replace("data.", "", 1).replace("data ", "event ", 1)
+
+
+def _nfc(text: str) -> str:
+    # Vietnamese ids may arrive composed (NFC) or decomposed (NFD); one form keeps one unit.
+    return text if unicodedata.is_normalized("NFC", text) else unicodedata.normalize("NFC", text)
+
+
+def _optional_id(data: dict[str, Any], field: str) -> str | None:
+    value = data.get(field)
+    return None if value is None else _nfc(value)
+
+
+def _build(kind: EventKind, data: dict[str, Any]) -> Event:
+    event_id, unit_id = _nfc(data["event_id"]), _nfc(data["unit_id"])
+    if kind is EventKind.SUBMITTED:
+        due = data.get("due_at")
+        processing = data.get("processing_time")
+        return DossierSubmitted(
+            event_id=event_id,
+            unit_id=unit_id,
+            dossier_id=_nfc(data["dossier_id"]),
+            received_at=parse_instant(data["received_at"], "received_at"),
+            due_at=None if due is None else parse_instant(due, "due_at"),
+            processing_time=None
+            if processing is None
+            else ProcessingTime(processing["amount"], processing["unit"]),
+            official_id=_optional_id(data, "official_id"),
+            procedure_code=data.get("procedure_code"),
+            channel=data.get("channel"),
+        )
+    if kind is EventKind.COMPLETED:
+        return DossierCompleted(
+            event_id=event_id,
+            unit_id=unit_id,
+            dossier_id=_nfc(data["dossier_id"]),
+            completed_at=parse_instant(data["completed_at"], "completed_at"),
+            official_id=_optional_id(data, "official_id"),
+            outcome=data.get("outcome"),
+        )
+    if kind is EventKind.SURVEY:
+        return SatisfactionSurvey(
+            event_id=event_id,
+            unit_id=unit_id,
+            surveyed_at=parse_instant(data["surveyed_at"], "surveyed_at"),
+            rating=data["rating"],
+            dossier_id=_optional_id(data, "dossier_id"),
+            official_id=_optional_id(data, "official_id"),
+        )
+    return UnitRanking(
+        event_id=event_id,
+        unit_id=unit_id,
+        year=data["year"],
+        rank=data["rank"],
+        published_at=parse_instant(data["published_at"], "published_at"),
+    )
+
+
+def decode(kind: EventKind, raw: bytes) -> Event:
+    """Validate one message of ``kind`` and return its record, or raise InvalidEvent."""
+    if len(raw) > MAX_PAYLOAD_BYTES:
+        raise InvalidEvent(f"payload is {len(raw)} bytes, over the {MAX_PAYLOAD_BYTES}-byte limit")
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError as error:
+        raise InvalidEvent(f"not JSON: {error}") from None
+    if not isinstance(data, dict):
+        raise InvalidEvent(f"event must be a JSON object, got {_json_type(data)}")
+    try:
+        _VALIDATORS[kind](data)
+    except fastjsonschema.JsonSchemaValueException as error:
+        raise InvalidEvent(_reason(error)) from None
+    return _build(kind, data)
+
+
+def encode(value: Any) -> bytes:
+    """JSON bytes for an output message (alerts, dead letters, API bodies)."""
+    return orjson.dumps(value)

@@ -1,0 +1,99 @@
+"""Typed records for the input events.
+
+Timestamps are :data:`Instant` values: whole microseconds since the Unix epoch (UTC). An
+integer compares exactly, sorts the (timestamp, event_id) tie-break of the contract without
+float rounding, and turns into a local day with one division.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import Literal
+
+Instant = int
+"""Microseconds since 1970-01-01T00:00:00Z."""
+
+ProcessingUnit = Literal["working_days", "calendar_days", "hours"]
+Rating = Literal["very_satisfied", "satisfied", "dissatisfied"]
+Rank = Literal["tot", "kha", "trung_binh", "yeu"]
+
+
+class EventKind(enum.Enum):
+    """The four input event types; the value is the default topic's suffix."""
+
+    SUBMITTED = "dossier-submitted"
+    COMPLETED = "dossier-completed"
+    SURVEY = "satisfaction-survey"
+    RANKING = "unit-ranking"
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessingTime:
+    amount: int
+    unit: ProcessingUnit
+
+
+@dataclass(frozen=True, slots=True)
+class DossierSubmitted:
+    event_id: str
+    unit_id: str
+    dossier_id: str
+    received_at: Instant
+    due_at: Instant | None
+    processing_time: ProcessingTime | None
+    official_id: str | None
+    procedure_code: str | None
+    channel: str | None
+
+    @property
+    def timestamp(self) -> Instant:
+        return self.received_at
+
+
+@dataclass(frozen=True, slots=True)
+class DossierCompleted:
+    event_id: str
+    unit_id: str
+    dossier_id: str
+    completed_at: Instant
+    official_id: str | None
+    outcome: str | None
+
+    @property
+    def timestamp(self) -> Instant:
+        return self.completed_at
+
+
+@dataclass(frozen=True, slots=True)
+class SatisfactionSurvey:
+    event_id: str
+    unit_id: str
+    surveyed_at: Instant
+    rating: Rating
+    dossier_id: str | None
+    official_id: str | None
+
+    @property
+    def timestamp(self) -> Instant:
+        return self.surveyed_at
+
+    @property
+    def satisfied(self) -> bool:
+        return self.rating != "dissatisfied"
+
+
+@dataclass(frozen=True, slots=True)
+class UnitRanking:
+    event_id: str
+    unit_id: str
+    year: int
+    rank: Rank
+    published_at: Instant
+
+    @property
+    def timestamp(self) -> Instant:
+        return self.published_at
+
+
+Event = DossierSubmitted | DossierCompleted | SatisfactionSurvey | UnitRanking

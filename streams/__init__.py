@@ -1,0 +1,1 @@
+"""The Faust app of cchc-monitor: settings, topics, the embedded broker, web and CLI."""

@@ -1,0 +1,247 @@
+"""``cchc``: the command line of cchc-monitor.
+
+cchc run [--demo]        broker (embedded unless CCHC_KAFKA_BROKER), worker and web
+cchc worker              the Faust worker alone, against CCHC_KAFKA_BROKER
+cchc broker              the embedded broker alone; prints its bootstrap address
+cchc produce FILE|-      publish JSON lines {"topic", "value", "key"?}
+cchc simulate            synthetic events for the province (JSON lines or live)
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import replace
+from datetime import date
+from pathlib import Path
+from typing import Any, NoReturn
+
+import orjson
+
+from streams.broker import EmbeddedBroker
+from streams.settings import Settings, SettingsError
+from streams.topics import TopicNames
+
+EMBEDDED_SESSION_TIMEOUT = 6.0
+"""Seconds. Tansu settles consumer groups slowly; short timeouts make it quick."""
+
+
+def _fail(message: str) -> NoReturn:
+    print(f"cchc: {message}", file=sys.stderr)
+    raise SystemExit(2)
+
+
+def _settings() -> Settings:
+    try:
+        return Settings.from_env()
+    except SettingsError as error:
+        _fail(str(error))
+
+
+def _broker_settings(settings: Settings) -> Settings:
+    if settings.kafka_broker is None:
+        _fail(
+            "CCHC_KAFKA_BROKER is not set (e.g. kafka://127.0.0.1:9092); "
+            "'cchc run' starts an embedded broker instead"
+        )
+    return settings
+
+
+def ensure_topics(settings: Settings) -> None:
+    from streams.kafka import ensure_topics as create
+
+    assert settings.kafka_broker is not None
+    topics = TopicNames(settings.topic_prefix)
+    names = (*topics.co_partitioned, topics.alerts, topics.dead_letter)
+    create(
+        settings.kafka_broker, settings.security, dict.fromkeys(names, settings.topic_partitions)
+    )
+
+
+def run_worker(settings: Settings) -> None:
+    import faust
+
+    from streams.app import create_app
+
+    ensure_topics(settings)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    worker = create_app(settings)
+    print(
+        f"cchc-monitor: http://{settings.web_host}:{settings.web_port}/  "
+        f"(API /api/units, metrics /metrics); Ctrl-C stops",
+        flush=True,
+    )
+    faust.Worker(worker.app, loglevel=settings.log_level).execute_from_commandline()
+
+
+def cmd_run(args: argparse.Namespace) -> None:
+    settings = _settings()
+    broker = None
+    if settings.embedded:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        log = settings.data_dir / "tansu.log"
+        broker = EmbeddedBroker(log_file=log)
+        broker.start()
+        print(f"cchc-monitor: embedded broker {broker.url} (memory only; log {log})", flush=True)
+        settings = replace(
+            settings,
+            kafka_broker=broker.url,
+            session_timeout=settings.session_timeout or EMBEDDED_SESSION_TIMEOUT,
+        )
+    stop_feed = threading.Event()
+    feed = threading.Thread(target=_demo_feed, args=(settings, stop_feed), daemon=True)
+    try:
+        if args.demo:
+            ensure_topics(settings)
+            feed.start()
+        run_worker(settings)
+    finally:
+        stop_feed.set()
+        if feed.is_alive():
+            feed.join(timeout=10)
+        if broker is not None:
+            broker.stop()
+
+
+def _demo_feed(settings: Settings, stop: threading.Event) -> None:
+    """The year so far at a tenth of normal volume, then live at 20x: something to watch."""
+    from streams.simulator import SYNTHETIC_NOTE, Simulator, paced
+
+    today = date.today()
+    start = date(today.year, 1, 1)
+    simulator = Simulator(seed=1, scale=0.1)
+    events = simulator.history(
+        start, (today - start).days + 30, live_from=time.time_ns() // 1000, live_scale=20.0
+    )
+    print(f"cchc-monitor: demo feed started. {SYNTHETIC_NOTE}", flush=True)
+    _publish_events(settings, paced(events, stop))
+
+
+def _publish_events(settings: Settings, events: Iterable[tuple[str, dict[str, Any]]]) -> None:
+    from streams.produce import publish
+
+    publish(settings, ((t, e["unit_id"].encode(), orjson.dumps(e)) for t, e in events))
+
+
+def cmd_worker(args: argparse.Namespace) -> None:
+    run_worker(_broker_settings(_settings()))
+
+
+def cmd_broker(args: argparse.Namespace) -> None:
+    settings = _settings()
+    with EmbeddedBroker(port=args.port) as broker:
+        ensure_topics(replace(settings, kafka_broker=broker.url))
+        print(broker.url, flush=True)
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            pass
+
+
+def cmd_produce(args: argparse.Namespace) -> None:
+    from streams.produce import check_lines, publish
+
+    settings = _broker_settings(_settings())
+    source = sys.stdin.buffer if args.file == "-" else Path(args.file).open("rb")  # noqa: SIM115
+    with source:
+        checked = check_lines(source)
+    for error in checked.errors:
+        print(f"cchc produce: {error}", file=sys.stderr)
+    if checked.errors and not args.skip_invalid:
+        _fail(
+            f"{len(checked.errors)} invalid line(s); nothing published "
+            "(--skip-invalid publishes the valid ones)"
+        )
+    counts = publish(settings, checked.lines)
+    summary = ", ".join(f"{topic}: {count}" for topic, count in sorted(counts.items()))
+    print(
+        f"published {sum(counts.values())} event(s) ({summary or 'none'}); "
+        f"skipped {len(checked.errors)} invalid line(s)"
+    )
+
+
+def cmd_simulate(args: argparse.Namespace) -> None:
+    from streams.simulator import Simulator, paced
+
+    simulator = Simulator(seed=args.seed, scale=args.scale, units_limit=args.units)
+    if args.live:
+        start = args.start or date(date.today().year, 1, 1)
+        days = (date.today() - start).days + args.days
+        events = paced(simulator.history(start, days, time.time_ns() // 1000, args.live_scale))
+    else:
+        events = simulator.history(args.start or date(2026, 1, 1), args.days)
+    if args.publish:
+        _publish_events(_broker_settings(_settings()), events)
+        return
+    out = sys.stdout.buffer
+    for topic, event in events:
+        out.write(orjson.dumps({"topic": topic, "key": event["unit_id"], "value": event}) + b"\n")
+    out.flush()
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(
+        prog="cchc", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    commands = root.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("run", help="broker, worker and web: the main job")
+    run.add_argument("--demo", action="store_true", help="also feed simulated (synthetic) events")
+    run.set_defaults(handler=cmd_run)
+
+    commands.add_parser("worker", help="the worker alone").set_defaults(handler=cmd_worker)
+
+    broker = commands.add_parser("broker", help="the embedded broker alone")
+    broker.add_argument("--port", type=int, default=None, help="default: a free port")
+    broker.set_defaults(handler=cmd_broker)
+
+    produce = commands.add_parser("produce", help="publish JSON lines")
+    produce.add_argument("file", help="a .jsonl file, or - for standard input")
+    produce.add_argument(
+        "--skip-invalid",
+        action="store_true",
+        help="publish the valid lines even if some are invalid",
+    )
+    produce.set_defaults(handler=cmd_produce)
+
+    simulate = commands.add_parser("simulate", help="synthetic events (JSON lines or live)")
+    simulate.add_argument("--seed", type=int, default=1)
+    simulate.add_argument(
+        "--start",
+        type=date.fromisoformat,
+        default=None,
+        help="first day (default 2026-01-01; with --live, 1 January this year)",
+    )
+    simulate.add_argument(
+        "--days", type=int, default=14, help="days to simulate (with --live: days after today)"
+    )
+    simulate.add_argument("--scale", type=float, default=1.0, help="volume multiplier")
+    simulate.add_argument("--units", type=int, default=None, help="only the first N units")
+    simulate.add_argument(
+        "--publish",
+        action="store_true",
+        help="publish to CCHC_KAFKA_BROKER instead of writing JSON lines",
+    )
+    simulate.add_argument(
+        "--live",
+        action="store_true",
+        help="release events at their own time (wall clock); implies a backfill from --start",
+    )
+    simulate.add_argument(
+        "--live-scale", type=float, default=20.0, help="volume multiplier from now on, with --live"
+    )
+    simulate.set_defaults(handler=cmd_simulate)
+    return root
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parser().parse_args(argv)
+    args.handler(args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,209 @@
+"""Settings from ``CCHC_*`` environment variables, checked once at start.
+
+A bad value stops the process with a message that names the variable::
+
+    >>> Settings.from_env({"CCHC_WEB_PORT": "http"})
+    Traceback (most recent call last):
+    ...
+    streams.settings.SettingsError: CCHC_WEB_PORT: 'http' is not a whole number
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+
+from agents.clock import ClockSpec
+from agents.rules import Thresholds
+
+
+class SettingsError(ValueError):
+    """A setting that cannot be used; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class KafkaSecurity:
+    """Passed through to Faust (aiokafka) and kafka-python for production brokers."""
+
+    protocol: str = "PLAINTEXT"
+    sasl_mechanism: str | None = None
+    sasl_username: str | None = None
+    sasl_password: str | None = field(default=None, repr=False)
+    ssl_cafile: str | None = None
+    ssl_certfile: str | None = None
+    ssl_keyfile: str | None = None
+
+
+@dataclass(frozen=True)
+class Settings:
+    kafka_broker: str | None = None
+    """``kafka://host:port[;kafka://host:port]``; None starts the embedded broker."""
+    clock: ClockSpec = field(default_factory=ClockSpec)
+    web_host: str = "127.0.0.1"
+    web_port: int = 6066
+    store: str = "memory://"
+    data_dir: Path = Path("var")
+    topic_partitions: int = 8
+    topic_prefix: str = ""
+    app_id: str = "cchc-monitor"
+    calendar_file: Path | None = None
+    units_file: Path | None = None
+    thresholds: Thresholds = field(default_factory=Thresholds)
+    producer_acks: int = -1
+    session_timeout: float | None = None
+    """Consumer-group session timeout in seconds; None keeps Faust's default."""
+    log_level: str = "info"
+    security: KafkaSecurity = field(default_factory=KafkaSecurity)
+
+    @property
+    def embedded(self) -> bool:
+        return self.kafka_broker is None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Read every ``CCHC_*`` variable; unset ones keep their defaults."""
+        env = os.environ if env is None else env
+        read = _Reader(env)
+        defaults = cls()
+        return cls(
+            kafka_broker=read.broker("CCHC_KAFKA_BROKER"),
+            clock=read.parsed("CCHC_CLOCK", ClockSpec.parse, defaults.clock),
+            web_host=read.text("CCHC_WEB_HOST", defaults.web_host),
+            web_port=read.integer("CCHC_WEB_PORT", defaults.web_port, 1, 65535),
+            store=read.choice("CCHC_STORE", defaults.store, ("memory://", "rocksdb://")),
+            data_dir=Path(read.text("CCHC_DATA_DIR", str(defaults.data_dir))),
+            topic_partitions=read.integer("CCHC_TOPIC_PARTITIONS", 8, 1, 1000),
+            topic_prefix=read.text("CCHC_TOPIC_PREFIX", ""),
+            app_id=read.text("CCHC_APP_ID", defaults.app_id),
+            calendar_file=read.path("CCHC_CALENDAR_FILE"),
+            units_file=read.path("CCHC_UNITS_FILE"),
+            thresholds=Thresholds(
+                unit_late=read.percent("CCHC_UNIT_LATE_PERCENT", Thresholds.unit_late),
+                unit_satisfaction=read.percent(
+                    "CCHC_UNIT_SATISFACTION_PERCENT", Thresholds.unit_satisfaction
+                ),
+                official_late=read.percent("CCHC_OFFICIAL_LATE_PERCENT", Thresholds.official_late),
+                min_dossiers=read.integer("CCHC_ALERT_MIN_DOSSIERS", 20, 1, 10**9),
+                min_surveys=read.integer("CCHC_ALERT_MIN_SURVEYS", 20, 1, 10**9),
+                min_official_dossiers=read.integer(
+                    "CCHC_ALERT_MIN_OFFICIAL_DOSSIERS", 10, 1, 10**9
+                ),
+            ),
+            producer_acks=int(
+                read.choice("CCHC_PRODUCER_ACKS", "-1", ("-1", "0", "1", "all")).replace(
+                    "all", "-1"
+                )
+            ),
+            session_timeout=read.seconds("CCHC_SESSION_TIMEOUT"),
+            log_level=read.choice(
+                "CCHC_LOG_LEVEL", "info", ("debug", "info", "warn", "error", "crit")
+            ),
+            security=KafkaSecurity(
+                protocol=read.choice(
+                    "CCHC_KAFKA_SECURITY_PROTOCOL",
+                    "PLAINTEXT",
+                    ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"),
+                ),
+                sasl_mechanism=read.optional_choice(
+                    "CCHC_KAFKA_SASL_MECHANISM", ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
+                ),
+                sasl_username=env.get("CCHC_KAFKA_SASL_USERNAME"),
+                sasl_password=env.get("CCHC_KAFKA_SASL_PASSWORD"),
+                ssl_cafile=env.get("CCHC_KAFKA_SSL_CAFILE"),
+                ssl_certfile=env.get("CCHC_KAFKA_SSL_CERTFILE"),
+                ssl_keyfile=env.get("CCHC_KAFKA_SSL_KEYFILE"),
+            ),
+        )
+
+
+class _Reader:
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self.env = env
+
+    def _raw(self, name: str) -> str | None:
+        value = self.env.get(name)
+        return None if value is None or value.strip() == "" else value.strip()
+
+    def text(self, name: str, default: str) -> str:
+        return self._raw(name) or default
+
+    def integer(self, name: str, default: int, low: int, high: int) -> int:
+        raw = self._raw(name)
+        if raw is None:
+            return default
+        try:
+            value = int(raw)
+        except ValueError:
+            raise SettingsError(f"{name}: {raw!r} is not a whole number") from None
+        if not low <= value <= high:
+            raise SettingsError(f"{name}: {value} is outside {low}..{high}")
+        return value
+
+    def seconds(self, name: str) -> float | None:
+        raw = self._raw(name)
+        if raw is None:
+            return None
+        try:
+            value = float(raw)
+        except ValueError:
+            raise SettingsError(f"{name}: {raw!r} is not a number of seconds") from None
+        if value <= 0:
+            raise SettingsError(f"{name}: must be positive")
+        return value
+
+    def percent(self, name: str, default: Fraction) -> Fraction:
+        raw = self._raw(name)
+        if raw is None:
+            return default
+        try:
+            value = Fraction(raw)
+        except (ValueError, ZeroDivisionError):
+            raise SettingsError(f"{name}: {raw!r} is not a percentage such as 5 or 4.5") from None
+        if not 0 < value <= 100:
+            raise SettingsError(f"{name}: {raw} is outside (0, 100]")
+        return value
+
+    def choice(self, name: str, default: str, allowed: tuple[str, ...]) -> str:
+        raw = self._raw(name)
+        if raw is None:
+            return default
+        if raw not in allowed:
+            raise SettingsError(f"{name}: {raw!r} is not one of {', '.join(allowed)}")
+        return raw
+
+    def optional_choice(self, name: str, allowed: tuple[str, ...]) -> str | None:
+        return None if self._raw(name) is None else self.choice(name, "", allowed)
+
+    def path(self, name: str) -> Path | None:
+        raw = self._raw(name)
+        if raw is None:
+            return None
+        path = Path(raw)
+        if not path.is_file():
+            raise SettingsError(f"{name}: no such file {raw!r}")
+        return path
+
+    def parsed(self, name: str, parse: Callable[[str], ClockSpec], default: ClockSpec) -> ClockSpec:
+        raw = self._raw(name)
+        if raw is None:
+            return default
+        try:
+            return parse(raw)
+        except ValueError as error:
+            raise SettingsError(f"{name}: {error}") from None
+
+    def broker(self, name: str) -> str | None:
+        raw = self._raw(name)
+        if raw is None:
+            return None
+        for url in raw.split(";"):
+            scheme, _, address = url.partition("://")
+            host, _, port = address.rpartition(":")
+            if scheme != "kafka" or not host or not port.isdigit():
+                raise SettingsError(
+                    f"{name}: {url!r} is not kafka://host:port (several: separate with ';')"
+                )
+        return raw

@@ -1,0 +1,235 @@
+"""The event contract: decoding, validation and the reasons given for invalid input."""
+
+from __future__ import annotations
+
+import unicodedata
+from typing import Any
+
+import fastjsonschema
+import orjson
+import pytest
+
+from schemas import MAX_PAYLOAD_BYTES, EventKind, InvalidEvent, decode
+from schemas.codec import format_instant, load_schema, parse_instant
+from schemas.records import DossierCompleted, DossierSubmitted, SatisfactionSurvey, UnitRanking
+
+SUBMITTED: dict[str, Any] = {
+    "event_id": "e-1",
+    "unit_id": "xa-dien-khanh",
+    "dossier_id": "HS-1",
+    "received_at": "2026-03-02T08:00:00+07:00",
+    "processing_time": {"amount": 3, "unit": "working_days"},
+}
+
+
+def raw(value: Any) -> bytes:
+    return orjson.dumps(value)
+
+
+def reason(kind: EventKind, value: Any) -> str:
+    with pytest.raises(InvalidEvent) as caught:
+        decode(kind, value if isinstance(value, bytes) else raw(value))
+    return caught.value.reason
+
+
+def test_valid_events_of_every_kind() -> None:
+    submitted = decode(EventKind.SUBMITTED, raw(SUBMITTED | {"official_id": "cb1"}))
+    assert isinstance(submitted, DossierSubmitted)
+    assert submitted.received_at == parse_instant("2026-03-02T01:00:00Z", "t")
+    assert submitted.official_id == "cb1" and submitted.due_at is None
+
+    completed = decode(
+        EventKind.COMPLETED,
+        raw(
+            {
+                "event_id": "e2",
+                "unit_id": "u",
+                "dossier_id": "d",
+                "completed_at": "2026-03-02T08:00:00Z",
+                "outcome": "withdrawn",
+            }
+        ),
+    )
+    assert isinstance(completed, DossierCompleted) and completed.outcome == "withdrawn"
+
+    survey = decode(
+        EventKind.SURVEY,
+        raw(
+            {
+                "event_id": "e3",
+                "unit_id": "u",
+                "surveyed_at": "2026-03-02T08:00:00.5-01:30",
+                "rating": "satisfied",
+            }
+        ),
+    )
+    assert isinstance(survey, SatisfactionSurvey) and survey.satisfied and survey.dossier_id is None
+    assert survey.surveyed_at == parse_instant("2026-03-02T09:30:00.5Z", "t")
+
+    ranking = decode(
+        EventKind.RANKING,
+        raw(
+            {
+                "event_id": "e4",
+                "unit_id": "u",
+                "year": 2025,
+                "rank": "trung_binh",
+                "published_at": "2026-01-15T09:00:00+07:00",
+                "schema_version": 1,
+            }
+        ),
+    )
+    assert isinstance(ranking, UnitRanking) and ranking.rank == "trung_binh"
+
+
+def test_due_at_makes_processing_time_optional() -> None:
+    event = {k: v for k, v in SUBMITTED.items() if k != "processing_time"}
+    submitted = decode(EventKind.SUBMITTED, raw(event | {"due_at": "2026-03-05T00:00:00+07:00"}))
+    assert isinstance(submitted, DossierSubmitted) and submitted.processing_time is None
+    assert format_instant(submitted.due_at or 0) == "2026-03-05T00:00:00+07:00"
+
+
+def test_unknown_fields_are_ignored() -> None:
+    event = decode(EventKind.SUBMITTED, raw(SUBMITTED | {"ghi_chu": "thêm", "nested": {"a": [1]}}))
+    assert isinstance(event, DossierSubmitted)
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ({"received_at": "2026-03-02T08:00:00"}, "received_at: timestamp has no UTC offset"),
+        ({"received_at": "2026-03-02"}, "received_at: timestamp has no UTC offset"),
+        (
+            {"received_at": "02/03/2026 08:00"},
+            "received_at: '02/03/2026 08:00' is not an RFC 3339 timestamp",
+        ),
+        (
+            {"received_at": "2026-02-30T08:00:00Z"},
+            "received_at: '2026-02-30T08:00:00Z' is not an RFC 3339 timestamp",
+        ),
+        ({"received_at": 1767229200}, "received_at: must be a string, got integer"),
+        ({"due_at": "2026-03-05T00:00"}, "due_at: timestamp has no UTC offset"),
+        ({"dossier_id": 42}, "dossier_id: must be a string, got integer"),
+        ({"dossier_id": ""}, "dossier_id: length must be 1..128"),
+        ({"dossier_id": "x" * 129}, "dossier_id: length must be 1..128"),
+        ({"unit_id": "u" * 65}, "unit_id: length must be 1..64"),
+        ({"event_id": None}, "event_id: must be a string, got null"),
+        ({"channel": "fax"}, "channel: 'fax' is not one of counter, online, postal"),
+        (
+            {"processing_time": {"amount": 0, "unit": "hours"}},
+            "processing_time.amount: 0 is outside 1..10000",
+        ),
+        (
+            {"processing_time": {"amount": 2.5, "unit": "hours"}},
+            "processing_time.amount: must be an integer, got number",
+        ),
+        (
+            {"processing_time": {"amount": True, "unit": "hours"}},
+            "processing_time.amount: must be an integer, got boolean",
+        ),
+        (
+            {"processing_time": {"amount": 3, "unit": "weeks"}},
+            "processing_time.unit: 'weeks' is not one of working_days, calendar_days, hours",
+        ),
+        ({"processing_time": {"amount": 3}}, "processing_time.unit: missing"),
+        ({"processing_time": None}, "processing_time: must be an object, got null"),
+        ({"schema_version": 2}, "schema_version: 2 is not one of 1"),
+    ],
+)
+def test_invalid_submission_reasons(change: dict[str, Any], expected: str) -> None:
+    assert reason(EventKind.SUBMITTED, SUBMITTED | change) == expected
+
+
+def test_missing_fields_are_named() -> None:
+    event = {k: v for k, v in SUBMITTED.items() if k not in ("dossier_id", "received_at")}
+    assert reason(EventKind.SUBMITTED, event) == "dossier_id: missing, received_at: missing"
+    no_deadline = {k: v for k, v in SUBMITTED.items() if k != "processing_time"}
+    assert (
+        reason(EventKind.SUBMITTED, no_deadline)
+        == "processing_time: required when due_at is absent"
+    )
+
+
+@pytest.mark.parametrize(
+    ("payload", "expected"),
+    [
+        (b"not json", "not JSON"),
+        (b"", "not JSON"),
+        (b"\xff\xfe", "not JSON"),
+        (b"[1, 2]", "event must be a JSON object, got array"),
+        (b'"text"', "event must be a JSON object, got string"),
+        (b"null", "event must be a JSON object, got null"),
+    ],
+)
+def test_non_objects(payload: bytes, expected: str) -> None:
+    assert reason(EventKind.SUBMITTED, payload).startswith(expected)
+
+
+def test_oversized_payload_is_refused_before_parsing() -> None:
+    big = raw(SUBMITTED | {"note": "x" * MAX_PAYLOAD_BYTES})
+    assert reason(EventKind.SUBMITTED, big) == (
+        f"payload is {len(big)} bytes, over the {MAX_PAYLOAD_BYTES}-byte limit"
+    )
+    just_under = raw(SUBMITTED | {"note": ""})
+    padded = (
+        just_under[:-1] + b', "pad": "' + b"x" * (MAX_PAYLOAD_BYTES - len(just_under) - 11) + b'"}'
+    )
+    assert len(padded) == MAX_PAYLOAD_BYTES
+    assert isinstance(decode(EventKind.SUBMITTED, padded), DossierSubmitted)
+
+
+def test_vietnamese_ids_compare_after_nfc() -> None:
+    composed = "Xã Diên Khánh"
+    decomposed = unicodedata.normalize("NFD", composed)
+    assert composed != decomposed
+    a = decode(
+        EventKind.SUBMITTED, raw(SUBMITTED | {"unit_id": composed, "dossier_id": decomposed})
+    )
+    b = decode(
+        EventKind.SUBMITTED, raw(SUBMITTED | {"unit_id": decomposed, "dossier_id": composed})
+    )
+    assert a.unit_id == b.unit_id == composed
+    assert isinstance(a, DossierSubmitted) and isinstance(b, DossierSubmitted)
+    assert a.dossier_id == b.dossier_id == composed
+
+
+def test_survey_and_ranking_rules() -> None:
+    base = {"event_id": "e", "unit_id": "u", "surveyed_at": "2026-03-02T08:00:00Z"}
+    assert reason(EventKind.SURVEY, base) == "rating: missing"
+    assert reason(EventKind.SURVEY, base | {"rating": "ok"}) == (
+        "rating: 'ok' is not one of very_satisfied, satisfied, dissatisfied"
+    )
+    ranking = {
+        "event_id": "e",
+        "unit_id": "u",
+        "rank": "tot",
+        "published_at": "2026-01-01T00:00:00Z",
+    }
+    assert (
+        reason(EventKind.RANKING, ranking | {"year": "2025"})
+        == "year: must be an integer, got string"
+    )
+    assert reason(EventKind.RANKING, ranking | {"year": 1999}) == "year: 1999 is outside 2000..2100"
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "dossier-submitted",
+        "dossier-completed",
+        "satisfaction-survey",
+        "unit-ranking",
+        "alert",
+        "dead-letter",
+    ],
+)
+def test_schema_files_compile(name: str) -> None:
+    schema = load_schema(name)
+    assert schema["$schema"].startswith("http://json-schema.org/draft-07")
+    fastjsonschema.compile(schema)
+
+
+def test_instants_round_trip_in_local_time() -> None:
+    instant = parse_instant("2026-12-31T17:00:00.123456Z", "t")
+    assert format_instant(instant) == "2027-01-01T00:00:00.123456+07:00"
+    assert parse_instant(format_instant(instant), "t") == instant
