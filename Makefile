@@ -3,6 +3,7 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+CODE := streams agents schemas tests $(wildcard bench)
 
 .PHONY: install run demo test lint typecheck check bench clean
 
@@ -21,8 +22,8 @@ test: $(STAMP) lint typecheck
 	$(BIN)/pytest -q --doctest-modules streams agents schemas tests
 
 lint: $(STAMP)
-	$(BIN)/ruff check streams agents schemas tests bench
-	$(BIN)/ruff format --check streams agents schemas tests bench
+	$(BIN)/ruff check $(CODE)
+	$(BIN)/ruff format --check $(CODE)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
