@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -38,11 +39,16 @@ class ClockSpec:
         raise ValueError(f"{text!r} is not wall, event or fixed:<RFC3339 with offset>")
 
 
-class Clock:
-    """The running clock of one worker."""
+def wall_time() -> Instant:
+    return time.time_ns() // 1000
 
-    def __init__(self, spec: ClockSpec) -> None:
+
+class Clock:
+    """The running clock of one worker; ``wall`` reads ``source`` (the system time)."""
+
+    def __init__(self, spec: ClockSpec, source: Callable[[], Instant] = wall_time) -> None:
         self.spec = spec
+        self.source = source
         self._latest: Instant = spec.fixed_at if spec.fixed_at is not None else 0
 
     def observe(self, event_time: Instant) -> None:
@@ -52,5 +58,5 @@ class Clock:
 
     def now(self) -> Instant:
         if self.spec.mode == "wall":
-            self._latest = max(self._latest, time.time_ns() // 1000)
+            self._latest = max(self._latest, self.source())
         return self._latest

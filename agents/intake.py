@@ -1,26 +1,26 @@
 """The intake agent: the one Faust agent that reads every input topic.
 
-Per batch of messages (``take_events``: Faust acks them only after the batch is done, and
-flushes what we produced before it commits their offsets):
+For each message (Faust acks it once handled, and flushes what we produced for it before
+it commits its offset, so the state change is durable before the input is skipped):
 
 1. decode and validate (:func:`schemas.decode`); an invalid message goes to the dead-letter
    topic with its bytes, origin and reason, and nothing else happens to it;
 2. a valid event whose Kafka key or partition is not its ``unit_id``'s is forwarded once
    to the internal re-keyed topic, on its unit's partition, and applied when it comes back;
    so a unit's state is always on the partition (and worker) that owns the unit;
-3. everything else is applied by the :class:`Intake` handler.
+3. everything else is applied to the state by the KPI engine (:mod:`agents.engine`).
 """
 
 from __future__ import annotations
 
 import base64
 import time
-from collections import Counter as Tally
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from kafka.partitioner.default import murmur2
+from prometheus_client import Counter
 
 from schemas.codec import InvalidEvent, decode, encode, format_instant
 from schemas.records import Event, EventKind
@@ -29,9 +29,6 @@ from streams.topics import TopicNames
 
 KIND_HEADER = "cchc-kind"
 """Header on re-keyed messages: the event kind of the topic they first came from."""
-
-BATCH_SIZE = 2000
-BATCH_WITHIN = 0.05  # seconds: the most a lone event waits for company
 
 
 class MessageLike(Protocol):
@@ -50,16 +47,6 @@ class Outgoing:
     value: bytes
     partition: int | None = None
     headers: list[tuple[str, bytes]] | None = None
-
-
-@dataclass
-class BatchResult:
-    """What one batch produced, to be sent before the batch is acked."""
-
-    outgoing: list[Outgoing] = field(default_factory=list)
-    processed: Tally[str] = field(default_factory=Tally)
-    dead_lettered: Tally[str] = field(default_factory=Tally)
-    rekeyed: Tally[str] = field(default_factory=Tally)
 
 
 def partition_for(key: bytes, partitions: int) -> int:
@@ -87,6 +74,7 @@ class Intake:
         self.partitions = partitions
         self.apply = apply
         self._unit_partition: dict[str, tuple[bytes, int]] = {}
+        self._counters: dict[tuple[Counter, str], Any] = {}
 
     def home(self, unit_id: str) -> tuple[bytes, int]:
         """The Kafka key and partition a unit's events belong on (cached: few units)."""
@@ -102,13 +90,8 @@ class Intake:
             return EventKind(name.decode()) if name else None
         return self.topics.kind_of(message.topic)
 
-    def handle_batch(self, messages: list[MessageLike]) -> BatchResult:
-        result = BatchResult()
-        for message in messages:
-            self._handle(message, result)
-        return result
-
-    def _handle(self, message: MessageLike, result: BatchResult) -> None:
+    def handle(self, message: MessageLike) -> list[Outgoing]:
+        """What to produce for one input message (dead letter, re-keyed, or state change)."""
         kind = self.kind_of(message)
         raw = message.value
         try:
@@ -118,20 +101,21 @@ class Intake:
                 raise InvalidEvent("message has no value (tombstone)")
             event = decode(kind, raw)
         except InvalidEvent as error:
-            result.outgoing.append(self.dead_letter(message, error.reason))
-            result.dead_lettered[message.topic] += 1
-            return
+            self._count(metrics.EVENTS_DEAD_LETTERED, message.topic)
+            return [self.dead_letter(message, error.reason)]
         key, partition = self.home(event.unit_id)
         if message.key != key or message.partition != partition:
-            result.outgoing.append(
-                Outgoing(
-                    self.topics.rekeyed, key, raw, partition, [(KIND_HEADER, kind.value.encode())]
-                )
-            )
-            result.rekeyed[message.topic] += 1
-            return
-        result.outgoing.extend(self.apply(event, partition))
-        result.processed[message.topic] += 1
+            self._count(metrics.EVENTS_REKEYED, message.topic)
+            header = [(KIND_HEADER, kind.value.encode())]
+            return [Outgoing(self.topics.rekeyed, key, raw, partition, header)]
+        self._count(metrics.EVENTS_PROCESSED, message.topic)
+        return self.apply(event, partition)
+
+    def _count(self, counter: Counter, topic: str) -> None:
+        child = self._counters.get((counter, topic))
+        if child is None:
+            child = self._counters[counter, topic] = counter.labels(topic=topic)
+        child.inc()
 
     def dead_letter(self, message: MessageLike, reason: str) -> Outgoing:
         key = message.key
@@ -145,13 +129,3 @@ class Intake:
             "dead_lettered_at": format_instant(time.time_ns() // 1000),
         }
         return Outgoing(self.topics.dead_letter, key, encode(body))
-
-
-def record_metrics(result: BatchResult) -> None:
-    for tally, counter in (
-        (result.processed, metrics.EVENTS_PROCESSED),
-        (result.dead_lettered, metrics.EVENTS_DEAD_LETTERED),
-        (result.rekeyed, metrics.EVENTS_REKEYED),
-    ):
-        for topic, count in tally.items():
-            counter.labels(topic=topic).inc(count)

@@ -11,6 +11,7 @@ A bad value stops the process with a message that names the variable::
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -44,6 +45,8 @@ class Settings:
     clock: ClockSpec = field(default_factory=ClockSpec)
     web_host: str = "127.0.0.1"
     web_port: int = 6066
+    advertised_url: str | None = None
+    """How other workers reach this one (``CCHC_WEB_URL``); see :attr:`web_url`."""
     store: str = "memory://"
     data_dir: Path = Path("var")
     topic_partitions: int = 8
@@ -57,6 +60,14 @@ class Settings:
     """Consumer-group session timeout in seconds; None keeps Faust's default."""
     log_level: str = "info"
     security: KafkaSecurity = field(default_factory=KafkaSecurity)
+
+    @property
+    def web_url(self) -> str:
+        """The advertised URL, else this host's name (or the bound address) and port."""
+        if self.advertised_url:
+            return self.advertised_url
+        wildcard = self.web_host in ("0.0.0.0", "::")
+        return f"http://{socket.gethostname() if wildcard else self.web_host}:{self.web_port}"
 
     @property
     def embedded(self) -> bool:
@@ -73,6 +84,7 @@ class Settings:
             clock=read.parsed("CCHC_CLOCK", ClockSpec.parse, defaults.clock),
             web_host=read.text("CCHC_WEB_HOST", defaults.web_host),
             web_port=read.integer("CCHC_WEB_PORT", defaults.web_port, 1, 65535),
+            advertised_url=env.get("CCHC_WEB_URL") or None,
             store=read.choice("CCHC_STORE", defaults.store, ("memory://", "rocksdb://")),
             data_dir=Path(read.text("CCHC_DATA_DIR", str(defaults.data_dir))),
             topic_partitions=read.integer("CCHC_TOPIC_PARTITIONS", 8, 1, 1000),

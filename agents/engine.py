@@ -1,0 +1,230 @@
+"""The KPI engine of one worker: exact figures from per-dossier state (no Kafka in here).
+
+Durable state is the winning events per dossier (plus dossier-less votes and rankings),
+in a mapping the caller provides (a Faust table's store in the worker, a dict in tests).
+Everything else is derived, kept in memory, and rebuilt from that state after recovery.
+
+    >>> from agents.calendar import WorkingCalendar
+    >>> from agents.clock import Clock, ClockSpec
+    >>> from agents.periods import parse_period
+    >>> from schemas.codec import parse_instant
+    >>> from schemas.records import DossierCompleted, DossierSubmitted
+    >>> t = lambda text: parse_instant(text, "t")
+    >>> clock = Clock(ClockSpec("fixed", t("2026-03-31T12:00:00+07:00")))
+    >>> engine = Engine(WorkingCalendar(), clock, {})
+    >>> _ = engine.apply(DossierSubmitted("s1", "u", "d1", t("2026-03-02T08:00:00+07:00"),
+    ...                                   t("2026-03-05T00:00:00+07:00"), None, "cb", None, None))
+    >>> engine.figures("u", parse_period("2026-03", clock.now())).open_overdue
+    1
+    >>> _ = engine.apply(DossierCompleted("c1", "u", "d1", t("2026-03-06T08:00:00+07:00"),
+    ...                                   None, None))
+    >>> f = engine.figures("u", parse_period("2026-03", clock.now()))
+    >>> (f.resolved, f.resolved_late, f.open_overdue)
+    (1, 1, 0)
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Callable, Iterable, MutableMapping
+
+import orjson
+
+from agents.calendar import WorkingCalendar
+from agents.clock import Clock
+from agents.dossier import OVERDUE_NOW, DossierState, contribution, merge, vote_entries
+from agents.figures import Figures, UnitTotals
+from agents.periods import Period, month_starts_between
+from schemas.records import (
+    DossierCompleted,
+    DossierSubmitted,
+    Event,
+    Instant,
+    SatisfactionSurvey,
+    UnitRanking,
+)
+
+DOSSIER, LOOSE_VOTE, RANKING = "d", "v", "r"
+"""Kinds of durable state, the first element of a state key."""
+
+Ranking = tuple[Instant, str, str]
+"""(published_at, event_id, rank) of the winning ranking of a unit and year."""
+
+
+def state_key(kind: str, unit_id: str, ident: str | int) -> bytes:
+    """An unambiguous table key: a JSON array, whatever characters the ids hold."""
+    return orjson.dumps([kind, unit_id, ident])
+
+
+class Engine:
+    def __init__(
+        self,
+        calendar: WorkingCalendar,
+        clock: Clock,
+        states: MutableMapping[bytes, bytes],
+    ) -> None:
+        self.calendar = calendar
+        self.clock = clock
+        self.states = states
+        self.units: dict[str, UnitTotals] = {}
+        self.rankings: dict[str, dict[int, Ranking]] = {}
+        self.now: Instant = clock.now()
+        # Dossiers with a boundary (start or end of being overdue) not yet passed, and a
+        # heap of those boundaries: the clock moves them without any event arriving.
+        self._intervals: dict[bytes, tuple[str, str | None, Instant, Instant | None]] = {}
+        self._boundaries: list[tuple[Instant, bytes]] = []
+
+    # -- events -------------------------------------------------------------------
+
+    def apply(self, event: Event) -> tuple[bytes, bytes] | None:
+        """Apply one valid event; return the (key, state) to make durable, or None."""
+        self.clock.observe(event.timestamp)
+        if self.clock.spec.mode == "event":
+            self.advance()
+        if isinstance(event, UnitRanking):
+            return self._apply_ranking(event)
+        if event.dossier_id is None:  # only a survey may have no dossier
+            assert isinstance(event, SatisfactionSurvey)
+            return self._apply_loose_vote(event)
+        return self._apply_dossier_event(event, event.dossier_id)
+
+    def _apply_dossier_event(
+        self, event: DossierSubmitted | DossierCompleted | SatisfactionSurvey, dossier_id: str
+    ) -> tuple[bytes, bytes] | None:
+        key = state_key(DOSSIER, event.unit_id, dossier_id)
+        raw = self.states.get(key)
+        old = DossierState() if raw is None else DossierState.decode(raw)
+        new = merge(old, event, self.calendar)
+        if new is None:
+            return None
+        totals = self.totals(event.unit_id)
+        totals.apply(contribution(old, self.now), -1)
+        totals.apply(contribution(new, self.now), 1)
+        self._track(key, event.unit_id, new)
+        encoded = new.encode()
+        self.states[key] = encoded
+        return key, encoded
+
+    def _apply_loose_vote(self, event: SatisfactionSurvey) -> tuple[bytes, bytes] | None:
+        key = state_key(LOOSE_VOTE, event.unit_id, event.event_id)
+        if self.states.get(key) is not None:
+            return None
+        entries = vote_entries(event.surveyed_at, event.satisfied, event.official_id)
+        self.totals(event.unit_id).apply(entries, 1)
+        encoded = orjson.dumps([event.surveyed_at, event.satisfied, event.official_id])
+        self.states[key] = encoded
+        return key, encoded
+
+    def _apply_ranking(self, event: UnitRanking) -> tuple[bytes, bytes] | None:
+        current = self.rankings.get(event.unit_id, {}).get(event.year)
+        candidate = (event.published_at, event.event_id, event.rank)
+        if current is not None and candidate[:2] <= current[:2]:
+            return None
+        self.rankings.setdefault(event.unit_id, {})[event.year] = candidate
+        key = state_key(RANKING, event.unit_id, event.year)
+        encoded = orjson.dumps(candidate)
+        self.states[key] = encoded
+        return key, encoded
+
+    def totals(self, unit_id: str) -> UnitTotals:
+        totals = self.units.get(unit_id)
+        if totals is None:
+            totals = self.units[unit_id] = UnitTotals()
+        return totals
+
+    # -- the clock ------------------------------------------------------------------
+
+    def _track(self, key: bytes, unit_id: str, state: DossierState) -> None:
+        interval = state.overdue_interval()
+        if interval is None:
+            self._intervals.pop(key, None)
+            return
+        start, end = interval
+        if end is not None and end < self.now:
+            self._intervals.pop(key, None)  # both boundaries passed: the clock cannot change it
+            return
+        self._intervals[key] = (unit_id, state.official, start, end)
+        for boundary in (start, end):
+            if boundary is not None and boundary >= self.now:
+                heapq.heappush(self._boundaries, (boundary, key))
+
+    def advance(self) -> set[str]:
+        """Move to the clock's time; return the units whose open-overdue changed."""
+        target = self.clock.now()
+        touched: set[str] = set()
+        if target <= self.now:
+            return touched
+        for month_start in month_starts_between(self.now, target):
+            touched |= self._advance_to(month_start)
+            for totals in self.units.values():  # freeze the count at the end of a month
+                for official, count in totals.overdue_now.items():
+                    if count:
+                        totals.overdue_at[official, month_start] += count
+        touched |= self._advance_to(target)
+        return touched
+
+    def _advance_to(self, target: Instant) -> set[str]:
+        before, touched = self.now, set()
+        due: set[bytes] = set()
+        while self._boundaries and self._boundaries[0][0] < target:
+            due.add(heapq.heappop(self._boundaries)[1])
+        for key in due:
+            interval = self._intervals.get(key)
+            if interval is None:
+                continue
+            unit_id, official, start, end = interval
+            was = start < before and (end is None or before <= end)
+            now = start < target and (end is None or target <= end)
+            if was != now:
+                self.totals(unit_id).apply([(OVERDUE_NOW, official, 0, 0)], 1 if now else -1)
+                touched.add(unit_id)
+            if end is not None and end < target:
+                del self._intervals[key]
+        self.now = target
+        return touched
+
+    # -- recovery -------------------------------------------------------------------
+
+    def rebuild(self, owns: Callable[[str], bool]) -> int:
+        """Recompute everything from the durable state of the units this worker owns."""
+        self.units.clear()
+        self.rankings.clear()
+        self._intervals.clear()
+        self._boundaries.clear()
+        owned: list[tuple[str, str, bytes, bytes]] = []
+        for key, value in self.states.items():
+            kind, unit_id, _ = orjson.loads(key)
+            if owns(unit_id):
+                owned.append((kind, unit_id, key, value))
+        if self.clock.spec.mode == "event":
+            for kind, _, _, value in owned:
+                for at in _timestamps(kind, value):
+                    self.clock.observe(at)
+        self.now = self.clock.now()
+        for kind, unit_id, key, value in owned:
+            totals = self.totals(unit_id)
+            if kind == DOSSIER:
+                state = DossierState.decode(value)
+                totals.apply(contribution(state, self.now), 1)
+                self._track(key, unit_id, state)
+            elif kind == LOOSE_VOTE:
+                at, satisfied, official = orjson.loads(value)
+                totals.apply(vote_entries(at, satisfied, official), 1)
+            else:
+                published, event_id, rank = orjson.loads(value)
+                year = orjson.loads(key)[2]
+                self.rankings.setdefault(unit_id, {})[year] = (published, event_id, rank)
+        return len(owned)
+
+    # -- queries --------------------------------------------------------------------
+
+    def figures(self, unit_id: str, period: Period, official: str | None = None) -> Figures:
+        totals = self.units.get(unit_id) or UnitTotals()
+        return Figures.of(totals, official, period, self.now)
+
+
+def _timestamps(kind: str, value: bytes) -> Iterable[Instant]:
+    data = orjson.loads(value)
+    if kind == DOSSIER:
+        return [part[0] for part in data if part is not None]
+    return [data[0]]
