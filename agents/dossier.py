@@ -21,7 +21,7 @@ contribution and adds the new one.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -126,20 +126,17 @@ def merge(
         else:
             assert event.processing_time is not None  # the schema requires one of them
             due = calendar.deadline(event.received_at, event.processing_time)
-        return replace(
-            state, submission=Submission(event.received_at, event.event_id, due, event.official_id)
-        )
+        submission = Submission(event.received_at, event.event_id, due, event.official_id)
+        return DossierState(submission, state.completion, state.vote)
     if isinstance(event, DossierCompleted):
         if not _wins(event.completed_at, event.event_id, state.completion):
             return None
-        return replace(
-            state, completion=Completion(event.completed_at, event.event_id, event.official_id)
-        )
+        completion = Completion(event.completed_at, event.event_id, event.official_id)
+        return DossierState(state.submission, completion, state.vote)
     if not _wins(event.surveyed_at, event.event_id, state.vote):
         return None
-    return replace(
-        state, vote=Vote(event.surveyed_at, event.event_id, event.satisfied, event.official_id)
-    )
+    vote = Vote(event.surveyed_at, event.event_id, event.satisfied, event.official_id)
+    return DossierState(state.submission, state.completion, vote)
 
 
 def vote_entries(at: Instant, satisfied: bool, official: str | None) -> list[Entry]:

@@ -98,7 +98,8 @@ class Engine:
         if new is None:
             return None
         totals = self.totals(event.unit_id)
-        totals.apply(contribution(old, self.now), -1)
+        if raw is not None:  # a new dossier contributed nothing yet
+            totals.apply(contribution(old, self.now), -1)
         totals.apply(contribution(new, self.now), 1)
         self._track(key, event.unit_id, new)
         encoded = new.encode()

@@ -1,7 +1,7 @@
 """Aggregates of one unit, kept incrementally, and the figures of a period (contract §5).
 
-Counts live in buckets per official (``None`` is the whole unit): by local day, month
-and year, so that a year, a month or the last 30 days is one lookup or a short sum.
+Counts live in daily buckets per official (``None`` is the whole unit): a year is a sum of
+at most 366 small lists, cheaper at query time than three bucket updates on every event.
 Open-overdue is not bucketed by event: ``overdue_now`` is the count at the clock, and
 ``overdue_at[(official, m)]`` the count frozen at month start ``m`` (the end of the month
 before it, and of a year when ``m`` is 1 January).
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from agents.dossier import DAY, ORPHAN, OVERDUE_AT, OVERDUE_NOW, Entry
-from agents.periods import Period, date_of_day
+from agents.periods import Period
 from agents.rules import (
     OFFICIAL_LATE_RATE,
     UNIT_LATE_RATE,
@@ -26,17 +26,6 @@ from agents.rules import (
 )
 from schemas.records import Instant
 
-_calendar_cache: dict[int, tuple[int, int]] = {}
-
-
-def month_and_year(day: int) -> tuple[int, int]:
-    """(year * 12 + month - 1, year) of a local day number."""
-    found = _calendar_cache.get(day)
-    if found is None:
-        d = date_of_day(day)
-        found = _calendar_cache[day] = (d.year * 12 + d.month - 1, d.year)
-    return found
-
 
 def _counts() -> list[int]:
     return [0, 0, 0, 0]
@@ -45,12 +34,10 @@ def _counts() -> list[int]:
 class UnitTotals:
     """Every count of one unit and its officials."""
 
-    __slots__ = ("days", "months", "orphans", "overdue_at", "overdue_now", "years")
+    __slots__ = ("days", "orphans", "overdue_at", "overdue_now")
 
     def __init__(self) -> None:
         self.days: defaultdict[tuple[str | None, int], list[int]] = defaultdict(_counts)
-        self.months: defaultdict[tuple[str | None, int], list[int]] = defaultdict(_counts)
-        self.years: defaultdict[tuple[str | None, int], list[int]] = defaultdict(_counts)
         self.overdue_at: defaultdict[tuple[str | None, Instant], int] = defaultdict(int)
         self.overdue_now: defaultdict[str | None, int] = defaultdict(int)
         self.orphans = 0
@@ -63,10 +50,7 @@ class UnitTotals:
                 continue
             for who in (None, official) if official is not None else (None,):
                 if kind == DAY:
-                    month, year = month_and_year(x)
                     self.days[who, x][field] += sign
-                    self.months[who, month][field] += sign
-                    self.years[who, year][field] += sign
                 elif kind == OVERDUE_AT:
                     self.overdue_at[who, x] += sign
                 elif kind == OVERDUE_NOW:
@@ -81,10 +65,6 @@ class UnitTotals:
 
     def counts(self, official: str | None, period: Period) -> list[int]:
         """[resolved, late, surveys, satisfied] over the period."""
-        if period.kind == "year":
-            return list(self.years.get((official, month_and_year(period.first_day)[1]), _counts()))
-        if period.kind == "month":
-            return list(self.months.get((official, month_and_year(period.first_day)[0]), _counts()))
         total = _counts()
         for day in range(period.first_day, period.end_day):
             bucket = self.days.get((official, day))

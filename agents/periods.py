@@ -61,20 +61,30 @@ def _month_start(year: int, month: int) -> int:
     return day_number(date(year + (month - 1) // 12, (month - 1) % 12 + 1, 1))
 
 
+_next_month_start: dict[int, Instant] = {}
+
+
+def next_month_start(instant: Instant) -> Instant:
+    """The first local month start strictly after ``instant`` (memoised by local day)."""
+    day = day_of(instant)
+    found = _next_month_start.get(day)
+    if found is None:
+        d = date_of_day(day)
+        found = _next_month_start[day] = day_start(_month_start(d.year, d.month + 1))
+    return found
+
+
 def month_starts_between(after: Instant, until: Instant) -> list[Instant]:
     """Local month starts ``m`` with ``after < m <= until``, oldest first.
 
     A month start is also the end instant of the month before it, so these are the
     instants at which past monthly (and yearly) periods freeze their open-overdue count.
     """
-    if until <= after:
-        return []
-    first = date_of_day(day_of(after))
-    year, month = first.year, first.month + 1
+    start = next_month_start(after)
     starts = []
-    while (start := day_start(_month_start(year, month))) <= until:
+    while start <= until:  # usually not once: most dossiers never see a month end overdue
         starts.append(start)
-        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+        start = next_month_start(start)
     return starts
 
 

@@ -20,6 +20,7 @@ from agents.engine import Engine
 from agents.intake import Intake, Outgoing
 from agents.units import Unit, load_units
 from schemas.records import Event
+from streams.recovery import catch_up
 from streams.settings import Settings
 from streams.topics import TopicNames
 
@@ -148,8 +149,14 @@ def create_app(settings: Settings) -> Worker:
         actives = app.assignor.assigned_actives()
         worker.owned_partitions = {tp.partition for tp in actives if tp.topic == topics.submitted}
         started = time.monotonic()
+        caught_up = await catch_up(app, table, worker.owned_partitions, settings)
         count = engine.rebuild(worker.owns)
-        log.info("rebuilt figures from %d states in %.1fs", count, time.monotonic() - started)
+        log.info(
+            "rebuilt figures from %d states (%d applied after Faust's recovery) in %.1fs",
+            count,
+            caught_up,
+            time.monotonic() - started,
+        )
         worker.consuming = True
 
     table.on_recover(rebuild)

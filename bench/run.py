@@ -1,0 +1,335 @@
+"""Throughput, memory and recovery benchmark (``make bench``). Prints numbers; asserts none.
+
+On one embedded broker, with the same simulated year of a province in the input topics:
+
+(a) aiokafka alone, consuming and parsing every message (context: the client's ceiling);
+(b) a no-op Faust agent with the worker's Faust settings (the ceiling of a Faust design);
+(c) the full pipeline (``cchc worker``) until every event is applied: on one worker with
+    the default memory store and with rocksdb (peak RSS; the final figures against the
+    recount; the time a fresh worker with empty local state needs to recover them from the
+    changelog), and on two workers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections import Counter
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import orjson
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from schemas.codec import decode, parse_instant  # noqa: E402
+from schemas.records import EventKind  # noqa: E402
+from streams.broker import EmbeddedBroker, free_port  # noqa: E402
+from streams.cli import ensure_topics  # noqa: E402
+from streams.settings import Settings  # noqa: E402
+from streams.simulator import Simulator  # noqa: E402
+from tests.recount import recount  # noqa: E402
+
+PARTITIONS = 8
+CLOCK = "2026-01-15T12:00:00+07:00"
+KINDS = {f"cchc.{kind.value}": kind for kind in EventKind}
+
+
+def log(message: str) -> None:
+    print(message, flush=True)
+
+
+def environment(broker: EmbeddedBroker, prefix: str, app_id: str, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CCHC_")}
+    return (
+        env
+        | {
+            "CCHC_KAFKA_BROKER": broker.url,
+            "CCHC_TOPIC_PREFIX": prefix,
+            "CCHC_APP_ID": app_id,
+            "CCHC_TOPIC_PARTITIONS": str(PARTITIONS),
+            "CCHC_SESSION_TIMEOUT": "6",
+            "CCHC_CLOCK": f"fixed:{CLOCK}",
+            "CCHC_LOG_LEVEL": "warn",
+        }
+        | extra
+    )
+
+
+async def fill(
+    broker: EmbeddedBroker, prefix: str, events: list[tuple[str, bytes, bytes]]
+) -> float:
+    producer = AIOKafkaProducer(
+        bootstrap_servers=broker.bootstrap, linger_ms=20, max_batch_size=1 << 20, acks=1
+    )
+    await producer.start()
+    started = time.monotonic()
+    pending = []
+    for topic, key, value in events:
+        pending.append(await producer.send(prefix + topic, key=key, value=value))
+        if len(pending) >= 50_000:
+            await asyncio.gather(*pending)
+            pending.clear()
+    await asyncio.gather(*pending)
+    await producer.stop()
+    return len(events) / (time.monotonic() - started)
+
+
+async def raw_consume(broker: EmbeddedBroker, prefix: str, expected: int) -> float:
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=broker.bootstrap,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        max_poll_records=5000,
+    )
+    await consumer.start()
+    partitions = [TopicPartition(prefix + topic, p) for topic in KINDS for p in range(PARTITIONS)]
+    consumer.assign(partitions)
+    await consumer.seek_to_beginning(*partitions)
+    count, started = 0, time.monotonic()
+    while count < expected:
+        for batch in (await consumer.getmany(timeout_ms=1000)).values():
+            for message in batch:
+                orjson.loads(message.value)
+                count += 1
+    elapsed = time.monotonic() - started
+    await consumer.stop()
+    return count / elapsed
+
+
+def noop_faust(broker: EmbeddedBroker, prefix: str, expected: int, data_dir: Path) -> float:
+    env = environment(
+        broker, prefix, f"bench-noop-{os.getpid()}", CCHC_DATA_DIR=str(data_dir / "noop")
+    )
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "noop.py"), str(expected)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=3600,
+        check=False,
+    )
+    for line in result.stdout.splitlines() + result.stderr.splitlines():
+        if "RESULT" in line:
+            return float(line.split("RESULT")[1].split()[0])
+    raise RuntimeError(f"no-op agent failed:\n{result.stderr[-3000:]}")
+
+
+class Worker:
+    def __init__(self, env: dict[str, str], name: str, data_dir: Path) -> None:
+        self.port = free_port()
+        self.env = env | {"CCHC_WEB_PORT": str(self.port), "CCHC_DATA_DIR": str(data_dir / name)}
+        self.log_path = data_dir / f"{name}.log"
+        with self.log_path.open("wb") as out:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "streams.cli", "worker"],
+                env=self.env,
+                stdout=out,
+                stderr=out,
+                cwd=ROOT,
+            )
+
+    def get(self, path: str) -> Any:
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=30) as response:
+            body = response.read()
+            return orjson.loads(body) if path != "/metrics" else body.decode()
+
+    def healthy(self) -> bool:
+        try:
+            return bool(self.get("/healthz")["status"] == "ok")
+        except OSError:
+            return False
+
+    def processed(self) -> int:
+        try:
+            text = self.get("/metrics")
+        except OSError:
+            return 0
+        return int(
+            sum(
+                float(line.rsplit(" ", 1)[1])
+                for line in text.splitlines()
+                if line.startswith("cchc_events_processed_total{")
+            )
+        )
+
+    def peak_rss_mib(self) -> float:
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+        return float("nan")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+def wait_for(check: Any, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise TimeoutError(what)
+        time.sleep(0.2)
+
+
+def pipeline(workers: list[Worker], expected: int) -> tuple[float, float]:
+    """Events/s from the first applied event to the last, and the wall time it took."""
+    started = None
+    while True:
+        done = sum(w.processed() for w in workers)
+        if started is None and done > 0:
+            started, first = time.monotonic(), done
+        if done >= expected:
+            break
+        if any(w.process.poll() is not None for w in workers):
+            raise RuntimeError("a worker died; see " + ", ".join(str(w.log_path) for w in workers))
+        time.sleep(0.25)
+    assert started is not None
+    elapsed = time.monotonic() - started
+    return (done - first) / elapsed, elapsed
+
+
+def compare_with_recount(worker: Worker, records: list[Any]) -> int:
+    """Number of (unit, period) rows that differ from the recount."""
+    from agents.periods import parse_period
+
+    clock = parse_instant(CLOCK, "clock")
+    differences = 0
+    for period_text in ("2025", "2025-12", "2026", "30d"):
+        period = parse_period(period_text, clock)
+        rows, orphans = recount(records, period, clock)
+        api = {u["unit_id"]: u for u in worker.get(f"/api/units?period={period_text}")["units"]}
+        for (unit, official), row in rows.items():
+            if official is not None:
+                continue
+            got = api.get(unit, {})
+            if (
+                got.get("resolved"),
+                got.get("resolved_late"),
+                got.get("open_overdue"),
+                got.get("surveys"),
+                got.get("satisfied"),
+                got.get("orphans"),
+            ) != (
+                row.resolved,
+                row.resolved_late,
+                row.open_overdue,
+                row.surveys,
+                row.satisfied,
+                orphans.get(unit, 0),
+            ):
+                differences += 1
+    return differences
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument(
+        "--scale",
+        type=float,
+        default=3.2,
+        help="simulator volume (3.2: about 2.4M events, 1M dossiers in a year)",
+    )
+    args = parser.parse_args()
+    data_dir = Path(tempfile.mkdtemp(prefix="cchc-bench-"))
+    log(f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}; scratch {data_dir}")
+
+    simulated = list(Simulator(seed=1, scale=args.scale).history(date(2025, 1, 1), 365))
+    events = [(t, e["unit_id"].encode(), orjson.dumps(e)) for t, e in simulated]
+    dossiers = sum(1 for t, _ in simulated if t == "cchc.dossier-submitted")
+    log(
+        f"simulated year: {len(events):,} events, {dossiers:,} dossier submissions, "
+        f"{Counter(t for t, _ in simulated)}"
+    )
+
+    with EmbeddedBroker(log_file=data_dir / "tansu.log") as broker:
+        settings = Settings.from_env(
+            {"CCHC_KAFKA_BROKER": broker.url, "CCHC_TOPIC_PARTITIONS": str(PARTITIONS)}
+        )
+        results: dict[str, float] = {}
+        for prefix in ("one.", "two."):
+            ensure_topics(Settings(**{**settings.__dict__, "topic_prefix": prefix}))
+        log(f"filled one.*: {asyncio.run(fill(broker, 'one.', events)):,.0f} events/s")
+
+        results["raw"] = asyncio.run(raw_consume(broker, "one.", len(events)))
+        log(f"(a) aiokafka consume + orjson parse: {results['raw']:,.0f} events/s")
+        results["noop"] = noop_faust(broker, "one.", len(events), data_dir)
+        log(f"(b) no-op Faust agent:               {results['noop']:,.0f} events/s")
+
+        memory = Worker(environment(broker, "one.", "bench-memory"), "memory", data_dir)
+        results["one"], elapsed = pipeline([memory], len(events))
+        log(
+            f"(c) full pipeline, one worker:       {results['one']:,.0f} events/s "
+            f"({elapsed:.0f} s, memory store; {results['one'] / results['noop']:.0%} of no-op; "
+            f"{results['one'] / results['raw']:.1%} of raw aiokafka)"
+        )
+        memory.stop()
+
+        env = environment(broker, "one.", "bench-rocksdb", CCHC_STORE="rocksdb://")
+        single = Worker(env, "rocksdb", data_dir)
+        results["one_rocksdb"], elapsed = pipeline([single], len(events))
+        results["rss_mib"] = single.peak_rss_mib()
+        log(
+            f"    the same on the rocksdb store:   {results['one_rocksdb']:,.0f} events/s "
+            f"({elapsed:.0f} s; {results['one_rocksdb'] / results['noop']:.0%} of no-op); "
+            f"peak RSS with {dossiers:,} dossiers in state: {results['rss_mib']:,.0f} MiB"
+        )
+        records = [decode(KINDS[t], v) for t, _, v in events]
+        wait_for(single.healthy, 60, "healthy")
+        before = single.get("/api/units?period=2025")
+        results["differences"] = compare_with_recount(single, records)
+        log(f"    final state vs recount: {results['differences']} differing rows")
+        single.stop()
+
+        restarted = Worker(env, "restarted", data_dir)  # empty local state
+        started = time.monotonic()
+        wait_for(
+            lambda: (
+                restarted.healthy()
+                and restarted.get("/api/units?period=2025")["units"] == before["units"]
+            ),
+            600,
+            "recovered state",
+        )
+        results["recovery_s"] = time.monotonic() - started
+        log(
+            f"    restarted worker back to the final state in {results['recovery_s']:.1f} s "
+            f"(start, rebalance, changelog replay, rebuild)"
+        )
+        restarted.stop()
+
+        # Two workers: the group forms on empty topics, then the same year is published.
+        env_two = environment(broker, "two.", "bench-two")
+        pair = [Worker(env_two, "pair-a", data_dir), Worker(env_two, "pair-b", data_dir)]
+        wait_for(lambda: all(w.healthy() for w in pair), 180, "two workers healthy")
+        time.sleep(5)  # let the group settle on the embedded broker
+        filler = asyncio.get_event_loop_policy().new_event_loop()
+        task = filler.run_in_executor(None, lambda: asyncio.run(fill(broker, "two.", events)))
+        results["two"], elapsed = pipeline(pair, len(events))
+        filler.run_until_complete(task)
+        log(
+            f"(c) full pipeline, two workers:      {results['two']:,.0f} events/s "
+            f"({elapsed:.0f} s; {results['two'] / results['one']:.2f}x one worker; "
+            f"the producer filling their topics shares the 2 cores)"
+        )
+        for worker in pair:
+            worker.stop()
+    shutil.rmtree(data_dir, ignore_errors=True)
+    log("RESULTS " + orjson.dumps(results).decode())
+
+
+if __name__ == "__main__":
+    main()
