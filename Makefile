@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CODE := streams agents schemas tests $(wildcard bench)
 
-.PHONY: install run demo test lint typecheck check bench clean
+.PHONY: install tools run test lint typecheck bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,10 +15,23 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# Tests also need promtool, a real Prometheus, docker-compose and Chromium (for the
+# browser tests, driven by Playwright): Debian's packages.
+SYSTEM_PACKAGES := prometheus docker-compose chromium
+tools:
+	@if ! command -v promtool >/dev/null || ! command -v prometheus >/dev/null \
+	    || ! command -v docker-compose >/dev/null || ! command -v chromium >/dev/null; then \
+	  if [ "$$(id -u)" != 0 ]; then \
+	    echo "make test needs: apt-get install $(SYSTEM_PACKAGES) (as root)" >&2; exit 1; \
+	  fi; \
+	  DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(SYSTEM_PACKAGES) >/dev/null; \
+	fi
+
 run: $(STAMP)
 	$(BIN)/cchc run --demo
 
-test: $(STAMP) lint typecheck
+test: $(STAMP) tools lint typecheck
 	$(BIN)/pytest -q --doctest-modules streams agents schemas tests
 
 lint: $(STAMP)

@@ -16,13 +16,13 @@ arrival order give the same state::
     True
 
 Every figure is a sum of :func:`contribution` over dossiers, so an update retracts the old
-contribution and adds the new one.
+contribution and adds the new one. The records are named tuples: several are built for
+every event, and a tuple is built several times faster than a frozen dataclass.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -41,31 +41,27 @@ Entry = tuple[int, str | None, int, int]
 OVERDUE_NOW (0, 0), ORPHAN (0, 0). Every entry counts one."""
 
 
-@dataclass(frozen=True, slots=True)
-class Submission:
+class Submission(NamedTuple):
     at: Instant
     event_id: str
     due: Instant
     official: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class Completion:
+class Completion(NamedTuple):
     at: Instant
     event_id: str
     official: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class Vote:
+class Vote(NamedTuple):
     at: Instant
     event_id: str
     satisfied: bool
     official: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class DossierState:
+class DossierState(NamedTuple):
     submission: Submission | None = None
     completion: Completion | None = None
     vote: Vote | None = None
@@ -96,6 +92,12 @@ class DossierState:
         if self.completion is not None and self.completion.official is not None:
             return self.completion.official
         return None if self.submission is None else self.submission.official
+
+    @property
+    def earliest(self) -> Instant | None:
+        """The earliest own timestamp of the winning events (None for an empty state)."""
+        times = [part.at for part in self if part is not None]
+        return min(times) if times else None
 
     def overdue_interval(self) -> tuple[Instant, Instant | None] | None:
         """``(start, end)``: overdue at t exactly when ``start < t <= end`` (end None: ∞).

@@ -34,7 +34,7 @@ from agents.calendar import WorkingCalendar
 from agents.clock import Clock
 from agents.dossier import OVERDUE_NOW, DossierState, contribution, merge, vote_entries
 from agents.figures import Figures, UnitTotals
-from agents.periods import Period, month_starts_between
+from agents.periods import Period, month_starts_between, year_of, year_of_day
 from schemas.records import (
     DossierCompleted,
     DossierSubmitted,
@@ -69,10 +69,13 @@ class Engine:
         self.units: dict[str, UnitTotals] = {}
         self.rankings: dict[str, dict[int, Ranking]] = {}
         self.now: Instant = clock.now()
+        self._clock_year = year_of(self.now)
         # Dossiers with a boundary (start or end of being overdue) not yet passed, and a
         # heap of those boundaries: the clock moves them without any event arriving.
         self._intervals: dict[bytes, tuple[str, str | None, Instant, Instant | None]] = {}
         self._boundaries: list[tuple[Instant, bytes]] = []
+        # (unit, year) pairs whose figures or rankings changed since the alerts last looked.
+        self.dirty: dict[str, set[int]] = {}
 
     # -- events -------------------------------------------------------------------
 
@@ -98,9 +101,13 @@ class Engine:
         if new is None:
             return None
         totals = self.totals(event.unit_id)
+        added = contribution(new, self.now)
+        totals.apply(added, 1)
         if raw is not None:  # a new dossier contributed nothing yet
             totals.apply(contribution(old, self.now), -1)
-        totals.apply(contribution(new, self.now), 1)
+        # A replaced event may be earlier than any in the new state: its years change too.
+        earliest, replaced = event.timestamp, old.earliest
+        self._mark(event.unit_id, earliest if replaced is None else min(earliest, replaced))
         self._track(key, event.unit_id, new)
         encoded = new.encode()
         self.states[key] = encoded
@@ -112,6 +119,7 @@ class Engine:
             return None
         entries = vote_entries(event.surveyed_at, event.satisfied, event.official_id)
         self.totals(event.unit_id).apply(entries, 1)
+        self._mark(event.unit_id, event.surveyed_at)
         encoded = orjson.dumps([event.surveyed_at, event.satisfied, event.official_id])
         self.states[key] = encoded
         return key, encoded
@@ -122,10 +130,38 @@ class Engine:
         if current is not None and candidate[:2] <= current[:2]:
             return None
         self.rankings.setdefault(event.unit_id, {})[event.year] = candidate
+        self.dirty.setdefault(event.unit_id, set()).update((event.year, event.year + 1))
         key = state_key(RANKING, event.unit_id, event.year)
         encoded = orjson.dumps(candidate)
         self.states[key] = encoded
         return key, encoded
+
+    def _mark(self, unit_id: str, earliest: Instant) -> None:
+        """Mark the years from ``earliest`` to the clock's: a dossier contributes only to
+        years from its earliest timestamp on, and years after the clock are not evaluated."""
+        first = year_of(earliest) if earliest < self.now else self._clock_year
+        years = self.dirty.get(unit_id)
+        if years is None:
+            years = self.dirty[unit_id] = set()
+        years.update(range(first, self._clock_year + 1))
+
+    def take_dirty(self) -> dict[str, set[int]]:
+        """The (unit, years) to re-evaluate, emptied."""
+        dirty, self.dirty = self.dirty, {}
+        return dirty
+
+    def years(self, unit_id: str) -> set[int]:
+        """Every year with figures or a ranking for the unit, and the clock's year."""
+        totals = self.units.get(unit_id)
+        days = {day for _, day in totals.days} if totals else set()
+        return (
+            {year_of_day(day) for day in days}
+            | set(self.rankings.get(unit_id, {}))
+            | {year_of(self.now)}
+        )
+
+    def ranks(self, unit_id: str) -> dict[int, str]:
+        return {year: rank for year, (_, _, rank) in self.rankings.get(unit_id, {}).items()}
 
     def totals(self, unit_id: str) -> UnitTotals:
         totals = self.units.get(unit_id)
@@ -149,23 +185,22 @@ class Engine:
             if boundary is not None and boundary >= self.now:
                 heapq.heappush(self._boundaries, (boundary, key))
 
-    def advance(self) -> set[str]:
-        """Move to the clock's time; return the units whose open-overdue changed."""
+    def advance(self) -> None:
+        """Move to the clock's time; units whose open-overdue changed are marked dirty."""
         target = self.clock.now()
-        touched: set[str] = set()
         if target <= self.now:
-            return touched
+            return
         for month_start in month_starts_between(self.now, target):
-            touched |= self._advance_to(month_start)
-            for totals in self.units.values():  # freeze the count at the end of a month
+            self._advance_to(month_start)
+            for unit_id, totals in self.units.items():  # freeze the count at a month's end
                 for official, count in totals.overdue_now.items():
                     if count:
                         totals.overdue_at[official, month_start] += count
-        touched |= self._advance_to(target)
-        return touched
+                        self.dirty.setdefault(unit_id, set()).add(year_of(month_start - 1))
+        self._advance_to(target)
 
-    def _advance_to(self, target: Instant) -> set[str]:
-        before, touched = self.now, set()
+    def _advance_to(self, target: Instant) -> None:
+        before = self.now
         due: set[bytes] = set()
         while self._boundaries and self._boundaries[0][0] < target:
             due.add(heapq.heappop(self._boundaries)[1])
@@ -178,11 +213,24 @@ class Engine:
             now = start < target and (end is None or target <= end)
             if was != now:
                 self.totals(unit_id).apply([(OVERDUE_NOW, official, 0, 0)], 1 if now else -1)
-                touched.add(unit_id)
+                self.dirty.setdefault(unit_id, set()).add(year_of(target))
             if end is not None and end < target:
                 del self._intervals[key]
         self.now = target
-        return touched
+        self._clock_year = year_of(target)
+
+    def due_within(self, until: Instant) -> dict[str, list[tuple[bytes, str | None, Instant]]]:
+        """Open dossiers not yet overdue that turn overdue by ``until``, per unit.
+
+        Each is (state key, official, the instant it turns overdue), soonest first.
+        """
+        found: dict[str, list[tuple[bytes, str | None, Instant]]] = {}
+        for key, (unit_id, official, start, end) in self._intervals.items():
+            if end is None and self.now <= start <= until:
+                found.setdefault(unit_id, []).append((key, official, start))
+        for dossiers in found.values():
+            dossiers.sort(key=lambda dossier: dossier[2])
+        return found
 
     # -- recovery -------------------------------------------------------------------
 
@@ -202,6 +250,7 @@ class Engine:
                 for at in _timestamps(kind, value):
                     self.clock.observe(at)
         self.now = self.clock.now()
+        self._clock_year = year_of(self.now)
         for kind, unit_id, key, value in owned:
             totals = self.totals(unit_id)
             if kind == DOSSIER:
@@ -215,6 +264,7 @@ class Engine:
                 published, event_id, rank = orjson.loads(value)
                 year = orjson.loads(key)[2]
                 self.rankings.setdefault(unit_id, {})[year] = (published, event_id, rank)
+        self.dirty = {unit_id: self.years(unit_id) for unit_id in self.units}
         return len(owned)
 
     # -- queries --------------------------------------------------------------------

@@ -53,8 +53,19 @@ def date_of_day(day: int) -> date:
     return date.fromordinal(day + _EPOCH_ORDINAL)
 
 
+_year_of_day: dict[int, int] = {}
+
+
+def year_of_day(day: int) -> int:
+    """The year of a local day number (memoised: events hit few days)."""
+    year = _year_of_day.get(day)
+    if year is None:
+        year = _year_of_day[day] = date_of_day(day).year
+    return year
+
+
 def year_of(instant: Instant) -> int:
-    return date_of_day(day_of(instant)).year
+    return year_of_day(day_of(instant))
 
 
 def _month_start(year: int, month: int) -> int:

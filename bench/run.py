@@ -287,10 +287,11 @@ def main() -> None:
             f"({elapsed:.0f} s; {results['one_rocksdb'] / results['noop']:.0%} of no-op); "
             f"peak RSS with {dossiers:,} dossiers in state: {results['rss_mib']:,.0f} MiB"
         )
-        records = [decode(KINDS[t], v) for t, _, v in events]
         wait_for(single.healthy, 60, "healthy")
         before = single.get("/api/units?period=2025")
-        results["differences"] = compare_with_recount(single, records)
+        results["differences"] = compare_with_recount(
+            single, [decode(KINDS[t], v) for t, _, v in events]
+        )
         log(f"    final state vs recount: {results['differences']} differing rows")
         single.stop()
 

@@ -10,6 +10,7 @@ cchc simulate            synthetic events for the province (JSON lines or live)
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import threading
 import time
@@ -56,19 +57,30 @@ def ensure_topics(settings: Settings) -> None:
     assert settings.kafka_broker is not None
     topics = TopicNames(settings.topic_prefix)
     names = (*topics.co_partitioned, topics.alerts, topics.dead_letter)
+    # The alerts topic is also the durable alert state (docs/decisions.md): keep it all.
+    configs = {topics.alerts: {"retention.ms": "-1"}}
     create(
-        settings.kafka_broker, settings.security, dict.fromkeys(names, settings.topic_partitions)
+        settings.kafka_broker,
+        settings.security,
+        dict.fromkeys(names, settings.topic_partitions),
+        configs,
     )
 
 
 def run_worker(settings: Settings) -> None:
     import faust
 
+    from agents.calendar import CalendarError
+    from agents.units import RegistryError
     from streams.app import create_app
+    from streams.webhooks import SubscriptionError
 
     ensure_topics(settings)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    worker = create_app(settings)
+    try:
+        worker = create_app(settings)
+    except (CalendarError, RegistryError, SubscriptionError) as error:
+        _fail(str(error))
     print(
         f"cchc-monitor: http://{settings.web_host}:{settings.web_port}/  "
         f"(API /api/units, metrics /metrics); Ctrl-C stops",
@@ -95,6 +107,7 @@ def cmd_run(args: argparse.Namespace) -> None:
     feed = threading.Thread(target=_demo_feed, args=(settings, stop_feed), daemon=True)
     try:
         if args.demo:
+            settings = replace(settings, demo=True)
             ensure_topics(settings)
             feed.start()
         run_worker(settings)
@@ -183,6 +196,24 @@ def cmd_simulate(args: argparse.Namespace) -> None:
     out.flush()
 
 
+def cmd_alerts_tail(args: argparse.Namespace) -> None:
+    from agents.units import load_units
+    from streams.alerts_tail import tail
+
+    settings = _broker_settings(_settings())
+    names = {unit.unit_id: unit.name for unit in load_units(settings.units_file).values()}
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how one stops tailing
+        tail(
+            settings,
+            names,
+            args.unit,
+            args.rule,
+            args.lang,
+            args.from_beginning,
+            max_messages=args.count,
+        )
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(
         prog="cchc", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -235,6 +266,22 @@ def parser() -> argparse.ArgumentParser:
         "--live-scale", type=float, default=20.0, help="volume multiplier from now on, with --live"
     )
     simulate.set_defaults(handler=cmd_simulate)
+
+    alerts = commands.add_parser("alerts", help="Conclusion 91 alerts")
+    alerts_commands = alerts.add_subparsers(dest="alerts_command", required=True)
+    alerts_tail = alerts_commands.add_parser("tail", help="print alert changes as they happen")
+    alerts_tail.add_argument(
+        "--unit", action="append", default=[], help="only this unit (repeatable)"
+    )
+    alerts_tail.add_argument(
+        "--rule", action="append", default=[], help="only this rule (repeatable)"
+    )
+    alerts_tail.add_argument("--lang", choices=("vi", "en"), default="vi")
+    alerts_tail.add_argument(
+        "--from-beginning", action="store_true", help="show past changes too, not only new ones"
+    )
+    alerts_tail.add_argument("--count", type=int, default=None, help="stop after N alerts")
+    alerts_tail.set_defaults(handler=cmd_alerts_tail)
     return root
 
 

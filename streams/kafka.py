@@ -7,6 +7,7 @@ around it. Both get the same security settings.
 from __future__ import annotations
 
 import contextlib
+import ssl
 import time
 from typing import Any
 
@@ -14,7 +15,7 @@ from kafka import KafkaAdminClient, KafkaProducer
 from kafka.admin import NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
-from streams.settings import KafkaSecurity
+from streams.settings import KafkaSecurity, Settings
 
 
 def bootstrap_servers(broker_url: str) -> list[str]:
@@ -22,7 +23,18 @@ def bootstrap_servers(broker_url: str) -> list[str]:
     return [url.partition("://")[2] for url in broker_url.split(";")]
 
 
+def ssl_context(security: KafkaSecurity) -> ssl.SSLContext | None:
+    """The TLS context for SSL and SASL_SSL (CA file, client certificate), else None."""
+    if security.protocol not in ("SSL", "SASL_SSL"):
+        return None
+    context = ssl.create_default_context(cafile=security.ssl_cafile)
+    if security.ssl_certfile:
+        context.load_cert_chain(security.ssl_certfile, security.ssl_keyfile)
+    return context
+
+
 def client_options(broker_url: str, security: KafkaSecurity) -> dict[str, Any]:
+    """Connection options that kafka-python and aiokafka clients both take."""
     options: dict[str, Any] = {
         "bootstrap_servers": bootstrap_servers(broker_url),
         "security_protocol": security.protocol,
@@ -33,11 +45,17 @@ def client_options(broker_url: str, security: KafkaSecurity) -> dict[str, Any]:
             "sasl_plain_username": security.sasl_username,
             "sasl_plain_password": security.sasl_password,
         }
-    if security.ssl_cafile:
-        options["ssl_cafile"] = security.ssl_cafile
-    if security.ssl_certfile:
-        options |= {"ssl_certfile": security.ssl_certfile, "ssl_keyfile": security.ssl_keyfile}
+    context = ssl_context(security)
+    if context is not None:
+        options["ssl_context"] = context
     return options
+
+
+def options_for(settings: Settings) -> dict[str, Any]:
+    """:func:`client_options` for the broker and security of ``settings``."""
+    if settings.kafka_broker is None:
+        raise ValueError("no broker URL: set CCHC_KAFKA_BROKER or start the embedded broker")
+    return client_options(settings.kafka_broker, settings.security)
 
 
 def new_producer(broker_url: str, security: KafkaSecurity) -> KafkaProducer:
@@ -48,7 +66,7 @@ def ensure_topics(
     broker_url: str,
     security: KafkaSecurity,
     partitions: dict[str, int],
-    compacted: frozenset[str] = frozenset(),
+    configs: dict[str, dict[str, str]] | None = None,
     timeout: float = 30.0,
 ) -> None:
     """Create missing topics; fail if an existing one has another partition count.
@@ -72,7 +90,7 @@ def ensure_topics(
                 name,
                 count,
                 1 if _single_broker(admin) else 3,
-                topic_configs={"cleanup.policy": "compact"} if name in compacted else {},
+                topic_configs=(configs or {}).get(name, {}),
             )
             for name, count in partitions.items()
             if name not in existing

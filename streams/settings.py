@@ -54,11 +54,16 @@ class Settings:
     app_id: str = "cchc-monitor"
     calendar_file: Path | None = None
     units_file: Path | None = None
+    subscriptions_file: Path | None = None
+    webhook_attempts: int = 5
+    webhook_backoff: float = 0.5
     thresholds: Thresholds = field(default_factory=Thresholds)
     producer_acks: int = -1
     session_timeout: float | None = None
     """Consumer-group session timeout in seconds; None keeps Faust's default."""
     log_level: str = "info"
+    demo: bool = False
+    """Fed by the simulator (``cchc run --demo``): screens label the data synthetic."""
     security: KafkaSecurity = field(default_factory=KafkaSecurity)
 
     @property
@@ -92,6 +97,9 @@ class Settings:
             app_id=read.text("CCHC_APP_ID", defaults.app_id),
             calendar_file=read.path("CCHC_CALENDAR_FILE"),
             units_file=read.path("CCHC_UNITS_FILE"),
+            subscriptions_file=read.path("CCHC_SUBSCRIPTIONS"),
+            webhook_attempts=read.integer("CCHC_WEBHOOK_ATTEMPTS", 5, 1, 100),
+            webhook_backoff=read.seconds("CCHC_WEBHOOK_BACKOFF") or 0.5,
             thresholds=Thresholds(
                 unit_late=read.percent("CCHC_UNIT_LATE_PERCENT", Thresholds.unit_late),
                 unit_satisfaction=read.percent(
@@ -110,6 +118,7 @@ class Settings:
                 )
             ),
             session_timeout=read.seconds("CCHC_SESSION_TIMEOUT"),
+            demo=read.choice("CCHC_DEMO", "0", ("0", "1")) == "1",
             log_level=read.choice(
                 "CCHC_LOG_LEVEL", "info", ("debug", "info", "warn", "error", "crit")
             ),

@@ -8,29 +8,68 @@ is gathered from every worker. So any worker answers for every unit.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
+import aiohttp.web
+import orjson
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from agents.figures import Figures
-from agents.periods import Period, PeriodError, parse_period
+from agents.periods import Period, PeriodError, date_of_day, day_of, parse_period
 from schemas.codec import encode, format_instant
+from schemas.records import ProcessingTime
+from streams.alert_feed import follow, parse_position
 from streams.metrics import REGISTRY
 
 if TYPE_CHECKING:
     from streams.app import Worker
+
+STATIC = Path(__file__).resolve().parent / "static"
+SSE_HEADERS = {
+    "Content-Type": "text/event-stream",
+    "Cache-Control": "no-cache",
+    "X-Accel-Buffering": "no",
+}
+UNITS_STREAM_SECONDS = 0.5
+HEARTBEAT_SECONDS = 15.0
 
 LOCAL = "local"
 """Query flag on forwarded requests: answer from this worker only, never forward again."""
 
 
 class NotFound(LookupError):
-    pass
+    """An unknown unit (404)."""
+
+
+class BadRequest(ValueError):
+    """A query parameter that cannot be used (400)."""
+
+
+def whole_number(query: dict[str, str], name: str, default: int, high: int) -> int:
+    text = query.get(name, str(default))
+    if not text.isdigit() or not 1 <= int(text) <= high:
+        raise BadRequest(f"{name} {text!r} is not a whole number 1..{high}")
+    return int(text)
+
+
+class PeerError(RuntimeError):
+    """Another worker answered a forwarded request with an error; pass it on."""
+
+    def __init__(self, status: int, body: Any) -> None:
+        super().__init__(status)
+        self.status, self.body = status, body
 
 
 def json_response(web: Any, body: Any, status: int = 200) -> Any:
     return web.bytes(encode(body), content_type="application/json", status=status)
+
+
+def page(web: Any, name: str) -> Any:
+    body = (STATIC / name).read_bytes()
+    return web.bytes(body, content_type="text/html", headers={"Cache-Control": "no-cache"})
 
 
 def error_response(web: Any, status: int, message: str) -> Any:
@@ -56,10 +95,14 @@ class Api:
         seen = set(worker.engine.units) | set(worker.registry)
         return sorted(unit for unit in seen if worker.owns(unit))
 
-    def unit(self, unit_id: str, period: Period) -> dict[str, Any]:
+    def require_unit(self, unit_id: str) -> None:
         worker = self.worker
         if unit_id not in worker.engine.units and unit_id not in worker.registry:
             raise NotFound(f"unknown unit {unit_id!r}")
+
+    def unit(self, unit_id: str, period: Period) -> dict[str, Any]:
+        worker = self.worker
+        self.require_unit(unit_id)
         figures = worker.engine.figures(unit_id, period)
         breaches = figures.unit_breaches(worker.settings.thresholds)
         totals = worker.engine.units.get(unit_id)
@@ -67,6 +110,8 @@ class Api:
         return {
             "unit_id": unit_id,
             "name": registered.name if registered else unit_id,
+            "type": registered.type if registered else None,
+            "level": registered.level if registered else None,
             **figures.as_json(),
             "breaches": breaches,
             "eligible_good": not breaches,
@@ -93,6 +138,48 @@ class Api:
             )
         return rows
 
+    def due_soon(self, unit_id: str, days: int) -> dict[str, Any]:
+        engine = self.worker.engine
+        engine.advance()
+        until = engine.calendar.deadline(engine.now, ProcessingTime(days, "working_days"))
+        dossiers = []
+        for key, official, overdue_from in engine.due_within(until).get(unit_id, []):
+            _, _, dossier_id = orjson.loads(key)
+            dossiers.append(
+                {
+                    "dossier_id": dossier_id,
+                    "official_id": official,
+                    "due_at": format_instant(overdue_from),
+                }
+            )
+        return {
+            "unit_id": unit_id,
+            "as_of": format_instant(engine.now),
+            "days": days,
+            "until": format_instant(until),
+            "dossiers": dossiers,
+        }
+
+    def daily(self, unit_id: str, days: int) -> dict[str, Any]:
+        """Per local day: resolved, late, surveys, satisfied, for the last ``days`` days."""
+        engine = self.worker.engine
+        engine.advance()
+        today = day_of(engine.now)
+        totals = engine.units.get(unit_id)
+        rows = []
+        for day in range(today - days + 1, today + 1):
+            counts = totals.days.get((None, day), [0, 0, 0, 0]) if totals else [0, 0, 0, 0]
+            rows.append(
+                {
+                    "date": date_of_day(day).isoformat(),
+                    "resolved": counts[0],
+                    "resolved_late": counts[1],
+                    "surveys": counts[2],
+                    "satisfied": counts[3],
+                }
+            )
+        return {"unit_id": unit_id, "as_of": format_instant(engine.now), "days": rows}
+
     # -- other workers --------------------------------------------------------------
 
     def owner_url(self, unit_id: str) -> str | None:
@@ -112,6 +199,18 @@ class Api:
         own = worker.settings.web_url.rstrip("/")
         hosts = worker.app.router.table_metadata(worker.table.name)
         return [str(url).rstrip("/") for url in hosts if str(url).rstrip("/") != own]
+
+    async def from_peers(self, path: str, query: dict[str, str], field: str) -> list[Any]:
+        """The ``field`` lists of every other worker's local answer, concatenated."""
+        if LOCAL in query:
+            return []
+        rows: list[Any] = []
+        answers = await asyncio.gather(*(self.fetch(url, path, query) for url in self.peer_urls()))
+        for status, body in answers:
+            if status != 200:
+                raise PeerError(status, body)
+            rows.extend(body[field])
+        return rows
 
     async def fetch(self, url: str, path: str, query: dict[str, str]) -> tuple[int, Any]:
         if self._session is None:
@@ -135,65 +234,186 @@ def install_views(worker: Worker) -> None:
         # aiohttp refuses a charset inside content_type; the header carries it whole.
         return web.bytes(generate_latest(REGISTRY), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
-    @app.page("/api/units")
-    async def units(web: Any, request: Any) -> Any:
+    async def respond(
+        web: Any,
+        request: Any,
+        answer: Callable[[dict[str, str]], Awaitable[Any]],
+        unit_id: str | None = None,
+    ) -> Any:
+        """Forward to the unit's owner if that is another worker; else answer, mapping
+        bad requests to 400, unknown units to 404 and a peer's error to itself."""
         query = dict(request.query)
+        owner = None if unit_id is None or LOCAL in query else api.owner_url(unit_id)
         try:
-            period, as_of = api.period(query.get("period"))
-        except PeriodError as error:
-            return error_response(web, 400, str(error))
-        rows = [api.unit(unit_id, period) for unit_id in api.local_unit_ids()]
-        if LOCAL not in query:
-            answers = await asyncio.gather(
-                *(api.fetch(url, "/api/units", query) for url in api.peer_urls())
-            )
-            for status, body in answers:
-                if status != 200:
-                    return json_response(web, body, status)
-                rows.extend(body["units"])
-        rows.sort(key=lambda row: row["unit_id"])
-        return json_response(web, {"period": period.name, "as_of": as_of, "units": rows})
-
-    @app.page("/api/units/{unit_id}")
-    async def unit(web: Any, request: Any, unit_id: str) -> Any:
-        query = dict(request.query)
-        owner = None if LOCAL in query else api.owner_url(unit_id)
-        if owner is not None:
-            status, body = await api.fetch(owner, f"/api/units/{unit_id}", query)
-            return json_response(web, body, status)
-        try:
-            period, _ = api.period(query.get("period"))
-            body = api.unit(unit_id, period) | {"officials": api.officials(unit_id, period)}
-        except PeriodError as error:
+            if owner is not None:
+                status, body = await api.fetch(owner, request.path, query)
+                return json_response(web, body, status)
+            return json_response(web, await answer(query))
+        except (PeriodError, BadRequest) as error:
             return error_response(web, 400, str(error))
         except NotFound as error:
             return error_response(web, 404, str(error))
-        return json_response(web, body)
+        except PeerError as error:
+            return json_response(web, error.body, error.status)
+
+    @app.page("/api/units")
+    async def units(web: Any, request: Any) -> Any:
+        async def answer(query: dict[str, str]) -> Any:
+            period, as_of = api.period(query.get("period"))
+            rows = [api.unit(unit_id, period) for unit_id in api.local_unit_ids()]
+            rows += await api.from_peers("/api/units", query, "units")
+            rows.sort(key=lambda row: row["unit_id"])
+            return {"period": period.name, "as_of": as_of, "units": rows}
+
+        return await respond(web, request, answer)
+
+    @app.page("/api/units/{unit_id}")
+    async def unit(web: Any, request: Any, unit_id: str) -> Any:
+        async def answer(query: dict[str, str]) -> Any:
+            period, _ = api.period(query.get("period"))
+            return api.unit(unit_id, period) | {"officials": api.officials(unit_id, period)}
+
+        return await respond(web, request, answer, unit_id)
+
+    @app.page("/api/units/{unit_id}/due-soon")
+    async def due_soon(web: Any, request: Any, unit_id: str) -> Any:
+        async def answer(query: dict[str, str]) -> Any:
+            days = whole_number(query, "days", 3, 60)
+            api.require_unit(unit_id)
+            return api.due_soon(unit_id, days)
+
+        return await respond(web, request, answer, unit_id)
+
+    @app.page("/api/units/{unit_id}/daily")
+    async def daily(web: Any, request: Any, unit_id: str) -> Any:
+        async def answer(query: dict[str, str]) -> Any:
+            days = whole_number(query, "days", 30, 366)
+            api.require_unit(unit_id)
+            return api.daily(unit_id, days)
+
+        return await respond(web, request, answer, unit_id)
 
     @app.page("/api/officials")
     async def officials(web: Any, request: Any) -> Any:
-        query = dict(request.query)
-        try:
+        unit_id = request.query.get("unit_id")
+
+        async def answer(query: dict[str, str]) -> Any:
             period, as_of = api.period(query.get("period"))
-        except PeriodError as error:
+            if unit_id is None:
+                rows = [row for u in api.local_unit_ids() for row in api.officials(u, period)]
+                rows += await api.from_peers("/api/officials", query, "officials")
+            else:
+                api.require_unit(unit_id)
+                rows = api.officials(unit_id, period)
+            rows.sort(key=lambda row: (row["unit_id"], row["official_id"]))
+            return {"period": period.name, "as_of": as_of, "officials": rows}
+
+        return await respond(web, request, answer, unit_id)
+
+    @app.page("/api/alerts")
+    async def alerts(web: Any, request: Any) -> Any:
+        async def answer(query: dict[str, str]) -> Any:
+            state = query.get("state", "firing")
+            if state not in ("firing", "resolved", "all"):
+                raise BadRequest(f"state {state!r} is not firing, resolved or all")
+            rows = worker.alerts.query(state, query.get("unit_id"))
+            rows += await api.from_peers("/api/alerts", query, "alerts")
+            rows.sort(key=lambda alert: alert["alert_id"])
+            return {"alerts": rows}
+
+        return await respond(web, request, answer)
+
+    @app.page("/api/info")
+    async def info(web: Any, request: Any) -> Any:
+        settings = worker.settings
+        thresholds = settings.thresholds
+        return json_response(
+            web,
+            {
+                "demo": settings.demo,
+                "clock": settings.clock.mode,
+                "thresholds": {
+                    "unit_late": float(thresholds.unit_late / 100),
+                    "unit_satisfaction": float(thresholds.unit_satisfaction / 100),
+                    "official_late": float(thresholds.official_late / 100),
+                },
+            },
+        )
+
+    @app.page("/")
+    async def overview(web: Any, request: Any) -> Any:
+        return page(web, "index.html")
+
+    @app.page("/unit")
+    async def unit_page(web: Any, request: Any) -> Any:
+        return page(web, "unit.html")
+
+    app.web.add_static("/static/", STATIC)
+
+    @app.page("/api/units/stream")
+    async def units_stream(web: Any, request: Any) -> Any:
+        """The units list (as /api/units) each time it changes; checked every 0.5 s."""
+        query = dict(request.query)
+        response = aiohttp.web.StreamResponse(headers=SSE_HEADERS)
+        await response.prepare(request)
+        last, quiet = b"", 0.0
+        try:
+            while True:
+                try:
+                    period, as_of = api.period(query.get("period"))
+                except PeriodError as error:
+                    await response.write(
+                        b"event: error\ndata: " + encode({"error": str(error)}) + b"\n\n"
+                    )
+                    break
+                rows = [api.unit(unit_id, period) for unit_id in api.local_unit_ids()]
+                rows += await api.from_peers("/api/units", query, "units")
+                rows.sort(key=lambda row: row["unit_id"])
+                body = encode(rows)
+                if body != last or quiet >= HEARTBEAT_SECONDS:
+                    snapshot = {"period": period.name, "as_of": as_of, "units": rows}
+                    await response.write(b"event: units\ndata: " + encode(snapshot) + b"\n\n")
+                    last, quiet = body, 0.0
+                await asyncio.sleep(UNITS_STREAM_SECONDS)
+                quiet += UNITS_STREAM_SECONDS
+        except (ConnectionResetError, PeerError):
+            pass  # the client went away, or a peer failed: the page reconnects
+        return response
+
+    @app.page("/api/alerts/stream")
+    async def alert_stream(web: Any, request: Any) -> Any:
+        query = dict(request.query)
+        resume = request.headers.get("Last-Event-ID") or query.get("last_event_id")
+        try:
+            start = parse_position(resume) if resume else None
+        except ValueError as error:
             return error_response(web, 400, str(error))
         unit_id = query.get("unit_id")
-        if unit_id is None:
-            rows = [row for u in api.local_unit_ids() for row in api.officials(u, period)]
-            peers = [] if LOCAL in query else api.peer_urls()
-        else:
-            owner = None if LOCAL in query else api.owner_url(unit_id)
-            if owner is not None:
-                status, body = await api.fetch(owner, "/api/officials", query)
-                return json_response(web, body, status)
-            if unit_id not in worker.engine.units and unit_id not in worker.registry:
-                return error_response(web, 404, f"unknown unit {unit_id!r}")
-            rows, peers = api.officials(unit_id, period), []
-        for status, body in await asyncio.gather(
-            *(api.fetch(url, "/api/officials", query) for url in peers)
-        ):
-            if status != 200:
-                return json_response(web, body, status)
-            rows.extend(body["officials"])
-        rows.sort(key=lambda row: (row["unit_id"], row["official_id"]))
-        return json_response(web, {"period": period.name, "as_of": as_of, "officials": rows})
+        response = aiohttp.web.StreamResponse(
+            headers={
+                "Content-Type": "text/event-stream",
+                "Cache-Control": "no-cache",
+                "X-Accel-Buffering": "no",
+            }
+        )
+        await response.prepare(request)
+        feed = follow(worker.settings, worker.topics.alerts, start, "from" in query)
+        try:
+            async for item in feed:
+                if item is None:
+                    await response.write(b": keep-alive\n\n")
+                    continue
+                event_id, alert = item
+                if unit_id is None or alert["unit_id"] == unit_id:
+                    await response.write(
+                        b"id: "
+                        + event_id.encode()
+                        + b"\nevent: alert\ndata: "
+                        + encode(alert)
+                        + b"\n\n"
+                    )
+        except ConnectionResetError:
+            pass  # the client went away; a cancelled handler unwinds through finally
+        finally:
+            await feed.aclose()
+        return response

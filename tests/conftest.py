@@ -72,7 +72,7 @@ class Cluster:
             process = subprocess.Popen(
                 [sys.executable, "-m", "streams.cli", "worker"], env=env, stdout=log, stderr=log
             )
-        worker = WorkerProcess(process, port, log_path)
+        worker = WorkerProcess(process, port, log_path, data_dir)
         self.workers.append(worker)
         worker.wait_healthy(timeout)
         return worker
@@ -110,6 +110,7 @@ class WorkerProcess:
     process: subprocess.Popen[bytes]
     port: int
     log_path: Path
+    data_dir: Path
 
     @property
     def url(self) -> str:

@@ -1,0 +1,107 @@
+"""``cchc alerts tail``: print alert state changes as they happen, in Vietnamese or English.
+
+It reads every partition of the alerts topic by explicit assignment (no consumer-group
+join, so it starts at once), from the end, or from the beginning with ``--from-beginning``.
+
+    >>> print(describe({"rule": "unit_late_rate", "state": "firing", "unit_id": "xa-cam-lam",
+    ...     "official_id": None, "period": "2026", "value": 0.0625, "threshold": 0.05,
+    ...     "numerator": 5, "denominator": 80, "started_at": "2026-03-02T08:00:00+07:00"},
+    ...     {"xa-cam-lam": "Xã Cam Lâm"}, "vi"))
+    ... # doctest: +NORMALIZE_WHITESPACE
+    [CẢNH BÁO] Xã Cam Lâm · Tỷ lệ hồ sơ trễ hạn 6,2 % (5/80), ngưỡng 5 % · năm 2026 ·
+    từ 2026-03-02 08:00
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable
+from typing import Any, TextIO
+
+import orjson
+from kafka import KafkaConsumer, TopicPartition
+
+from streams.kafka import options_for
+from streams.settings import Settings
+from streams.topics import TopicNames
+
+RULES = {
+    "vi": {
+        "unit_late_rate": "Tỷ lệ hồ sơ trễ hạn",
+        "unit_satisfaction": "Chỉ số hài lòng",
+        "official_late_rate": "Tỷ lệ hồ sơ trễ hạn của công chức {official}",
+        "leader_accountability": "Xem xét trách nhiệm người đứng đầu",
+        "rank_conflict": "Xếp hạng Tốt khi không đủ điều kiện",
+    },
+    "en": {
+        "unit_late_rate": "Late-dossier rate",
+        "unit_satisfaction": "Satisfaction index",
+        "official_late_rate": "Late-dossier rate of official {official}",
+        "leader_accountability": "Unit head accountability",
+        "rank_conflict": "Ranked Good while not eligible",
+    },
+}
+STATES = {
+    "vi": {"firing": "CẢNH BÁO", "resolved": "ĐÃ HẾT"},
+    "en": {"firing": "FIRING", "resolved": "RESOLVED"},
+}
+WORDS = {"vi": ("năm", "từ", "ngưỡng"), "en": ("year", "since", "threshold")}
+
+
+def percent(value: float, lang: str) -> str:
+    text = f"{value * 100:.1f}".rstrip("0").rstrip(".")
+    return (text.replace(".", ",") + " %") if lang == "vi" else text + "%"
+
+
+def describe(alert: dict[str, Any], names: dict[str, str], lang: str = "vi") -> str:
+    year_word, since_word, threshold_word = WORDS[lang]
+    rule = RULES[lang].get(alert["rule"], alert["rule"]).format(official=alert.get("official_id"))
+    if alert.get("value") is not None:
+        figures = (
+            f"{percent(alert['value'], lang)} ({alert['numerator']}/{alert['denominator']}), "
+            f"{threshold_word} {percent(alert['threshold'], lang)}"
+        )
+        rule = f"{rule} {figures}"
+    elif alert.get("detail"):
+        rule = f"{rule} ({alert['detail']})"
+    since = alert["started_at"][:16].replace("T", " ")
+    unit = names.get(alert["unit_id"], alert["unit_id"])
+    return (
+        f"[{STATES[lang][alert['state']]}] {unit} · {rule} · {year_word} {alert['period']} · "
+        f"{since_word} {since}"
+    )
+
+
+def tail(
+    settings: Settings,
+    names: dict[str, str],
+    units: Iterable[str] = (),
+    rules: Iterable[str] = (),
+    lang: str = "vi",
+    from_beginning: bool = False,
+    out: TextIO = sys.stdout,
+    max_messages: int | None = None,
+) -> None:
+    assert settings.kafka_broker is not None
+    topic = TopicNames(settings.topic_prefix).alerts
+    wanted_units, wanted_rules = set(units), set(rules)
+    consumer = KafkaConsumer(enable_auto_commit=False, group_id=None, **options_for(settings))
+    try:
+        partitions = [
+            TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())
+        ]
+        consumer.assign(partitions)
+        (consumer.seek_to_beginning if from_beginning else consumer.seek_to_end)(*partitions)
+        shown = 0
+        while max_messages is None or shown < max_messages:
+            for batch in consumer.poll(timeout_ms=500).values():
+                for record in batch:
+                    alert = orjson.loads(record.value)
+                    if (wanted_units and alert["unit_id"] not in wanted_units) or (
+                        wanted_rules and alert["rule"] not in wanted_rules
+                    ):
+                        continue
+                    print(describe(alert, names, lang), file=out, flush=True)
+                    shown += 1
+    finally:
+        consumer.close()

@@ -1,0 +1,249 @@
+// cchc-monitor screens: province overview (/) and unit page (/unit?unit_id=...).
+// Plain modern JavaScript, no build step: the worker serves this file as it is.
+"use strict";
+
+const TEXT = {
+  vi: {
+    title: "Giám sát cải cách hành chính — Kết luận 91", period: "Kỳ", period_year: "Năm nay",
+    period_month: "Tháng này", period_30d: "30 ngày", kiosk: "Chế độ màn hình lớn",
+    demo: "Dữ liệu mô phỏng (không phải số liệu thật)", as_of: "Cập nhật", province: "Toàn tỉnh",
+    units: "Đơn vị", filter_type: "Loại đơn vị", filter_state: "Trạng thái", all: "Tất cả",
+    type_commune: "Xã, phường, đặc khu", type_province: "Sở, ngành tỉnh",
+    state_over: "Vượt ngưỡng", state_risk: "Có nguy cơ", state_ok: "Trong ngưỡng", state_none: "Chưa có số liệu",
+    col_unit: "Đơn vị", col_state: "Trạng thái", col_late: "Tỷ lệ trễ hạn", col_overdue: "Đang quá hạn",
+    col_resolved: "Đã giải quyết", col_satisfaction: "Chỉ số hài lòng", col_official: "Công chức",
+    footer: "Ngưỡng theo Kết luận 91: hồ sơ trễ hạn từ 5 % trở lên hoặc chỉ số hài lòng từ 80 % trở xuống thì không xếp hạng Tốt.",
+    live: "● Trực tiếp", lost: "Mất kết nối — đang kết nối lại…", shown: "{n} / {total} đơn vị",
+    units_over: "Đơn vị vượt ngưỡng", back: "← Toàn tỉnh", chart: "Hồ sơ giải quyết 30 ngày qua",
+    officials: "Cán bộ, công chức", due_soon: "Hồ sơ sắp đến hạn (3 ngày làm việc)", alerts: "Cảnh báo",
+    none: "Không có", due: "hạn", firing: "Đang cảnh báo", resolved: "Đã hết", since: "từ",
+    chart_late: "trễ hạn", chart_on_time: "đúng hạn", lang: "English",
+  },
+  en: {
+    title: "Administrative reform monitoring — Conclusion 91", period: "Period", period_year: "This year",
+    period_month: "This month", period_30d: "30 days", kiosk: "Wall-screen mode",
+    demo: "Synthetic demo data (not real figures)", as_of: "Updated", province: "Province",
+    units: "Units", filter_type: "Unit type", filter_state: "State", all: "All",
+    type_commune: "Communes, wards, special zone", type_province: "Provincial agencies",
+    state_over: "Over the line", state_risk: "At risk", state_ok: "Within the line", state_none: "No figures yet",
+    col_unit: "Unit", col_state: "State", col_late: "Late rate", col_overdue: "Open overdue",
+    col_resolved: "Resolved", col_satisfaction: "Satisfaction", col_official: "Official",
+    footer: "Conclusion 91: a unit with 5 % or more late dossiers, or a satisfaction index of 80 % or less, may not be ranked Good.",
+    live: "● Live", lost: "Connection lost — reconnecting…", shown: "{n} / {total} units",
+    units_over: "Units over the line", back: "← Province", chart: "Dossiers resolved, last 30 days",
+    officials: "Officials", due_soon: "Dossiers due soon (3 working days)", alerts: "Alerts",
+    none: "None", due: "due", firing: "Firing", resolved: "Resolved", since: "since",
+    chart_late: "late", chart_on_time: "on time", lang: "Tiếng Việt",
+  },
+};
+const LINES = { late: 0.05, satisfaction: 0.8, official: 0.1 };
+const RISK = { late: 0.04, satisfaction: 0.85 };  // within a point (late) or five (satisfaction)
+const ICON = { over: "✗", risk: "!", ok: "✓", none: "–" };
+
+const params = new URLSearchParams(location.search);
+let lang = localStorage.getItem("cchc-lang") || "vi";
+let sortKey = "state", sortDescending = true, latest = null, source = null;
+
+const t = (key) => TEXT[lang][key] ?? key;
+const $ = (selector) => document.querySelector(selector);
+
+function percent(value) {
+  if (value === null || value === undefined) return "—";
+  const text = (value * 100).toFixed(1);
+  return lang === "vi" ? `${text.replace(".", ",")} %` : `${text}%`;
+}
+function number(value) { return new Intl.NumberFormat(lang === "vi" ? "vi-VN" : "en-US").format(value); }
+function localTime(text) { return text ? text.slice(0, 19).replace("T", " ") : ""; }
+
+// Over the line: a Conclusion 91 rule is breached. At risk: within a point of the 5 % line,
+// or within five points of the 80 % line. The screen's words; the API's breaches decide "over".
+function state(row) {
+  if (row.late_rate === null && row.satisfaction_index === null) return "none";
+  if (row.breaches.length > 0) return "over";
+  const risky = (row.late_rate ?? 0) >= RISK.late ||
+    (row.satisfaction_index !== null && row.satisfaction_index <= RISK.satisfaction);
+  return risky ? "risk" : "ok";
+}
+const RANK = { over: 3, risk: 2, ok: 1, none: 0 };
+
+function badge(kind) {
+  const label = t(`state_${kind}`);
+  return `<span class="badge ${kind}"><span aria-hidden="true">${ICON[kind]}</span> ${label}</span>`;
+}
+function alertBadge(alertState) {
+  const kind = alertState === "firing" ? "over" : "ok";
+  return `<span class="badge ${kind}"><span aria-hidden="true">${ICON[kind]}</span> ${t(alertState)}</span>`;
+}
+function escape(text) {
+  return String(text).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
+}
+
+function applyLanguage() {
+  document.documentElement.lang = lang;
+  document.querySelectorAll("[data-i18n]").forEach((node) => { node.textContent = t(node.dataset.i18n); });
+  $("#lang").textContent = t("lang");
+  document.title = t("title");
+  setLive(source && source.readyState === EventSource.OPEN);
+}
+function setLive(connected) {
+  const node = $("#live");
+  if (!node) return;
+  node.textContent = connected ? t("live") : t("lost");
+  node.className = connected ? "live on" : "live off";
+}
+
+function periodParam() {
+  const choice = params.get("period") ?? ($("#period") ? $("#period").value : "");
+  if (choice === "month") { const now = new Date(); return `${now.getFullYear()}-${String(now.getMonth() + 1).padStart(2, "0")}`; }
+  return choice;
+}
+
+// -- overview --------------------------------------------------------------------------
+
+function renderOverview() {
+  if (!latest) return;
+  $("#as-of").textContent = localTime(latest.as_of);
+  $("#period-name").textContent = latest.period;
+  const rows = latest.units.map((row) => ({ ...row, state: state(row) }));
+  const sum = (key) => rows.reduce((total, row) => total + (row[key] || 0), 0);
+  const late = sum("resolved_late") + sum("open_overdue"), dossiers = sum("resolved") + sum("open_overdue");
+  const totals = [
+    [t("col_late"), percent(dossiers ? late / dossiers : null)],
+    [t("col_overdue"), number(sum("open_overdue"))],
+    [t("col_resolved"), number(sum("resolved"))],
+    [t("col_satisfaction"), percent(sum("surveys") ? sum("satisfied") / sum("surveys") : null)],
+    [t("units_over"), `${rows.filter((row) => row.state === "over").length} / ${rows.length}`],
+  ];
+  $("#totals").innerHTML = totals.map(([k, v]) => `<div><dt>${k}</dt><dd>${v}</dd></div>`).join("");
+  const type = $("#filter-type").value, wanted = $("#filter-state").value;
+  const shown = rows
+    .filter((row) => !type || row.level === type)
+    .filter((row) => !wanted || row.state === wanted)
+    .sort(compare);
+  $("#count").textContent = t("shown").replace("{n}", shown.length).replace("{total}", rows.length);
+  $("#units tbody").innerHTML = shown.map((row) => `
+    <tr data-unit="${escape(row.unit_id)}" class="${row.state}">
+      <th scope="row"><a href="/unit?unit_id=${encodeURIComponent(row.unit_id)}">${escape(row.name)}</a></th>
+      <td>${badge(row.state)}</td>
+      <td class="num late">${percent(row.late_rate)}</td>
+      <td class="num">${number(row.open_overdue)}</td>
+      <td class="num">${number(row.resolved)}</td>
+      <td class="num satisfaction">${percent(row.satisfaction_index)}</td>
+    </tr>`).join("");
+  document.querySelectorAll("th button[data-sort]").forEach((button) => {
+    const active = button.dataset.sort === sortKey;
+    button.parentElement.setAttribute("aria-sort", active ? (sortDescending ? "descending" : "ascending") : "none");
+  });
+}
+function compare(a, b) {
+  const key = sortKey === "state" ? (row) => [RANK[row.state], row.late_rate ?? -1]
+    : sortKey === "name" ? (row) => [row.name] : (row) => [row[sortKey] ?? -1];
+  const [x, y] = [key(a), key(b)];
+  for (let i = 0; i < x.length; i++) {
+    if (x[i] < y[i]) return sortDescending ? 1 : -1;
+    if (x[i] > y[i]) return sortDescending ? -1 : 1;
+  }
+  return a.unit_id < b.unit_id ? -1 : 1;
+}
+
+function connect(onUnits) {
+  if (source) source.close();
+  const period = periodParam();
+  source = new EventSource(`/api/units/stream${period ? `?period=${encodeURIComponent(period)}` : ""}`);
+  source.addEventListener("units", (event) => { setLive(true); onUnits(JSON.parse(event.data)); });
+  source.addEventListener("open", () => setLive(true));
+  source.addEventListener("error", () => setLive(false));  // EventSource reconnects by itself
+}
+
+async function showDemoBanner() {
+  const info = await (await fetch("/api/info")).json();
+  $("#demo").hidden = !info.demo;
+}
+
+function startOverview() {
+  if (params.get("kiosk")) document.body.classList.add("kiosk");
+  document.querySelectorAll("th button[data-sort]").forEach((button) => button.addEventListener("click", () => {
+    sortDescending = button.dataset.sort === sortKey ? !sortDescending : button.dataset.sort !== "name";
+    sortKey = button.dataset.sort;
+    renderOverview();
+  }));
+  $("#filter-type").addEventListener("change", renderOverview);
+  $("#filter-state").addEventListener("change", renderOverview);
+  $("#period").addEventListener("change", () => { params.delete("period"); connect(onUnits); });
+  const onUnits = (snapshot) => { latest = snapshot; renderOverview(); };
+  connect(onUnits);
+}
+
+// -- unit page -------------------------------------------------------------------------
+
+async function loadUnit() {
+  const unitId = params.get("unit_id");
+  const period = periodParam();
+  const query = period ? `?period=${encodeURIComponent(period)}` : "";
+  const id = encodeURIComponent(unitId);
+  const [unit, due, alerts, daily] = await Promise.all([
+    fetch(`/api/units/${id}${query}`).then((r) => r.json()),
+    fetch(`/api/units/${id}/due-soon?days=3`).then((r) => r.json()),
+    fetch(`/api/alerts?state=all&unit_id=${id}`).then((r) => r.json()),
+    fetch(`/api/units/${id}/daily?days=30`).then((r) => r.json()),
+  ]);
+  if (unit.error) { $("#unit-name").textContent = unit.error; return; }
+  $("#unit-name").textContent = unit.name;
+  $("#as-of").textContent = localTime(due.as_of);
+  $("#period-name").textContent = period || unit.period || "";
+  $("#totals").innerHTML = [
+    [t("col_state"), badge(state(unit))], [t("col_late"), percent(unit.late_rate)],
+    [t("col_overdue"), number(unit.open_overdue)], [t("col_resolved"), number(unit.resolved)],
+    [t("col_satisfaction"), percent(unit.satisfaction_index)],
+  ].map(([k, v]) => `<div><dt>${k}</dt><dd>${v}</dd></div>`).join("");
+  $("#officials tbody").innerHTML = unit.officials.map((row) => {
+    const kind = row.breaches.length ? "over" : (row.late_rate ?? 0) >= LINES.official * 0.8 ? "risk" : "ok";
+    return `<tr><th scope="row">${escape(row.official_id)}</th><td>${badge(kind)}</td>
+      <td class="num">${percent(row.late_rate)}</td><td class="num">${number(row.open_overdue)}</td>
+      <td class="num">${number(row.resolved)}</td></tr>`;
+  }).join("");
+  $("#due-soon").innerHTML = due.dossiers.length ? due.dossiers.map((d) =>
+    `<li>${escape(d.dossier_id)} — ${t("due")} ${localTime(d.due_at)}${d.official_id ? ` · ${escape(d.official_id)}` : ""}</li>`).join("")
+    : `<li>${t("none")}</li>`;
+  $("#alerts").innerHTML = alerts.alerts.length ? alerts.alerts.map((a) =>
+    `<li>${alertBadge(a.state)}
+      ${escape(a.rule)}${a.official_id ? ` (${escape(a.official_id)})` : ""} · ${escape(a.period)} ·
+      ${a.value !== null ? percent(a.value) : escape(a.detail || "")} · ${t("since")} ${localTime(a.started_at)}</li>`).join("")
+    : `<li>${t("none")}</li>`;
+  drawChart(daily.days);
+}
+
+function drawChart(days) {
+  const width = 720, height = 180, pad = 24, bar = (width - pad) / days.length;
+  const top = Math.max(1, ...days.map((d) => d.resolved));
+  const bars = days.map((d, i) => {
+    const x = pad + i * bar, h = (height - pad) * d.resolved / top, hl = (height - pad) * d.resolved_late / top;
+    return `<g><title>${d.date}: ${d.resolved} (${d.resolved_late} ${t("chart_late")})</title>
+      <rect x="${x}" y="${height - pad - h}" width="${bar - 2}" height="${h - hl}" class="on-time"/>
+      <rect x="${x}" y="${height - pad - hl}" width="${bar - 2}" height="${hl}" class="late"/></g>`;
+  }).join("");
+  $("#chart").innerHTML = `<svg viewBox="0 0 ${width} ${height}" role="img" aria-label="${t("chart")}">${bars}
+    <text x="${pad}" y="${height - 6}">${days[0].date}</text><text x="${width - 80}" y="${height - 6}">${days[days.length - 1].date}</text></svg>
+    <figcaption><span class="key on-time"></span> ${t("chart_on_time")} <span class="key late"></span> ${t("chart_late")}</figcaption>`;
+}
+
+function startUnit() {
+  let pending = false;
+  connect(() => {  // a change anywhere: refresh this unit (at most one load at a time)
+    if (pending) return;
+    pending = true;
+    loadUnit().finally(() => { pending = false; });
+  });
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  $("#lang").addEventListener("click", () => {
+    lang = lang === "vi" ? "en" : "vi";
+    localStorage.setItem("cchc-lang", lang);
+    applyLanguage();
+    if (document.body.dataset.page === "overview") renderOverview(); else loadUnit();
+  });
+  applyLanguage();
+  showDemoBanner();
+  if (document.body.dataset.page === "overview") startOverview(); else startUnit();
+});

@@ -1,0 +1,210 @@
+"""Webhook delivery of alert changes to unit offices (``CCHC_SUBSCRIPTIONS``).
+
+The subscriptions file is YAML::
+
+    subscriptions:
+      - name: ubnd-xa-dien-khanh
+        url: https://office.example/hooks/cchc
+        secret_env: CCHC_HOOK_SECRET_DIEN_KHANH   # or `secret:`; prefer the environment
+        units: [xa-dien-khanh]                    # absent: every unit
+        rules: [unit_late_rate, official_late_rate]  # absent: every rule
+
+Each alert change is POSTed as an Alertmanager webhook (version 4) payload, so anything
+that reads Alertmanager's webhooks reads ours. The body is signed:
+``X-CCHC-Signature: sha256=<hex HMAC-SHA256 of the body with the secret>``. A failed
+delivery is retried with exponential backoff; one that keeps failing is *parked*: appended
+to ``<CCHC_DATA_DIR>/webhooks-parked.jsonl`` with the reason, and counted in
+``cchc_webhook_deliveries_total{outcome="parked"}``. Nothing is dropped silently.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import orjson
+import yaml
+
+from schemas.codec import encode, format_instant
+from streams.metrics import WEBHOOK_DELIVERIES
+
+SIGNATURE_HEADER = "X-CCHC-Signature"
+
+
+class SubscriptionError(ValueError):
+    """A subscriptions file that cannot be used."""
+
+
+@dataclass(frozen=True)
+class Subscription:
+    name: str
+    url: str
+    secret: bytes = field(repr=False)
+    units: frozenset[str] = frozenset()
+    rules: frozenset[str] = frozenset()
+
+    def wants(self, alert: dict[str, Any]) -> bool:
+        return (not self.units or alert["unit_id"] in self.units) and (
+            not self.rules or alert["rule"] in self.rules
+        )
+
+
+def load_subscriptions(path: Path | None, env: dict[str, str] | None = None) -> list[Subscription]:
+    if path is None:
+        return []
+    env = dict(os.environ) if env is None else env
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as error:
+        raise SubscriptionError(f"{path}: {error}") from None
+    entries = data.get("subscriptions") if isinstance(data, dict) else None
+    if not isinstance(entries, list):
+        raise SubscriptionError(f"{path}: expected a list under 'subscriptions'")
+    subscriptions = []
+    for number, entry in enumerate(entries, start=1):
+        where = f"{path}: subscription {number}"
+        if not isinstance(entry, dict) or not isinstance(entry.get("url"), str):
+            raise SubscriptionError(f"{where}: needs a url")
+        if not entry["url"].startswith(("http://", "https://")):
+            raise SubscriptionError(f"{where}: url must be http(s)")
+        secret = entry.get("secret")
+        if "secret_env" in entry:
+            secret = env.get(entry["secret_env"])
+            if not secret:
+                raise SubscriptionError(
+                    f"{where}: environment variable {entry['secret_env']} is not set"
+                )
+        if not isinstance(secret, str) or not secret:
+            raise SubscriptionError(f"{where}: needs a secret (secret_env or secret)")
+        subscriptions.append(
+            Subscription(
+                name=str(entry.get("name", f"subscription-{number}")),
+                url=entry["url"],
+                secret=secret.encode(),
+                units=frozenset(entry.get("units") or ()),
+                rules=frozenset(entry.get("rules") or ()),
+            )
+        )
+    return subscriptions
+
+
+def alertmanager_payload(alert: dict[str, Any], receiver: str, external_url: str) -> dict[str, Any]:
+    """One alert as an Alertmanager webhook v4 message."""
+    labels = {
+        "alertname": alert["rule"],
+        "unit_id": alert["unit_id"],
+        "period": alert["period"],
+        **({"official_id": alert["official_id"]} if alert.get("official_id") else {}),
+    }
+    value = alert.get("value")
+    summary = f"{alert['rule']} {alert['unit_id']} {alert['period']}" + (
+        f": {value:.2%} ({alert['numerator']}/{alert['denominator']}), "
+        f"threshold {alert['threshold']:.0%}"
+        if value is not None
+        else ""
+    )
+    annotations = {
+        "summary": summary,
+        **({"detail": alert["detail"]} if alert.get("detail") else {}),
+    }
+    group_key = "{}:" + "{" + f'alertname="{alert["rule"]}",unit_id="{alert["unit_id"]}"' + "}"
+    return {
+        "version": "4",
+        "groupKey": group_key,
+        "truncatedAlerts": 0,
+        "status": alert["state"],
+        "receiver": receiver,
+        "groupLabels": {"alertname": alert["rule"], "unit_id": alert["unit_id"]},
+        "commonLabels": labels,
+        "commonAnnotations": annotations,
+        "externalURL": external_url,
+        "alerts": [
+            {
+                "status": alert["state"],
+                "labels": labels,
+                "annotations": annotations,
+                "startsAt": alert["started_at"],
+                "endsAt": alert["resolved_at"] or "0001-01-01T00:00:00Z",
+                "generatorURL": f"{external_url}/api/alerts?unit_id={alert['unit_id']}&state=all",
+                "fingerprint": hashlib.sha256(alert["alert_id"].encode()).hexdigest()[:16],
+            }
+        ],
+    }
+
+
+def signature(secret: bytes, body: bytes) -> str:
+    return "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()
+
+
+class Deliverer:
+    """Delivers alert changes to the subscriptions that want them."""
+
+    def __init__(
+        self,
+        subscriptions: list[Subscription],
+        external_url: str,
+        parked: Path,
+        attempts: int = 5,
+        backoff: float = 0.5,
+    ) -> None:
+        self.subscriptions = subscriptions
+        self.external_url = external_url
+        self.parked = parked
+        self.attempts = attempts
+        self.backoff = backoff
+        self._session: aiohttp.ClientSession | None = None
+
+    async def deliver(self, alert: dict[str, Any]) -> None:
+        for subscription in self.subscriptions:
+            if subscription.wants(alert):
+                await self._deliver_one(subscription, alert)
+
+    async def _deliver_one(self, subscription: Subscription, alert: dict[str, Any]) -> None:
+        if self._session is None:
+            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
+        body = encode(alertmanager_payload(alert, subscription.name, self.external_url))
+        headers = {
+            "Content-Type": "application/json",
+            SIGNATURE_HEADER: signature(subscription.secret, body),
+        }
+        reason = ""
+        for attempt in range(self.attempts):
+            if attempt:
+                WEBHOOK_DELIVERIES.labels(outcome="retried").inc()
+                await asyncio.sleep(self.backoff * 2 ** (attempt - 1))
+            try:
+                async with self._session.post(
+                    subscription.url, data=body, headers=headers
+                ) as reply:
+                    if 200 <= reply.status < 300:
+                        WEBHOOK_DELIVERIES.labels(outcome="delivered").inc()
+                        return
+                    reason = f"HTTP {reply.status}"
+            except (TimeoutError, aiohttp.ClientError) as error:
+                reason = f"{type(error).__name__}: {error}"
+        self._park(subscription, alert, reason)
+
+    def _park(self, subscription: Subscription, alert: dict[str, Any], reason: str) -> None:
+        WEBHOOK_DELIVERIES.labels(outcome="parked").inc()
+        self.parked.parent.mkdir(parents=True, exist_ok=True)
+        record = {
+            "subscription": subscription.name,
+            "url": subscription.url,
+            "reason": reason,
+            "attempts": self.attempts,
+            "parked_at": format_instant(time.time_ns() // 1000),
+            "alert": alert,
+        }
+        with self.parked.open("ab") as out:
+            out.write(orjson.dumps(record) + b"\n")
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
