@@ -26,18 +26,6 @@ class TopicNames:
         return self.for_kind(EventKind.SUBMITTED)
 
     @property
-    def completed(self) -> str:
-        return self.for_kind(EventKind.COMPLETED)
-
-    @property
-    def survey(self) -> str:
-        return self.for_kind(EventKind.SURVEY)
-
-    @property
-    def ranking(self) -> str:
-        return self.for_kind(EventKind.RANKING)
-
-    @property
     def alerts(self) -> str:
         return self._name("alerts")
 
