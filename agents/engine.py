@@ -219,14 +219,16 @@ class Engine:
         self.now = target
         self._clock_year = year_of(target)
 
-    def due_within(self, until: Instant) -> dict[str, list[tuple[bytes, str | None, Instant]]]:
-        """Open dossiers not yet overdue that turn overdue by ``until``, per unit.
-
-        Each is (state key, official, the instant it turns overdue), soonest first.
-        """
+    def due_within(
+        self, until: Instant, since: Instant | None = None
+    ) -> dict[str, list[tuple[bytes, str | None, Instant]]]:
+        """Open dossiers that turn overdue in ``[since, until]``, per unit; ``since``
+        defaults to the clock (not yet overdue). Each is (state key, official, the instant
+        it turns overdue), soonest first."""
+        since = self.now if since is None else since
         found: dict[str, list[tuple[bytes, str | None, Instant]]] = {}
         for key, (unit_id, official, start, end) in self._intervals.items():
-            if end is None and self.now <= start <= until:
+            if end is None and since <= start <= until:
                 found.setdefault(unit_id, []).append((key, official, start))
         for dossiers in found.values():
             dossiers.sort(key=lambda dossier: dossier[2])

@@ -142,22 +142,25 @@ class Api:
         engine = self.worker.engine
         engine.advance()
         until = engine.calendar.deadline(engine.now, ProcessingTime(days, "working_days"))
-        dossiers = []
-        for key, official, overdue_from in engine.due_within(until).get(unit_id, []):
-            _, _, dossier_id = orjson.loads(key)
-            dossiers.append(
+
+        def listed(found: dict[str, list[tuple[bytes, str | None, int]]]) -> list[dict[str, Any]]:
+            return [
                 {
-                    "dossier_id": dossier_id,
+                    "dossier_id": orjson.loads(key)[2],
                     "official_id": official,
                     "due_at": format_instant(overdue_from),
                 }
-            )
+                for key, official, overdue_from in found.get(unit_id, [])
+            ]
+
         return {
             "unit_id": unit_id,
             "as_of": format_instant(engine.now),
             "days": days,
             "until": format_instant(until),
-            "dossiers": dossiers,
+            "dossiers": listed(engine.due_within(until)),
+            # Open and already overdue (turned overdue before the clock), oldest first.
+            "overdue": listed(engine.due_within(engine.now - 1, since=0)),
         }
 
     def daily(self, unit_id: str, days: int) -> dict[str, Any]:

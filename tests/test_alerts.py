@@ -209,3 +209,16 @@ def test_early_warning_when_dossiers_due_soon_would_cross_the_line() -> None:
     assert (risk[0]["numerator"], risk[0]["denominator"]) == (2, 32)
     due = s.engine.due_within(t("2026-03-06T00:00:00+07:00"))["u"]
     assert [official for _, official, _ in due] == ["cb1", None]
+
+
+def test_open_overdue_dossiers_are_listed_oldest_first() -> None:
+    s = Scenario(now="2026-03-10T12:00:00+07:00")
+    s.engine.apply(
+        DossierSubmitted("a", "u", "late-1", RECEIVED, DUE + HOUR_US, None, "cb1", None, None)
+    )
+    s.engine.apply(DossierSubmitted("b", "u", "late-0", RECEIVED, DUE, None, None, None, None))
+    s.engine.apply(DossierSubmitted("c", "u", "done", RECEIVED, DUE, None, None, None, None))
+    s.engine.apply(DossierCompleted("d", "u", "done", DUE + HOUR_US, None, None))
+    s.engine.advance()
+    overdue = s.engine.due_within(s.engine.now - 1, since=0)["u"]
+    assert [(official, at) for _, official, at in overdue] == [(None, DUE), ("cb1", DUE + HOUR_US)]

@@ -15,9 +15,12 @@ const TEXT = {
     footer: "Ngưỡng theo Kết luận 91: hồ sơ trễ hạn từ 5 % trở lên hoặc chỉ số hài lòng từ 80 % trở xuống thì không xếp hạng Tốt.",
     live: "● Trực tiếp", lost: "Mất kết nối — đang kết nối lại…", shown: "{n} / {total} đơn vị",
     units_over: "Đơn vị vượt ngưỡng", back: "← Toàn tỉnh", chart: "Hồ sơ giải quyết 30 ngày qua",
-    officials: "Cán bộ, công chức", due_soon: "Hồ sơ sắp đến hạn (3 ngày làm việc)", alerts: "Cảnh báo",
+    officials: "Cán bộ, công chức", overdue: "Hồ sơ đang quá hạn", due_soon: "Hồ sơ sắp đến hạn (3 ngày làm việc)", alerts: "Cảnh báo",
     none: "Không có", due: "hạn", firing: "Đang cảnh báo", resolved: "Đã hết", since: "từ",
     chart_late: "trễ hạn", chart_on_time: "đúng hạn", lang: "English",
+    rule_unit_late_rate: "Tỷ lệ hồ sơ trễ hạn", rule_unit_satisfaction: "Chỉ số hài lòng",
+    rule_official_late_rate: "Tỷ lệ trễ hạn của công chức", rule_unit_late_rate_risk: "Nguy cơ vượt ngưỡng trễ hạn",
+    rule_leader_accountability: "Xem xét trách nhiệm người đứng đầu", rule_rank_conflict: "Xếp hạng Tốt khi không đủ điều kiện",
   },
   en: {
     title: "Administrative reform monitoring — Conclusion 91", period: "Period", period_year: "This year",
@@ -31,9 +34,12 @@ const TEXT = {
     footer: "Conclusion 91: a unit with 5 % or more late dossiers, or a satisfaction index of 80 % or less, may not be ranked Good.",
     live: "● Live", lost: "Connection lost — reconnecting…", shown: "{n} / {total} units",
     units_over: "Units over the line", back: "← Province", chart: "Dossiers resolved, last 30 days",
-    officials: "Officials", due_soon: "Dossiers due soon (3 working days)", alerts: "Alerts",
+    officials: "Officials", overdue: "Open overdue dossiers", due_soon: "Dossiers due soon (3 working days)", alerts: "Alerts",
     none: "None", due: "due", firing: "Firing", resolved: "Resolved", since: "since",
     chart_late: "late", chart_on_time: "on time", lang: "Tiếng Việt",
+    rule_unit_late_rate: "Late-dossier rate", rule_unit_satisfaction: "Satisfaction index",
+    rule_official_late_rate: "Official's late rate", rule_unit_late_rate_risk: "Risk of crossing the late line",
+    rule_leader_accountability: "Unit head accountability", rule_rank_conflict: "Ranked Good while not eligible",
   },
 };
 const LINES = { late: 0.05, satisfaction: 0.8, official: 0.1 };
@@ -190,7 +196,7 @@ async function loadUnit() {
   if (unit.error) { $("#unit-name").textContent = unit.error; return; }
   $("#unit-name").textContent = unit.name;
   $("#as-of").textContent = localTime(due.as_of);
-  $("#period-name").textContent = period || unit.period || "";
+  $("#period-name").textContent = period || due.as_of.slice(0, 4);  // default: the clock's year
   $("#totals").innerHTML = [
     [t("col_state"), badge(state(unit))], [t("col_late"), percent(unit.late_rate)],
     [t("col_overdue"), number(unit.open_overdue)], [t("col_resolved"), number(unit.resolved)],
@@ -202,12 +208,14 @@ async function loadUnit() {
       <td class="num">${percent(row.late_rate)}</td><td class="num">${number(row.open_overdue)}</td>
       <td class="num">${number(row.resolved)}</td></tr>`;
   }).join("");
-  $("#due-soon").innerHTML = due.dossiers.length ? due.dossiers.map((d) =>
+  const dossierList = (dossiers) => dossiers.length ? dossiers.map((d) =>
     `<li>${escape(d.dossier_id)} — ${t("due")} ${localTime(d.due_at)}${d.official_id ? ` · ${escape(d.official_id)}` : ""}</li>`).join("")
     : `<li>${t("none")}</li>`;
+  $("#overdue").innerHTML = dossierList(due.overdue);
+  $("#due-soon").innerHTML = dossierList(due.dossiers);
   $("#alerts").innerHTML = alerts.alerts.length ? alerts.alerts.map((a) =>
     `<li>${alertBadge(a.state)}
-      ${escape(a.rule)}${a.official_id ? ` (${escape(a.official_id)})` : ""} · ${escape(a.period)} ·
+      ${t(`rule_${a.rule}`)}${a.official_id ? ` (${escape(a.official_id)})` : ""} · ${escape(a.period)} ·
       ${a.value !== null ? percent(a.value) : escape(a.detail || "")} · ${t("since")} ${localTime(a.started_at)}</li>`).join("")
     : `<li>${t("none")}</li>`;
   drawChart(daily.days);
