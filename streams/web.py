@@ -95,6 +95,14 @@ class Api:
         seen = set(worker.engine.units) | set(worker.registry)
         return sorted(unit for unit in seen if worker.owns(unit))
 
+    async def units_snapshot(self, query: dict[str, str]) -> dict[str, Any]:
+        """What /api/units answers: every unit, this worker's and the others'."""
+        period, as_of = self.period(query.get("period"))
+        rows = [self.unit(unit_id, period) for unit_id in self.local_unit_ids()]
+        rows += await self.from_peers("/api/units", query, "units")
+        rows.sort(key=lambda row: row["unit_id"])
+        return {"period": period.name, "as_of": as_of, "units": rows}
+
     def require_unit(self, unit_id: str) -> None:
         worker = self.worker
         if unit_id not in worker.engine.units and unit_id not in worker.registry:
@@ -261,14 +269,7 @@ def install_views(worker: Worker) -> None:
 
     @app.page("/api/units")
     async def units(web: Any, request: Any) -> Any:
-        async def answer(query: dict[str, str]) -> Any:
-            period, as_of = api.period(query.get("period"))
-            rows = [api.unit(unit_id, period) for unit_id in api.local_unit_ids()]
-            rows += await api.from_peers("/api/units", query, "units")
-            rows.sort(key=lambda row: row["unit_id"])
-            return {"period": period.name, "as_of": as_of, "units": rows}
-
-        return await respond(web, request, answer)
+        return await respond(web, request, api.units_snapshot)
 
     @app.page("/api/units/{unit_id}")
     async def unit(web: Any, request: Any, unit_id: str) -> Any:
@@ -363,18 +364,14 @@ def install_views(worker: Worker) -> None:
         try:
             while True:
                 try:
-                    period, as_of = api.period(query.get("period"))
+                    snapshot = await api.units_snapshot(query)
                 except PeriodError as error:
                     await response.write(
                         b"event: error\ndata: " + encode({"error": str(error)}) + b"\n\n"
                     )
                     break
-                rows = [api.unit(unit_id, period) for unit_id in api.local_unit_ids()]
-                rows += await api.from_peers("/api/units", query, "units")
-                rows.sort(key=lambda row: row["unit_id"])
-                body = encode(rows)
+                body = encode(snapshot["units"])  # as_of moves every tick; the units may not
                 if body != last or quiet >= HEARTBEAT_SECONDS:
-                    snapshot = {"period": period.name, "as_of": as_of, "units": rows}
                     await response.write(b"event: units\ndata: " + encode(snapshot) + b"\n\n")
                     last, quiet = body, 0.0
                 await asyncio.sleep(UNITS_STREAM_SECONDS)
