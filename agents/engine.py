@@ -1,8 +1,9 @@
 """The KPI engine of one worker: exact figures from per-dossier state (no Kafka in here).
 
 Durable state is the winning events per dossier (plus dossier-less votes and rankings),
-in a mapping the caller provides (a Faust table's store in the worker, a dict in tests).
-Everything else is derived, kept in memory, and rebuilt from that state after recovery.
+in mappings the caller provides: ``states_of(unit_id)`` is the one holding a unit's state
+(the store of the unit's partition in the worker, one dict in tests). Everything else is
+derived, kept in memory, and rebuilt from that state after recovery.
 
     >>> from agents.calendar import WorkingCalendar
     >>> from agents.clock import Clock, ClockSpec
@@ -11,7 +12,8 @@ Everything else is derived, kept in memory, and rebuilt from that state after re
     >>> from schemas.records import DossierCompleted, DossierSubmitted
     >>> t = lambda text: parse_instant(text, "t")
     >>> clock = Clock(ClockSpec("fixed", t("2026-03-31T12:00:00+07:00")))
-    >>> engine = Engine(WorkingCalendar(), clock, {})
+    >>> states = {}
+    >>> engine = Engine(WorkingCalendar(), clock, lambda unit_id: states)
     >>> _ = engine.apply(DossierSubmitted("s1", "u", "d1", t("2026-03-02T08:00:00+07:00"),
     ...                                   t("2026-03-05T00:00:00+07:00"), None, "cb", None, None))
     >>> engine.figures("u", parse_period("2026-03", clock.now())).open_overdue
@@ -47,6 +49,9 @@ from schemas.records import (
 DOSSIER, LOOSE_VOTE, RANKING = "d", "v", "r"
 """Kinds of durable state, the first element of a state key."""
 
+StatesOf = Callable[[str], MutableMapping[bytes, bytes]]
+"""The mapping that holds a unit's durable state: ``states_of(unit_id)``."""
+
 Ranking = tuple[Instant, str, str]
 """(published_at, event_id, rank) of the winning ranking of a unit and year."""
 
@@ -61,11 +66,11 @@ class Engine:
         self,
         calendar: WorkingCalendar,
         clock: Clock,
-        states: MutableMapping[bytes, bytes],
+        states_of: StatesOf,
     ) -> None:
         self.calendar = calendar
         self.clock = clock
-        self.states = states
+        self.states_of = states_of
         self.units: dict[str, UnitTotals] = {}
         self.rankings: dict[str, dict[int, Ranking]] = {}
         self.now: Instant = clock.now()
@@ -95,7 +100,8 @@ class Engine:
         self, event: DossierSubmitted | DossierCompleted | SatisfactionSurvey, dossier_id: str
     ) -> tuple[bytes, bytes] | None:
         key = state_key(DOSSIER, event.unit_id, dossier_id)
-        raw = self.states.get(key)
+        states = self.states_of(event.unit_id)
+        raw = states.get(key)
         old = DossierState() if raw is None else DossierState.decode(raw)
         new = merge(old, event, self.calendar)
         if new is None:
@@ -110,18 +116,19 @@ class Engine:
         self._mark(event.unit_id, earliest if replaced is None else min(earliest, replaced))
         self._track(key, event.unit_id, new)
         encoded = new.encode()
-        self.states[key] = encoded
+        states[key] = encoded
         return key, encoded
 
     def _apply_loose_vote(self, event: SatisfactionSurvey) -> tuple[bytes, bytes] | None:
         key = state_key(LOOSE_VOTE, event.unit_id, event.event_id)
-        if self.states.get(key) is not None:
+        states = self.states_of(event.unit_id)
+        if states.get(key) is not None:
             return None
         entries = vote_entries(event.surveyed_at, event.satisfied, event.official_id)
         self.totals(event.unit_id).apply(entries, 1)
         self._mark(event.unit_id, event.surveyed_at)
         encoded = orjson.dumps([event.surveyed_at, event.satisfied, event.official_id])
-        self.states[key] = encoded
+        states[key] = encoded
         return key, encoded
 
     def _apply_ranking(self, event: UnitRanking) -> tuple[bytes, bytes] | None:
@@ -133,7 +140,7 @@ class Engine:
         self.dirty.setdefault(event.unit_id, set()).update((event.year, event.year + 1))
         key = state_key(RANKING, event.unit_id, event.year)
         encoded = orjson.dumps(candidate)
-        self.states[key] = encoded
+        self.states_of(event.unit_id)[key] = encoded
         return key, encoded
 
     def _mark(self, unit_id: str, earliest: Instant) -> None:
@@ -236,17 +243,16 @@ class Engine:
 
     # -- recovery -------------------------------------------------------------------
 
-    def rebuild(self, owns: Callable[[str], bool]) -> int:
-        """Recompute everything from the durable state of the units this worker owns."""
+    def rebuild(self, states: Iterable[tuple[bytes, bytes]]) -> int:
+        """Recompute everything from ``states``: every (key, state) this worker owns."""
         self.units.clear()
         self.rankings.clear()
         self._intervals.clear()
         self._boundaries.clear()
         owned: list[tuple[str, str, bytes, bytes]] = []
-        for key, value in self.states.items():
+        for key, value in states:
             kind, unit_id, _ = orjson.loads(key)
-            if owns(unit_id):
-                owned.append((kind, unit_id, key, value))
+            owned.append((kind, unit_id, key, value))
         if self.clock.spec.mode == "event":
             for kind, _, _, value in owned:
                 for at in _timestamps(kind, value):

@@ -38,6 +38,7 @@ class MessageLike(Protocol):
     key: bytes | None
     value: bytes | None
     headers: Any
+    timestamp: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +69,7 @@ class Intake:
         self,
         topics: TopicNames,
         partitions: int,
-        apply: Callable[[Event, int], list[Outgoing]],
+        apply: Callable[[Event, MessageLike], list[Outgoing]],
     ) -> None:
         self.topics = topics
         self.partitions = partitions
@@ -109,7 +110,7 @@ class Intake:
             header = [(KIND_HEADER, kind.value.encode())]
             return [Outgoing(self.topics.rekeyed, key, raw, partition, header)]
         self._count(metrics.EVENTS_PROCESSED, message.topic)
-        return self.apply(event, partition)
+        return self.apply(event, message)
 
     def _count(self, counter: Counter, topic: str) -> None:
         child = self._counters.get((counter, topic))

@@ -1,4 +1,4 @@
-"""The Faust app: settings → app, the state table, the intake agent, timers and web views.
+"""The Faust app: settings → app, the state store, the intake agent, timers and web views.
 
 Build it with :func:`create_app` (``cchc worker`` and ``cchc run`` do); there is no
 module-level app, so tests and tools choose their settings before anything connects.
@@ -6,6 +6,7 @@ module-level app, so tests and tools choose their settings before anything conne
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
@@ -13,26 +14,29 @@ from typing import Any
 
 import faust
 import orjson
-from faust.streams import current_event
 
 from agents.alerts import AlertBook, evaluate_changes, evaluate_risks
 from agents.calendar import WorkingCalendar
 from agents.clock import Clock
 from agents.engine import Engine
-from agents.intake import Intake, Outgoing
+from agents.intake import Intake, MessageLike, Outgoing
 from agents.units import Unit, load_units
 from schemas.codec import encode
 from schemas.records import Event
 from streams import metrics
 from streams.kafka import ssl_context
-from streams.recovery import catch_up, read_to_end
+from streams.recovery import read_to_end
 from streams.settings import Settings
+from streams.state import StateStore, changelog_topic
 from streams.topics import TopicNames
 from streams.webhooks import Deliverer, load_subscriptions
 
 log = logging.getLogger(__name__)
 
-STATE_TABLE = "dossier-state"
+BATCH_SIZE = 2000
+BATCH_WITHIN = 0.05
+"""Events are taken in batches of up to this many, or what came within this many seconds:
+Faust's per-event cost is paid once per batch for the ack bookkeeping (bench/README.md)."""
 TICK_SECONDS = 0.5
 """How often the clock moves and alerts are evaluated: alerts follow events within ~1 s."""
 RISK_EVERY_TICKS = 10
@@ -45,25 +49,36 @@ class Worker:
     settings: Settings
     app: faust.App
     topics: TopicNames
-    table: Any
+    store: StateStore
     engine: Engine
     intake: Intake
     registry: dict[str, Unit]
     alerts: AlertBook
-    consuming: bool = False
+    ready: asyncio.Event = field(default_factory=asyncio.Event)
+    """Set while the owned partitions' state is recovered and events may be applied."""
+    recovering: asyncio.Task[None] | None = None
     ticks: int = 0
     changed_since: dict[str, float] = field(default_factory=dict)
     """Kafka timestamp of the first event per unit since the last alert evaluation."""
-    owned_partitions: set[int] = field(default_factory=set)
+
+    @property
+    def consuming(self) -> bool:
+        return self.ready.is_set()
 
     def owns(self, unit_id: str) -> bool:
-        return self.intake.home(unit_id)[1] in self.owned_partitions
+        return self.store.owns(self.intake.home(unit_id)[1])
+
+    async def stop_recovery(self) -> None:
+        """Cancel a recovery still running (a new rebalance began) and wait until it is."""
+        if self.recovering is not None and not self.recovering.done():
+            self.recovering.cancel()
+            await asyncio.wait([self.recovering])
 
 
 async def restore_alerts(worker: Worker) -> None:
     """The last published state of each alert of the owned units, from the alerts topic."""
     worker.alerts.alerts.clear()
-    starts = dict.fromkeys(worker.owned_partitions, 0)
+    starts = dict.fromkeys(worker.store.open_partitions(), 0)
     async for records in read_to_end(worker.settings, worker.topics.alerts, starts):
         for record in records:
             alert = orjson.loads(record.value)
@@ -89,7 +104,6 @@ def faust_options(settings: Settings) -> dict[str, Any]:
     """Faust settings; the throughput ones are measured in ``bench/README.md``."""
     options: dict[str, Any] = {
         "broker": settings.kafka_broker,
-        "store": settings.store,
         "datadir": str(settings.data_dir),
         "topic_partitions": settings.topic_partitions,
         "processing_guarantee": "at_least_once",
@@ -98,8 +112,6 @@ def faust_options(settings: Settings) -> dict[str, Any]:
         "producer_max_batch_size": 1 << 20,
         "stream_buffer_maxsize": 16384,
         "broker_max_poll_records": 5000,
-        "table_key_serializer": "raw",
-        "table_value_serializer": "raw",
         "web_bind": settings.web_host,
         "web_port": settings.web_port,
         "canonical_url": settings.web_url,
@@ -118,32 +130,29 @@ def create_app(settings: Settings) -> Worker:
         raise ValueError("create_app needs a broker URL (start the embedded broker first)")
     app = faust.App(settings.app_id, **faust_options(settings))
     topics = TopicNames(settings.topic_prefix)
-    table = app.Table(
-        STATE_TABLE, partitions=settings.topic_partitions, key_type=bytes, value_type=bytes
-    )
-    engine = Engine(
-        WorkingCalendar.from_file(settings.calendar_file), Clock(settings.clock), table.data
-    )
-    changelog = table.changelog_topic.get_topic_name()
+    store = StateStore(settings, changelog_topic(settings.app_id))
 
-    def apply(event: Event, partition: int) -> list[Outgoing]:
+    def apply(event: Event, message: MessageLike) -> list[Outgoing]:
         change = engine.apply(event)
-        handled = current_event()
-        if handled is not None and handled.message.timestamp:
-            produced_at = handled.message.timestamp
-            metrics.EVENT_TO_STATE.observe(max(0.0, time.time() - produced_at))
-            worker.changed_since.setdefault(event.unit_id, produced_at)
+        if message.timestamp:
+            metrics.EVENT_TO_STATE.observe(max(0.0, time.time() - message.timestamp))
+            worker.changed_since.setdefault(event.unit_id, message.timestamp)
         if change is None:
             return []
         key, value = change
-        return [Outgoing(changelog, key, value, partition)]
+        return [Outgoing(store.changelog, key, value, message.partition)]
 
     intake = Intake(topics, settings.topic_partitions, apply)
+    engine = Engine(
+        WorkingCalendar.from_file(settings.calendar_file),
+        Clock(settings.clock),
+        lambda unit_id: store.of(intake.home(unit_id)[1]),
+    )
     worker = Worker(
         settings,
         app,
         topics,
-        table,
+        store,
         engine,
         intake,
         load_units(settings.units_file),
@@ -160,19 +169,20 @@ def create_app(settings: Settings) -> Worker:
 
     @app.agent(channel, name="intake")
     async def intake_agent(stream: Any) -> None:
-        # The store is written directly and the changelog record sent through Faust's
-        # producer: half the cost of table[key] = value, and Faust still flushes it before
-        # committing the event's offset (bench/README.md has the numbers).
-        async for event in stream.events():
-            for message in intake.handle(event.message):
-                await app.producer.send(
-                    message.topic,
-                    message.key,
-                    message.value,
-                    message.partition,
-                    None,
-                    message.headers,
-                )
+        # Faust acks a batch once the next is taken, and flushes what was produced for it
+        # before committing its offsets: state changes are durable before inputs are skipped.
+        async for events in stream.take_events(BATCH_SIZE, BATCH_WITHIN):
+            await worker.ready.wait()
+            for event in events:
+                message = event.message
+                if not store.owns(message.partition):
+                    continue  # revoked while buffered: its new owner reads it again
+                for out in intake.handle(message):
+                    sent = await app.producer.send(
+                        out.topic, out.key, out.value, out.partition, None, out.headers
+                    )
+                    if out.topic == store.changelog:
+                        store.sent(message.partition, out.key or b"", sent)
 
     @app.timer(TICK_SECONDS)
     async def tick() -> None:
@@ -215,24 +225,50 @@ def create_app(settings: Settings) -> Worker:
             async for value in stream:
                 await deliverer.deliver(orjson.loads(value))
 
-    async def rebuild() -> None:
-        """After every recovery: finish it, derive the figures, replay the alert state."""
-        actives = app.assignor.assigned_actives()
-        worker.owned_partitions = {tp.partition for tp in actives if tp.topic == topics.submitted}
+    async def recover(partitions: set[int]) -> None:
+        """Recover the state of the assigned partitions, derive the figures, replay alerts."""
         started = time.monotonic()
-        caught_up = await catch_up(app, table, worker.owned_partitions, settings)
-        if caught_up:
-            log.warning(
-                "applied %d changelog records that recovery stopped short of "
-                "(the broker reported stale end offsets)",
-                caught_up,
-            )
-        count = engine.rebuild(worker.owns)
-        await restore_alerts(worker)
-        log.info("rebuilt figures from %d states in %.1fs", count, time.monotonic() - started)
-        worker.consuming = True
+        try:
+            applied = await store.assign(partitions)
+            count = engine.rebuild(store.items())
+            await restore_alerts(worker)
+        except Exception as error:  # a worker without its state must stop, not serve
+            log.exception("recovering the state of partitions %s failed", sorted(partitions))
+            await app.crash(error)
+            return
+        elapsed = time.monotonic() - started
+        metrics.STATE_RECOVERED.inc(applied)
+        metrics.STATE_RECOVERY.set(elapsed)
+        log.info(
+            "partitions %s: %d changelog records applied, figures rebuilt from %d states in %.1fs",
+            sorted(partitions),
+            applied,
+            count,
+            elapsed,
+        )
+        worker.ready.set()
 
-    table.on_recover(rebuild)
+    # mode types signal handlers with a forward reference mypy cannot resolve: the
+    # handlers below take what every receiver gets, (sender, *args, signal=, **kwargs).
+    @app.on_partitions_revoked.connect  # type: ignore[arg-type]
+    async def on_revoked(sender: Any, *args: Any, **kwargs: Any) -> None:
+        worker.ready.clear()
+        await worker.stop_recovery()
+
+    @app.on_partitions_assigned.connect  # type: ignore[arg-type]
+    async def on_assigned(sender: Any, *args: Any, **kwargs: Any) -> None:
+        # Recovery runs beside the rebalance callback, not in it: the agent waits for it.
+        worker.ready.clear()
+        await worker.stop_recovery()
+        (assigned,) = args
+        partitions = {tp.partition for tp in assigned if tp.topic == topics.submitted}
+        worker.recovering = asyncio.ensure_future(recover(partitions))
+
+    @app.on_before_shutdown.connect  # type: ignore[arg-type]
+    async def on_shutdown(sender: Any, *args: Any, **kwargs: Any) -> None:
+        await worker.stop_recovery()
+        await app.producer.flush()
+        await store.close()
 
     from streams.web import install_views
 

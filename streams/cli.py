@@ -53,12 +53,18 @@ def _broker_settings(settings: Settings) -> Settings:
 
 def ensure_topics(settings: Settings) -> None:
     from streams.kafka import ensure_topics as create
+    from streams.state import changelog_topic
 
     assert settings.kafka_broker is not None
     topics = TopicNames(settings.topic_prefix)
-    names = (*topics.co_partitioned, topics.alerts, topics.dead_letter)
+    changelog = changelog_topic(settings.app_id)
+    names = (*topics.co_partitioned, topics.alerts, topics.dead_letter, changelog)
     # The alerts topic is also the durable alert state (docs/decisions.md): keep it all.
-    configs = {topics.alerts: {"retention.ms": "-1"}}
+    # The changelog keeps the last state per key: compacted, never deleted by age.
+    configs = {
+        topics.alerts: {"retention.ms": "-1"},
+        changelog: {"cleanup.policy": "compact", "retention.ms": "-1"},
+    }
     create(
         settings.kafka_broker,
         settings.security,

@@ -12,7 +12,13 @@ from collections import Counter as Tally
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, disable_created_metrics
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+)
 from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily
 from prometheus_client.registry import Collector
 
@@ -61,6 +67,16 @@ ALERT_LATENCY = Histogram(
     "cchc_event_to_alert_seconds",
     "Seconds from the first change that made a unit's figures dirty to the alert it caused.",
     buckets=(0.1, 0.25, 0.5, 1, 2, 5, 10, 30),
+    registry=REGISTRY,
+)
+STATE_RECOVERED = Counter(
+    "cchc_state_recovered_records_total",
+    "Changelog records applied to recover the owned partitions' state.",
+    registry=REGISTRY,
+)
+STATE_RECOVERY = Gauge(
+    "cchc_state_recovery_seconds",
+    "Duration of the last recovery after an assignment (changelog, figures, alert state).",
     registry=REGISTRY,
 )
 

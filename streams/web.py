@@ -199,17 +199,20 @@ class Api:
         if worker.owns(unit_id):
             return None
         partition = worker.intake.home(unit_id)[1]
-        changelog = worker.table.changelog_topic.get_topic_name()
-        for url, topics in worker.app.router.table_metadata(worker.table.name).items():
-            if partition in topics.get(changelog, ()):
+        for url, topics in self._assignment().items():
+            if partition in topics.get(worker.topics.submitted, ()):
                 return str(url).rstrip("/")
         return None
 
     def peer_urls(self) -> list[str]:
-        worker = self.worker
-        own = worker.settings.web_url.rstrip("/")
-        hosts = worker.app.router.table_metadata(worker.table.name)
+        own = self.worker.settings.web_url.rstrip("/")
+        hosts = self._assignment()
         return [str(url).rstrip("/") for url in hosts if str(url).rstrip("/") != own]
+
+    def _assignment(self) -> Any:
+        """Web URL of each worker → the input partitions it owns, as the group assigned them
+        (every input topic is co-partitioned, so the submitted topic stands for all)."""
+        return self.worker.app.router.external_topics_metadata()
 
     async def from_peers(self, path: str, query: dict[str, str], field: str) -> list[Any]:
         """The ``field`` lists of every other worker's local answer, concatenated."""

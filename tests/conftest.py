@@ -63,9 +63,12 @@ class Cluster:
         }
         return env | extra
 
-    def start_worker(self, timeout: float = 90.0, **extra: str) -> WorkerProcess:
+    def start_worker(
+        self, timeout: float = 90.0, data_dir: Path | None = None, **extra: str
+    ) -> WorkerProcess:
+        """A worker process; ``data_dir`` reuses a stopped worker's local state."""
         port = free_port()
-        data_dir = ARTIFACTS / "workers" / f"{self.app_id}-{port}"
+        data_dir = data_dir or ARTIFACTS / "workers" / f"{self.app_id}-{port}"
         env = self.env(CCHC_WEB_PORT=str(port), CCHC_DATA_DIR=str(data_dir), **extra)
         log_path = ARTIFACTS / f"worker-{self.app_id}-{port}.log"
         with log_path.open("wb") as log:

@@ -26,7 +26,9 @@ class Scenario:
         self, thresholds: Thresholds | None = None, now: str = "2026-03-10T12:00:00+07:00"
     ) -> None:
         self.now = [t(now)]
-        self.engine = Engine(WorkingCalendar(), Clock(ClockSpec("wall"), lambda: self.now[0]), {})
+        self.states: dict[bytes, bytes] = {}
+        clock = Clock(ClockSpec("wall"), lambda: self.now[0])
+        self.engine = Engine(WorkingCalendar(), clock, lambda unit: self.states)
         self.book = AlertBook(thresholds or Thresholds())
 
     def dossier(
@@ -182,7 +184,7 @@ def test_restored_state_prevents_repeats_after_a_restart() -> None:
     fresh = AlertBook(Thresholds())  # a new worker replays the alerts topic, then evaluates
     for alert in published:
         fresh.restore(alert)
-    s.engine.rebuild(lambda unit: True)
+    s.engine.rebuild(s.states.items())
     assert evaluate_changes(s.engine, fresh, lambda unit: True) == []
 
 

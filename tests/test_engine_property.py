@@ -138,8 +138,10 @@ def test_any_order_and_duplicates_give_the_recount(
 
     now = [BASE + steps[0] * HOUR_US]
     clock = Clock(ClockSpec("wall"), source=lambda: now[0])
-    states: dict[bytes, bytes] = {}
-    engine = Engine(CALENDAR, clock, states)
+    # One mapping per unit, as a worker holds one store per partition: a state read or
+    # written in the wrong unit's mapping would be missed by the recount below.
+    states: dict[str, dict[bytes, bytes]] = {}
+    engine = Engine(CALENDAR, clock, lambda unit: states.setdefault(unit, {}))
     # The clock moves forward between events, as the 1-second timer moves it in a worker.
     moments = sorted(
         rng.sample(range(len(delivered) + 1), k=min(len(steps) - 1, len(delivered) + 1))
@@ -156,8 +158,8 @@ def test_any_order_and_duplicates_give_the_recount(
     engine.advance()
     compare(engine, events, engine.now)
 
-    restarted = Engine(CALENDAR, clock, states)  # a new worker: figures from the states alone
-    restarted.rebuild(lambda unit: True)
+    restarted = Engine(CALENDAR, clock, states.__getitem__)  # a new worker: states alone
+    restarted.rebuild(item for unit in states.values() for item in unit.items())
     compare(restarted, events, restarted.now)
 
 
@@ -169,7 +171,8 @@ def test_event_clock_is_the_greatest_timestamp(
     events = build(specs)
     delivered = list(events)
     random.Random(seed).shuffle(delivered)
-    engine = Engine(CALENDAR, Clock(ClockSpec("event")), {})
+    states: dict[bytes, bytes] = {}
+    engine = Engine(CALENDAR, Clock(ClockSpec("event")), lambda unit: states)
     for event in delivered:
         engine.apply(event)
     engine.advance()
