@@ -109,12 +109,14 @@ async def raw_consume(broker: EmbeddedBroker, prefix: str, expected: int) -> flo
     return count / elapsed
 
 
-def noop_faust(broker: EmbeddedBroker, prefix: str, expected: int, data_dir: Path) -> float:
+def noop_faust(
+    broker: EmbeddedBroker, prefix: str, expected: int, data_dir: Path, mode: str = "per-event"
+) -> float:
     env = environment(
-        broker, prefix, f"bench-noop-{os.getpid()}", CCHC_DATA_DIR=str(data_dir / "noop")
+        broker, prefix, f"bench-noop-{mode}-{os.getpid()}", CCHC_DATA_DIR=str(data_dir / "noop")
     )
     result = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "noop.py"), str(expected)],
+        [sys.executable, str(ROOT / "bench" / "noop.py"), str(expected), mode],
         env=env,
         capture_output=True,
         text=True,
@@ -280,6 +282,11 @@ def main() -> None:
         log(f"(a) aiokafka consume + orjson parse: {results['raw']:,.0f} events/s")
         results["noop"] = noop_faust(broker, "one.", len(events), data_dir)
         log(f"(b) no-op Faust agent:               {results['noop']:,.0f} events/s")
+        results["noop_batched"] = noop_faust(broker, "one.", len(events), data_dir, "batched")
+        log(
+            f"    the same taking batches as the worker does: {results['noop_batched']:,.0f} "
+            "events/s (context)"
+        )
 
         memory = Worker(environment(broker, "one.", "bench-memory"), "memory", data_dir)
         results["one"], elapsed = pipeline([memory], len(events))

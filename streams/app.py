@@ -35,8 +35,8 @@ log = logging.getLogger(__name__)
 
 BATCH_SIZE = 2000
 BATCH_WITHIN = 0.05
-"""Events are taken in batches of up to this many, or what came within this many seconds:
-Faust's per-event cost is paid once per batch for the ack bookkeeping (bench/README.md)."""
+"""The intake agent takes up to this many events, or what came within this many seconds,
+at a time: its loop and awaits run per batch, not per event (bench/README.md)."""
 TICK_SECONDS = 0.5
 """How often the clock moves and alerts are evaluated: alerts follow events within ~1 s."""
 RISK_EVERY_TICKS = 10
