@@ -45,6 +45,26 @@ RULES = (
     LEADER_ACCOUNTABILITY,
     RANK_CONFLICT,
 )
+RULE_NAMES = {
+    "vi": {
+        UNIT_LATE_RATE: "Tỷ lệ hồ sơ trễ hạn",
+        UNIT_SATISFACTION: "Chỉ số hài lòng",
+        OFFICIAL_LATE_RATE: "Tỷ lệ hồ sơ trễ hạn của công chức",
+        UNIT_LATE_RATE_RISK: "Nguy cơ vượt ngưỡng trễ hạn",
+        LEADER_ACCOUNTABILITY: "Xem xét trách nhiệm người đứng đầu",
+        RANK_CONFLICT: "Xếp hạng Tốt khi không đủ điều kiện",
+    },
+    "en": {
+        UNIT_LATE_RATE: "Late-dossier rate",
+        UNIT_SATISFACTION: "Satisfaction index",
+        OFFICIAL_LATE_RATE: "Late-dossier rate of an official",
+        UNIT_LATE_RATE_RISK: "Risk of crossing the late line",
+        LEADER_ACCOUNTABILITY: "Unit head accountability",
+        RANK_CONFLICT: "Ranked Good while not eligible",
+    },
+}
+"""What people read for each rule, per language: the terminal tail and the screen (through
+``/api/info``) both take them from here."""
 RISK_WORKING_DAYS = 3
 """The early warning looks at open dossiers due within this many working days."""
 

@@ -21,26 +21,11 @@ from typing import Any, TextIO
 import orjson
 from kafka import KafkaConsumer, TopicPartition
 
+from agents.alerts import RULE_NAMES
 from streams.kafka import options_for
 from streams.settings import Settings
 from streams.topics import TopicNames
 
-RULES = {
-    "vi": {
-        "unit_late_rate": "Tỷ lệ hồ sơ trễ hạn",
-        "unit_satisfaction": "Chỉ số hài lòng",
-        "official_late_rate": "Tỷ lệ hồ sơ trễ hạn của công chức {official}",
-        "leader_accountability": "Xem xét trách nhiệm người đứng đầu",
-        "rank_conflict": "Xếp hạng Tốt khi không đủ điều kiện",
-    },
-    "en": {
-        "unit_late_rate": "Late-dossier rate",
-        "unit_satisfaction": "Satisfaction index",
-        "official_late_rate": "Late-dossier rate of official {official}",
-        "leader_accountability": "Unit head accountability",
-        "rank_conflict": "Ranked Good while not eligible",
-    },
-}
 STATES = {
     "vi": {"firing": "CẢNH BÁO", "resolved": "ĐÃ HẾT"},
     "en": {"firing": "FIRING", "resolved": "RESOLVED"},
@@ -55,7 +40,9 @@ def percent(value: float, lang: str) -> str:
 
 def describe(alert: dict[str, Any], names: dict[str, str], lang: str = "vi") -> str:
     year_word, since_word, threshold_word = WORDS[lang]
-    rule = RULES[lang].get(alert["rule"], alert["rule"]).format(official=alert.get("official_id"))
+    rule = RULE_NAMES[lang].get(alert["rule"], alert["rule"])
+    if alert.get("official_id"):
+        rule = f"{rule} {alert['official_id']}"
     if alert.get("value") is not None:
         figures = (
             f"{percent(alert['value'], lang)} ({alert['numerator']}/{alert['denominator']}), "

@@ -8,6 +8,7 @@ is gathered from every worker. So any worker answers for every unit.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -17,6 +18,7 @@ import aiohttp.web
 import orjson
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from agents.alerts import RULE_NAMES
 from agents.figures import Figures
 from agents.periods import Period, PeriodError, date_of_day, day_of, parse_period
 from schemas.codec import encode, format_instant
@@ -82,6 +84,7 @@ class Api:
     def __init__(self, worker: Worker) -> None:
         self.worker = worker
         self._session: aiohttp.ClientSession | None = None
+        self._snapshots: dict[tuple[tuple[str, str], ...], tuple[float, asyncio.Future[Any]]] = {}
 
     # -- local answers ----------------------------------------------------------------
 
@@ -102,6 +105,20 @@ class Api:
         rows += await self.from_peers("/api/units", query, "units")
         rows.sort(key=lambda row: row["unit_id"])
         return {"period": period.name, "as_of": as_of, "units": rows}
+
+    async def shared_units_snapshot(self, query: dict[str, str]) -> dict[str, Any]:
+        """:meth:`units_snapshot`, computed at most once per ``UNITS_STREAM_SECONDS`` for
+        every open screen asking the same: each screen's stream polls it that often, and a
+        snapshot costs every worker the figures of all its units."""
+        key = tuple(sorted(query.items()))
+        now = time.monotonic()
+        cached = self._snapshots.get(key)
+        if cached is None or now - cached[0] >= UNITS_STREAM_SECONDS:
+            fresh = {k: v for k, v in self._snapshots.items() if now - v[0] < UNITS_STREAM_SECONDS}
+            cached = fresh[key] = (now, asyncio.ensure_future(self.units_snapshot(query)))
+            self._snapshots = fresh  # queries no screen asks any more are forgotten
+        # Shielded: a screen that goes away must not cancel the others' snapshot.
+        return await asyncio.shield(cached[1])
 
     def require_unit(self, unit_id: str) -> None:
         worker = self.worker
@@ -339,6 +356,7 @@ def install_views(worker: Worker) -> None:
             {
                 "demo": settings.demo,
                 "clock": settings.clock.mode,
+                "rules": RULE_NAMES,
                 "thresholds": {
                     "unit_late": float(thresholds.unit_late / 100),
                     "unit_satisfaction": float(thresholds.unit_satisfaction / 100),
@@ -367,7 +385,7 @@ def install_views(worker: Worker) -> None:
         try:
             while True:
                 try:
-                    snapshot = await api.units_snapshot(query)
+                    snapshot = await api.shared_units_snapshot(query)
                 except PeriodError as error:
                     await response.write(
                         b"event: error\ndata: " + encode({"error": str(error)}) + b"\n\n"

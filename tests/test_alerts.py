@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from agents.alerts import AlertBook, evaluate_changes, unit_conditions
+from agents.alerts import RULE_NAMES, RULES, AlertBook, evaluate_changes, unit_conditions
 from agents.calendar import WorkingCalendar
 from agents.clock import Clock, ClockSpec
 from agents.engine import Engine
@@ -224,3 +224,10 @@ def test_open_overdue_dossiers_are_listed_oldest_first() -> None:
     s.engine.advance()
     overdue = s.engine.due_within(s.engine.now - 1, since=0)["u"]
     assert [(official, at) for _, official, at in overdue] == [(None, DUE), ("cb1", DUE + HOUR_US)]
+
+
+def test_every_rule_has_a_name_in_each_language() -> None:
+    assert {lang: set(names) for lang, names in RULE_NAMES.items()} == {
+        "vi": set(RULES),
+        "en": set(RULES),
+    }

@@ -18,9 +18,6 @@ const TEXT = {
     officials: "Cán bộ, công chức", overdue: "Hồ sơ đang quá hạn", due_soon: "Hồ sơ sắp đến hạn (3 ngày làm việc)", alerts: "Cảnh báo",
     none: "Không có", due: "hạn", firing: "Đang cảnh báo", resolved: "Đã hết", since: "từ",
     chart_late: "trễ hạn", chart_on_time: "đúng hạn", lang: "English",
-    rule_unit_late_rate: "Tỷ lệ hồ sơ trễ hạn", rule_unit_satisfaction: "Chỉ số hài lòng",
-    rule_official_late_rate: "Tỷ lệ trễ hạn của công chức", rule_unit_late_rate_risk: "Nguy cơ vượt ngưỡng trễ hạn",
-    rule_leader_accountability: "Xem xét trách nhiệm người đứng đầu", rule_rank_conflict: "Xếp hạng Tốt khi không đủ điều kiện",
   },
   en: {
     title: "Administrative reform monitoring — Conclusion 91", period: "Period", period_year: "This year",
@@ -37,18 +34,14 @@ const TEXT = {
     officials: "Officials", overdue: "Open overdue dossiers", due_soon: "Dossiers due soon (3 working days)", alerts: "Alerts",
     none: "None", due: "due", firing: "Firing", resolved: "Resolved", since: "since",
     chart_late: "late", chart_on_time: "on time", lang: "Tiếng Việt",
-    rule_unit_late_rate: "Late-dossier rate", rule_unit_satisfaction: "Satisfaction index",
-    rule_official_late_rate: "Official's late rate", rule_unit_late_rate_risk: "Risk of crossing the late line",
-    rule_leader_accountability: "Unit head accountability", rule_rank_conflict: "Ranked Good while not eligible",
   },
 };
-const LINES = { late: 0.05, satisfaction: 0.8, official: 0.1 };
-const RISK = { late: 0.04, satisfaction: 0.85 };  // within a point (late) or five (satisfaction)
 const ICON = { over: "✗", risk: "!", ok: "✓", none: "–" };
 
 const params = new URLSearchParams(location.search);
 let lang = localStorage.getItem("cchc-lang") || "vi";
 let sortKey = "state", sortDescending = true, latest = null, source = null;
+let info = null;  // /api/info: the configured thresholds and the rules' names, loaded first
 
 const t = (key) => TEXT[lang][key] ?? key;
 const $ = (selector) => document.querySelector(selector);
@@ -61,13 +54,15 @@ function percent(value) {
 function number(value) { return new Intl.NumberFormat(lang === "vi" ? "vi-VN" : "en-US").format(value); }
 function localTime(text) { return text ? text.slice(0, 19).replace("T", " ") : ""; }
 
-// Over the line: a Conclusion 91 rule is breached. At risk: within a point of the 5 % line,
-// or within five points of the 80 % line. The screen's words; the API's breaches decide "over".
+// Over the line: a Conclusion 91 rule is breached. At risk: within a point of the late line
+// (5 %), or within five points of the satisfaction line (80 %), as configured on the server.
+// The screen's words; the API's breaches decide "over".
 function state(row) {
   if (row.late_rate === null && row.satisfaction_index === null) return "none";
   if (row.breaches.length > 0) return "over";
-  const risky = (row.late_rate ?? 0) >= RISK.late ||
-    (row.satisfaction_index !== null && row.satisfaction_index <= RISK.satisfaction);
+  const lines = info.thresholds;
+  const risky = (row.late_rate ?? 0) >= lines.unit_late - 0.01 ||
+    (row.satisfaction_index !== null && row.satisfaction_index <= lines.unit_satisfaction + 0.05);
   return risky ? "risk" : "ok";
 }
 const RANK = { over: 3, risk: 2, ok: 1, none: 0 };
@@ -161,10 +156,6 @@ function connect(onUnits) {
   source.addEventListener("error", () => setLive(false));  // EventSource reconnects by itself
 }
 
-async function showDemoBanner() {
-  const info = await (await fetch("/api/info")).json();
-  $("#demo").hidden = !info.demo;
-}
 
 function startOverview() {
   if (params.get("kiosk")) document.body.classList.add("kiosk");
@@ -203,7 +194,8 @@ async function loadUnit() {
     [t("col_satisfaction"), percent(unit.satisfaction_index)],
   ].map(([k, v]) => `<div><dt>${k}</dt><dd>${v}</dd></div>`).join("");
   $("#officials tbody").innerHTML = unit.officials.map((row) => {
-    const kind = row.breaches.length ? "over" : (row.late_rate ?? 0) >= LINES.official * 0.8 ? "risk" : "ok";
+    const kind = row.breaches.length ? "over"
+      : (row.late_rate ?? 0) >= info.thresholds.official_late * 0.8 ? "risk" : "ok";
     return `<tr><th scope="row">${escape(row.official_id)}</th><td>${badge(kind)}</td>
       <td class="num">${percent(row.late_rate)}</td><td class="num">${number(row.open_overdue)}</td>
       <td class="num">${number(row.resolved)}</td></tr>`;
@@ -215,7 +207,7 @@ async function loadUnit() {
   $("#due-soon").innerHTML = dossierList(due.dossiers);
   $("#alerts").innerHTML = alerts.alerts.length ? alerts.alerts.map((a) =>
     `<li>${alertBadge(a.state)}
-      ${t(`rule_${a.rule}`)}${a.official_id ? ` (${escape(a.official_id)})` : ""} · ${escape(a.period)} ·
+      ${escape(info.rules[lang][a.rule] ?? a.rule)}${a.official_id ? ` (${escape(a.official_id)})` : ""} · ${escape(a.period)} ·
       ${a.value !== null ? percent(a.value) : escape(a.detail || "")} · ${t("since")} ${localTime(a.started_at)}</li>`).join("")
     : `<li>${t("none")}</li>`;
   drawChart(daily.days);
@@ -244,7 +236,8 @@ function startUnit() {
   });
 }
 
-document.addEventListener("DOMContentLoaded", () => {
+document.addEventListener("DOMContentLoaded", async () => {
+  info = await (await fetch("/api/info")).json();
   $("#lang").addEventListener("click", () => {
     lang = lang === "vi" ? "en" : "vi";
     localStorage.setItem("cchc-lang", lang);
@@ -252,6 +245,6 @@ document.addEventListener("DOMContentLoaded", () => {
     if (document.body.dataset.page === "overview") renderOverview(); else loadUnit();
   });
   applyLanguage();
-  showDemoBanner();
+  $("#demo").hidden = !info.demo;
   if (document.body.dataset.page === "overview") startOverview(); else startUnit();
 });
