@@ -3,8 +3,9 @@
 One scenario: 12 units over the turn of the year (synthetic), plus corrections,
 duplicates, an orphan completion, a wrongly keyed event and dossier-less votes. The API of
 a worker must equal the recount for every period; so must the API of a fresh worker that
-recovered from the changelog (rocksdb store, empty local state), and of both workers once
-a second one has joined.
+recovered from the changelog (rocksdb store, empty local state), of a worker restarted on
+its own directory after a clean stop or after being killed, and of both workers once a
+second one has joined a worker holding state.
 """
 
 from __future__ import annotations
@@ -281,3 +282,26 @@ def test_two_workers_each_answer_for_every_unit(cluster: Cluster) -> None:
     )
     forwarded = [worker.get(f"/api/units/{UNIT}?period=2026")[1] for worker in workers]
     assert forwarded[0] == forwarded[1] and forwarded[0]["orphans"] == 1
+
+
+def test_a_killed_worker_loses_nothing_and_counts_nothing_twice(cluster: Cluster) -> None:
+    # SIGKILL: no clean stop, so no rocksdb marker and offsets committed only up to Faust's
+    # last commit. The restarted worker, on the same directory, must recover its state from
+    # the changelog and the re-delivered events must change nothing.
+    events = scenario()
+    half = len(events) // 2
+    env = {"CCHC_CLOCK": f"fixed:{CLOCK}", "CCHC_STORE": "rocksdb://"}
+    first = cluster.start_worker(**env)
+    cluster.produce_events(events[:half])
+    assert wait_until(lambda: not api_matches(first, records(events[:half])), timeout=120)
+    first.process.kill()
+    first.process.wait()
+    assert not list((first.data_dir / "state").rglob("*.clean")), "a crash leaves no marker"
+
+    cluster.produce_events(events[half:])
+    second = cluster.start_worker(data_dir=first.data_dir, **env)
+    expected_records = records(events)
+    assert wait_until(lambda: not api_matches(second, expected_records), timeout=120), api_matches(
+        second, expected_records
+    )
+    assert second.metric("cchc_state_recovered_records_total") > cluster.partitions
