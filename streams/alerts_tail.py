@@ -10,6 +10,13 @@ join, so it starts at once), from the end, or from the beginning with ``--from-b
     ... # doctest: +NORMALIZE_WHITESPACE
     [CẢNH BÁO] Xã Cam Lâm · Tỷ lệ hồ sơ trễ hạn 6,2 % (5/80), ngưỡng 5 % · năm 2026 ·
     từ 2026-03-02 08:00
+    >>> print(describe({"rule": "official_late_rate", "state": "resolved", "unit_id": "u",
+    ...     "official_id": "cb-1", "period": "2026", "value": 0.125, "threshold": 0.1,
+    ...     "numerator": 1, "denominator": 8, "started_at": "2026-03-02T08:00:00+07:00"},
+    ...     {}, "en"))
+    ... # doctest: +NORMALIZE_WHITESPACE
+    [RESOLVED] u · Late-dossier rate of an official (cb-1) 12.5% (1/8), threshold 10% ·
+    year 2026 · since 2026-03-02 08:00
 """
 
 from __future__ import annotations
@@ -42,7 +49,7 @@ def describe(alert: dict[str, Any], names: dict[str, str], lang: str = "vi") -> 
     year_word, since_word, threshold_word = WORDS[lang]
     rule = RULE_NAMES[lang].get(alert["rule"], alert["rule"])
     if alert.get("official_id"):
-        rule = f"{rule} {alert['official_id']}"
+        rule = f"{rule} ({alert['official_id']})"  # as the screen writes it
     if alert.get("value") is not None:
         figures = (
             f"{percent(alert['value'], lang)} ({alert['numerator']}/{alert['denominator']}), "
