@@ -92,6 +92,10 @@ def scenario_worker(cluster: Cluster) -> WorkerProcess:
         ),
         timeout=90,
     )
+    # The bad message is on its own partition and may be handled after every valid one.
+    dead_letters = "cchc_events_dead_lettered_total"
+    topic = cluster.prefix + "cchc.dossier-submitted"
+    assert wait_until(lambda: worker.metric(dead_letters, topic=topic) >= 1, timeout=30)
     return worker
 
 
