@@ -249,17 +249,17 @@ class Engine:
         self.rankings.clear()
         self._intervals.clear()
         self._boundaries.clear()
-        owned: list[tuple[str, str, bytes, bytes]] = []
+        owned: list[tuple[str, str, str | int, bytes, bytes]] = []
         for key, value in states:
-            kind, unit_id, _ = orjson.loads(key)
-            owned.append((kind, unit_id, key, value))
+            kind, unit_id, ident = orjson.loads(key)
+            owned.append((kind, unit_id, ident, key, value))
         if self.clock.spec.mode == "event":
-            for kind, _, _, value in owned:
+            for kind, _, _, _, value in owned:
                 for at in _timestamps(kind, value):
                     self.clock.observe(at)
         self.now = self.clock.now()
         self._clock_year = year_of(self.now)
-        for kind, unit_id, key, value in owned:
+        for kind, unit_id, ident, key, value in owned:
             totals = self.totals(unit_id)
             if kind == DOSSIER:
                 state = DossierState.decode(value)
@@ -270,8 +270,7 @@ class Engine:
                 totals.apply(vote_entries(at, satisfied, official), 1)
             else:
                 published, event_id, rank = orjson.loads(value)
-                year = orjson.loads(key)[2]
-                self.rankings.setdefault(unit_id, {})[year] = (published, event_id, rank)
+                self.rankings.setdefault(unit_id, {})[int(ident)] = (published, event_id, rank)
         self.dirty = {unit_id: self.years(unit_id) for unit_id in self.units}
         return len(owned)
 

@@ -57,6 +57,8 @@ class Worker:
     ready: asyncio.Event = field(default_factory=asyncio.Event)
     """Set while the owned partitions' state is recovered and events may be applied."""
     recovering: asyncio.Task[None] | None = None
+    derived_for: set[int] | None = None
+    """The partitions whose state the figures and alert state were last derived from."""
     ticks: int = 0
     changed_since: dict[str, float] = field(default_factory=dict)
     """Kafka timestamp of the first event per unit since the last alert evaluation."""
@@ -236,6 +238,7 @@ def create_app(settings: Settings) -> Worker:
             log.exception("recovering the state of partitions %s failed", sorted(partitions))
             await app.crash(error)
             return
+        worker.derived_for = partitions
         elapsed = time.monotonic() - started
         metrics.STATE_RECOVERED.inc(applied)
         metrics.STATE_RECOVERY.set(elapsed)
@@ -262,6 +265,12 @@ def create_app(settings: Settings) -> Worker:
         await worker.stop_recovery()
         (assigned,) = args
         partitions = {tp.partition for tp in assigned if tp.topic == topics.submitted}
+        if partitions == worker.derived_for:
+            # Kept every partition: store, figures and alert state are still this worker's.
+            log.info("partitions %s kept: state and figures kept", sorted(partitions))
+            worker.ready.set()
+            return
+        worker.derived_for = None
         worker.recovering = asyncio.ensure_future(recover(partitions))
 
     @app.on_before_shutdown.connect  # type: ignore[arg-type]

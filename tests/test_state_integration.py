@@ -136,3 +136,40 @@ def test_rocksdb_crash_leaves_no_marker_and_recovers_from_the_start(
     asyncio.run(crashed())  # no close(): as if the process died
     assert not (tmp_path / "state" / topic / "0.clean").exists()
     assert asyncio.run(restarted()) == {b"a": b"1"}
+
+
+def test_an_assignment_that_keeps_every_partition_keeps_state_and_figures(
+    broker: EmbeddedBroker, tmp_path: Path
+) -> None:
+    from faust.types import TP
+
+    from streams.app import create_app
+    from streams.cli import ensure_topics as ensure_worker_topics
+
+    prefix = f"keep-{uuid.uuid4().hex[:6]}."
+    worker_settings = replace(
+        settings(broker, tmp_path, "memory://"),
+        topic_prefix=prefix,
+        app_id=prefix + "app",
+        topic_partitions=PARTITIONS,
+    )
+    ensure_worker_topics(worker_settings)
+    worker = create_app(worker_settings)
+    assigned = {TP(worker.topics.submitted, p) for p in range(PARTITIONS)}
+
+    async def rebalance(partitions: set[TP]) -> None:
+        await worker.app.on_partitions_revoked.send(set())
+        await worker.app.on_partitions_assigned.send(partitions)
+        await worker.ready.wait()
+
+    async def scenario() -> None:
+        await rebalance(assigned)
+        recovered = worker.recovering
+        assert recovered is not None and worker.derived_for == set(range(PARTITIONS))
+        await rebalance(assigned)  # the same partitions: nothing to recover or derive again
+        assert worker.recovering is recovered
+        await rebalance({TP(worker.topics.submitted, 0)})  # one partition less: recovered
+        assert worker.recovering is not recovered and worker.derived_for == {0}
+        assert worker.store.open_partitions() == [0]
+
+    asyncio.run(scenario())
