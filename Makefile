@@ -3,9 +3,10 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-CODE := streams agents schemas tests $(wildcard bench)
+PACKAGES := schemas kpi agents streams
+CODE := $(PACKAGES) tests $(wildcard bench)
 
-.PHONY: install tools run test lint typecheck bench clean
+.PHONY: install tools run test unit lint typecheck bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,8 +32,14 @@ tools:
 run: $(STAMP)
 	$(BIN)/cchc run --demo
 
+# Everything: lint, types, the pure tests and doctests, and the integration tests that
+# start the embedded broker, Prometheus and Chromium themselves.
 test: $(STAMP) tools lint typecheck
-	$(BIN)/pytest -q --doctest-modules streams agents schemas tests
+	$(BIN)/pytest -q --doctest-modules $(PACKAGES) tests
+
+# The pure tests and doctests alone: no broker, no tools, well under a minute.
+unit: $(STAMP)
+	$(BIN)/pytest -q --doctest-modules $(PACKAGES) tests/unit
 
 lint: $(STAMP)
 	$(BIN)/ruff check $(CODE)

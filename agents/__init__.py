@@ -1,7 +1,9 @@
-"""Agents of cchc-monitor and the pure domain logic they call.
+"""The Faust agents and timers of a worker, each thin: it decides with the domain
+(:mod:`kpi`, :mod:`schemas`) and acts with the infrastructure (:mod:`streams`).
 
-The domain modules (:mod:`agents.calendar`, :mod:`agents.periods`, :mod:`agents.clock`,
-:mod:`agents.rules`, :mod:`agents.dossier`, :mod:`agents.figures`, :mod:`agents.engine`)
-import nothing from Kafka or Faust, so every rule is tested fast and exhaustively; the
-agent module (:mod:`agents.intake`) is the thin Faust layer around them.
+- :mod:`agents.intake`: every input topic → dead letter, re-key, or a state change;
+- :mod:`agents.tick`: the clock moves, alert changes are published;
+- :mod:`agents.webhooks`: alert changes are delivered to subscribed offices.
+
+Each module has an ``install(worker, ...)`` that :func:`streams.app.create_app` calls.
 """

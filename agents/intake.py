@@ -1,34 +1,38 @@
-"""The intake agent: the one Faust agent that reads every input topic.
+"""The intake agent: reads every input topic and applies valid events to the state.
 
-For each message (Faust acks it once handled, and flushes what we produced for it before
-it commits its offset, so the state change is durable before the input is skipped):
+For each message, :meth:`Intake.decide` says what to do, without side effects:
 
-1. decode and validate (:func:`schemas.decode`); an invalid message goes to the dead-letter
-   topic with its bytes, origin and reason, and nothing else happens to it;
-2. a valid event whose Kafka key or partition is not its ``unit_id``'s is forwarded once
-   to the internal re-keyed topic, on its unit's partition, and applied when it comes back;
-   so a unit's state is always on the partition (and worker) that owns the unit;
-3. everything else is applied to the state by the KPI engine (:mod:`agents.engine`).
+1. :class:`DeadLetter`: it breaks the contract (:func:`schemas.decode` says why), or has no
+   value, or comes from a topic that carries no known event;
+2. :class:`Rekey`: it is valid but its Kafka key or partition is not its ``unit_id``'s, so
+   it is forwarded once to the internal re-keyed topic, on its unit's partition, and applied
+   when it comes back; a unit's state is always on the partition (and worker) that owns it;
+3. :class:`Apply`: apply it to the KPI engine.
+
+The agent acts on the decision: it sends the dead letter, the re-keyed copy or the state
+change to the changelog. Faust acks a batch once the next is taken, and flushes what was
+produced for it before committing its offsets, so a state change is durable before its
+input is skipped.
 """
 
 from __future__ import annotations
 
-import base64
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
-from kafka.partitioner.default import murmur2
-from prometheus_client import Counter
-
-from schemas.codec import InvalidEvent, decode, encode, format_instant
+from schemas.codec import InvalidEvent, decode, encode_dead_letter
 from schemas.records import Event, EventKind
-from streams import metrics
-from streams.topics import TopicNames
+from streams import instruments
+from streams.topics import TopicNames, UnitPartitions
+from streams.worker import Worker
 
 KIND_HEADER = "cchc-kind"
 """Header on re-keyed messages: the event kind of the topic they first came from."""
+
+BATCH_SIZE = 2000
+BATCH_WITHIN = 0.05
+"""The agent takes up to this many events, or what came within this many seconds, at a
+time: its loop and awaits run per batch, not per event (bench/README.md)."""
 
 
 class MessageLike(Protocol):
@@ -41,18 +45,21 @@ class MessageLike(Protocol):
     timestamp: float
 
 
-@dataclass(frozen=True, slots=True)
-class Outgoing:
-    topic: str
-    key: bytes | None
-    value: bytes
-    partition: int | None = None
-    headers: list[tuple[str, bytes]] | None = None
+class Apply(NamedTuple):
+    event: Event
 
 
-def partition_for(key: bytes, partitions: int) -> int:
-    """Kafka's default partitioner (murmur2), as producers and Faust use it."""
-    return (murmur2(key) & 0x7FFFFFFF) % partitions
+class Rekey(NamedTuple):
+    key: bytes
+    partition: int
+    headers: list[tuple[str, bytes]]
+
+
+class DeadLetter(NamedTuple):
+    reason: str
+
+
+Decision = Apply | Rekey | DeadLetter
 
 
 def _header(headers: Any, name: str) -> bytes | None:
@@ -63,27 +70,18 @@ def _header(headers: Any, name: str) -> bytes | None:
 
 
 class Intake:
-    """Validates, routes and applies messages; knows nothing of Faust streams."""
+    """Decides what becomes of each input message; knows nothing of Faust streams.
 
-    def __init__(
-        self,
-        topics: TopicNames,
-        partitions: int,
-        apply: Callable[[Event, MessageLike], list[Outgoing]],
-    ) -> None:
+    >>> from types import SimpleNamespace as Message
+    >>> intake = Intake(TopicNames(), UnitPartitions(8))
+    >>> intake.decide(Message(topic="cchc.unit-ranking", partition=0, key=b"u", headers=[],
+    ...                       value=b'{"event_id": "r1", "unit_id": "u"}'))
+    DeadLetter(reason='year: missing, rank: missing, published_at: missing')
+    """
+
+    def __init__(self, topics: TopicNames, units: UnitPartitions) -> None:
         self.topics = topics
-        self.partitions = partitions
-        self.apply = apply
-        self._unit_partition: dict[str, tuple[bytes, int]] = {}
-        self._counters: dict[tuple[Counter, str], Any] = {}
-
-    def home(self, unit_id: str) -> tuple[bytes, int]:
-        """The Kafka key and partition a unit's events belong on (cached: few units)."""
-        found = self._unit_partition.get(unit_id)
-        if found is None:
-            key = unit_id.encode()
-            found = self._unit_partition[unit_id] = (key, partition_for(key, self.partitions))
-        return found
+        self.units = units
 
     def kind_of(self, message: MessageLike) -> EventKind | None:
         if message.topic == self.topics.rekeyed:
@@ -91,8 +89,7 @@ class Intake:
             return EventKind(name.decode()) if name else None
         return self.topics.kind_of(message.topic)
 
-    def handle(self, message: MessageLike) -> list[Outgoing]:
-        """What to produce for one input message (dead letter, re-keyed, or state change)."""
+    def decide(self, message: MessageLike) -> Decision:
         kind = self.kind_of(message)
         raw = message.value
         try:
@@ -102,31 +99,73 @@ class Intake:
                 raise InvalidEvent("message has no value (tombstone)")
             event = decode(kind, raw)
         except InvalidEvent as error:
-            self._count(metrics.EVENTS_DEAD_LETTERED, message.topic)
-            return [self.dead_letter(message, error.reason)]
-        key, partition = self.home(event.unit_id)
+            return DeadLetter(error.reason)
+        key, partition = self.units.home(event.unit_id)
         if message.key != key or message.partition != partition:
-            self._count(metrics.EVENTS_REKEYED, message.topic)
-            header = [(KIND_HEADER, kind.value.encode())]
-            return [Outgoing(self.topics.rekeyed, key, raw, partition, header)]
-        self._count(metrics.EVENTS_PROCESSED, message.topic)
-        return self.apply(event, message)
+            return Rekey(key, partition, [(KIND_HEADER, kind.value.encode())])
+        return Apply(event)
 
-    def _count(self, counter: Counter, topic: str) -> None:
-        child = self._counters.get((counter, topic))
-        if child is None:
-            child = self._counters[counter, topic] = counter.labels(topic=topic)
-        child.inc()
 
-    def dead_letter(self, message: MessageLike, reason: str) -> Outgoing:
-        key = message.key
-        body = {
-            "reason": reason,
-            "source_topic": message.topic,
-            "source_partition": message.partition,
-            "source_offset": message.offset,
-            "original_key_b64": None if key is None else base64.b64encode(key).decode(),
-            "original_value_b64": base64.b64encode(message.value or b"").decode(),
-            "dead_lettered_at": format_instant(time.time_ns() // 1000),
-        }
-        return Outgoing(self.topics.dead_letter, key, encode(body))
+def install(worker: Worker) -> None:
+    """Register the intake agent on the worker's app."""
+    app, store, engine, topics = worker.app, worker.store, worker.engine, worker.topics
+    intake = Intake(topics, worker.units)
+    inputs = topics.co_partitioned
+    processed = {t: instruments.EVENTS_PROCESSED.labels(topic=t) for t in inputs}
+    dead_lettered = {t: instruments.EVENTS_DEAD_LETTERED.labels(topic=t) for t in inputs}
+    rekeyed = {t: instruments.EVENTS_REKEYED.labels(topic=t) for t in inputs}
+    channel = app.topic(
+        *inputs,
+        key_type=bytes,
+        value_type=bytes,
+        key_serializer="raw",
+        value_serializer="raw",
+        partitions=worker.settings.topic_partitions,
+    )
+
+    async def apply(message: MessageLike, event: Event) -> None:
+        processed[message.topic].inc()
+        change = engine.apply(event)
+        if message.timestamp:
+            instruments.EVENT_TO_STATE.observe(max(0.0, time.time() - message.timestamp))
+            worker.changed_since.setdefault(event.unit_id, message.timestamp)
+        if change is not None:
+            key, value = change
+            partition = message.partition
+            sent = await app.producer.send(store.changelog, key, value, partition, None, None)
+            store.sent(partition, key, sent)
+
+    async def rekey(message: MessageLike, to: Rekey) -> None:
+        rekeyed[message.topic].inc()
+        await app.producer.send(
+            topics.rekeyed, to.key, message.value, to.partition, None, to.headers
+        )
+
+    async def dead_letter(message: MessageLike, reason: str) -> None:
+        dead_lettered[message.topic].inc()
+        letter = encode_dead_letter(
+            reason,
+            message.topic,
+            message.partition,
+            message.offset,
+            message.key,
+            message.value,
+            time.time_ns() // 1000,
+        )
+        await app.producer.send(topics.dead_letter, message.key, letter, None, None, None)
+
+    @app.agent(channel, name="intake")
+    async def intake_agent(stream: Any) -> None:
+        async for events in stream.take_events(BATCH_SIZE, BATCH_WITHIN):
+            await worker.ready.wait()
+            for event in events:
+                message = event.message
+                if not store.owns(message.partition):
+                    continue  # revoked while buffered: its new owner reads it again
+                decision = intake.decide(message)
+                if isinstance(decision, Apply):
+                    await apply(message, decision.event)
+                elif isinstance(decision, Rekey):
+                    await rekey(message, decision)
+                else:
+                    await dead_letter(message, decision.reason)

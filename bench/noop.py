@@ -14,7 +14,8 @@ from typing import Any
 
 import faust
 
-from streams.app import BATCH_SIZE, BATCH_WITHIN, faust_options
+from agents.intake import BATCH_SIZE, BATCH_WITHIN
+from streams.app import faust_options
 from streams.settings import Settings
 from streams.topics import TopicNames
 

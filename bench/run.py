@@ -218,7 +218,7 @@ def pipeline(workers: list[Worker], expected: int) -> tuple[float, float]:
 
 def compare_with_recount(worker: Worker, records: list[Any]) -> int:
     """Number of (unit, period) rows that differ from the recount."""
-    from agents.periods import parse_period
+    from kpi.periods import parse_period
 
     clock = parse_instant(CLOCK, "clock")
     differences = 0

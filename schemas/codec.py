@@ -13,6 +13,7 @@ Anything wrong raises :class:`InvalidEvent` with a reason a person can act on::
 
 from __future__ import annotations
 
+import base64
 import unicodedata
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
@@ -197,3 +198,27 @@ def decode(kind: EventKind, raw: bytes) -> Event:
 def encode(value: Any) -> bytes:
     """JSON bytes for an output message (alerts, dead letters, API bodies)."""
     return orjson.dumps(value)
+
+
+def encode_dead_letter(
+    reason: str,
+    topic: str,
+    partition: int,
+    offset: int,
+    key: bytes | None,
+    value: bytes | None,
+    at: Instant,
+) -> bytes:
+    """A DeadLetter message (``schemas/json/dead-letter.schema.json``) for the message at
+    ``topic``/``partition``/``offset`` that could not be accepted, and why."""
+    return encode(
+        {
+            "reason": reason,
+            "source_topic": topic,
+            "source_partition": partition,
+            "source_offset": offset,
+            "original_key_b64": None if key is None else base64.b64encode(key).decode(),
+            "original_value_b64": base64.b64encode(value or b"").decode(),
+            "dead_lettered_at": format_instant(at),
+        }
+    )

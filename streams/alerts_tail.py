@@ -28,7 +28,7 @@ from typing import Any, TextIO
 import orjson
 from kafka import KafkaConsumer, TopicPartition
 
-from agents.alerts import RULE_NAMES
+from kpi.rules import RULE_NAMES
 from streams.kafka import options_for
 from streams.settings import Settings
 from streams.topics import TopicNames

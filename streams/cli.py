@@ -76,8 +76,8 @@ def ensure_topics(settings: Settings) -> None:
 def run_worker(settings: Settings) -> None:
     import faust
 
-    from agents.calendar import CalendarError
-    from agents.units import RegistryError
+    from kpi.calendar import CalendarError
+    from kpi.units import RegistryError
     from streams.app import create_app
     from streams.webhooks import SubscriptionError
 
@@ -203,7 +203,7 @@ def cmd_simulate(args: argparse.Namespace) -> None:
 
 
 def cmd_alerts_tail(args: argparse.Namespace) -> None:
-    from agents.units import load_units
+    from kpi.units import load_units
     from streams.alerts_tail import tail
 
     settings = _broker_settings(_settings())

@@ -1,7 +1,9 @@
-"""Plain Kafka clients (kafka-python) for the CLI and the embedded broker: admin and producer.
+"""Kafka connection options and the plain clients outside Faust's own.
 
-The worker itself talks to Kafka through Faust (aiokafka); these clients serve the tools
-around it. Both get the same security settings.
+:func:`client_options` gives kafka-python and aiokafka clients the same broker list and
+security settings: the worker's recovery reader and SSE follower (aiokafka), and the CLI's
+admin, producer and alerts tail (kafka-python). The Faust app connects with the same
+settings through :func:`ssl_context` (``streams/app.py``).
 """
 
 from __future__ import annotations

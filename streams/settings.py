@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
-from agents.clock import ClockSpec
-from agents.rules import Thresholds
+from kpi.clock import ClockSpec
+from kpi.rules import Thresholds
 
 
 class SettingsError(ValueError):

@@ -26,9 +26,9 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from agents.calendar import WorkingCalendar
-from agents.periods import DAY_US, HOUR_US, date_of_day, day_number, day_start
-from agents.units import Unit, load_units
+from kpi.calendar import WorkingCalendar
+from kpi.periods import DAY_US, HOUR_US, date_of_day, day_number, day_start
+from kpi.units import Unit, load_units
 from schemas.codec import format_instant, parse_instant
 from schemas.records import Instant, ProcessingTime
 

@@ -1,7 +1,7 @@
 """Durable state of the owned partitions: one store per partition, and its changelog topic.
 
 The KPI engine keeps each dossier's winning events in the store of its unit's partition
-(:mod:`agents.engine`), and the worker sends every change to the changelog topic on that
+(:mod:`kpi.engine`), and the worker sends every change to the changelog topic on that
 same partition. When partitions are assigned, each new one is recovered by reading its
 changelog partition to the end, as fetch responses report it; with the rocksdb store a
 worker that stopped cleanly reads only what was written after it stopped.

@@ -1,12 +1,16 @@
-"""Topic names (contract §1), with the configurable prefix.
+"""Topic names (contract §1), with the configurable prefix, and where a unit's messages go.
 
 >>> TopicNames("test.").submitted
 'test.cchc.dossier-submitted'
+>>> UnitPartitions(8).home("xa-cam-lam") == (b"xa-cam-lam", partition_for(b"xa-cam-lam", 8))
+True
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from kafka.partitioner.default import murmur2
 
 from schemas.records import EventKind
 
@@ -52,3 +56,25 @@ class TopicNames:
             if topic == self.for_kind(kind):
                 return kind
         return None
+
+
+def partition_for(key: bytes, partitions: int) -> int:
+    """Kafka's default partitioner (murmur2), as producers and Faust use it."""
+    return (murmur2(key) & 0x7FFFFFFF) % partitions
+
+
+class UnitPartitions:
+    """Every message about a unit (its events, state and alerts) is keyed by its
+    ``unit_id`` and lives on that key's partition: one unit, one partition, one worker."""
+
+    def __init__(self, partitions: int) -> None:
+        self.partitions = partitions
+        self._homes: dict[str, tuple[bytes, int]] = {}
+
+    def home(self, unit_id: str) -> tuple[bytes, int]:
+        """The Kafka key and partition of a unit (cached: a province has few units)."""
+        found = self._homes.get(unit_id)
+        if found is None:
+            key = unit_id.encode()
+            found = self._homes[unit_id] = (key, partition_for(key, self.partitions))
+        return found

@@ -33,7 +33,7 @@ import orjson
 import yaml
 
 from schemas.codec import encode, format_instant
-from streams.metrics import WEBHOOK_DELIVERIES
+from streams.instruments import WEBHOOK_DELIVERIES
 
 SIGNATURE_HEADER = "X-CCHC-Signature"
 

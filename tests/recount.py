@@ -10,8 +10,8 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-from agents.calendar import WorkingCalendar
-from agents.periods import Period
+from kpi.calendar import WorkingCalendar
+from kpi.periods import Period
 from schemas.records import DossierCompleted, DossierSubmitted, Event, Instant, SatisfactionSurvey
 
 

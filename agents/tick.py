@@ -1,0 +1,45 @@
+"""The alert tick: moves the clock and publishes Conclusion 91 alert changes.
+
+Deadlines pass without any event arriving, so every ``TICK_SECONDS`` the engine moves to the
+clock's time, and the alert book evaluates the (unit, year) pairs whose figures changed
+since the last tick (:func:`kpi.alerts.evaluate_changes`). Each state change is published
+to the alerts topic, keyed and partitioned by its unit like every other message of it.
+"""
+
+from __future__ import annotations
+
+import time
+
+from kpi.alerts import evaluate_changes, evaluate_risks
+from schemas.codec import encode
+from streams import instruments
+from streams.worker import Worker
+
+TICK_SECONDS = 0.5
+"""How often the clock moves and alerts are evaluated: alerts follow events within ~1 s."""
+RISK_EVERY_TICKS = 10
+"""The early warning's due-soon windows move slowly: evaluated every 5 s."""
+
+
+def install(worker: Worker) -> None:
+    """Register the alert tick on the worker's app."""
+    app, engine, book = worker.app, worker.engine, worker.alerts
+    ticks = 0
+
+    @app.timer(TICK_SECONDS)
+    async def tick() -> None:
+        nonlocal ticks
+        if not worker.consuming or app.rebalancing:
+            return
+        engine.advance()
+        changes = evaluate_changes(engine, book, worker.owns)
+        ticks += 1
+        if ticks % RISK_EVERY_TICKS == 0:
+            changes += evaluate_risks(engine, book, engine.calendar, worker.owned_units())
+        for alert in changes:
+            key, partition = worker.units.home(alert["unit_id"])
+            await app.producer.send(worker.topics.alerts, key, encode(alert), partition, None, None)
+            since = worker.changed_since.get(alert["unit_id"])
+            if since is not None:  # None: the clock alone changed it (a deadline passed)
+                instruments.ALERT_LATENCY.observe(max(0.0, time.time() - since))
+        worker.changed_since.clear()

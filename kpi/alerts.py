@@ -1,0 +1,267 @@
+"""Conclusion 91 alerts (contract §6-7): evaluation and lifecycle, without Kafka.
+
+An alert is identified by (rule, unit_id, official_id or "", period) and is ``firing``
+while its rule holds on a large enough sample, ``resolved`` after. :class:`AlertBook`
+keeps the last state of every alert and returns a message only on a state change::
+
+    >>> book = AlertBook(Thresholds(min_dossiers=1))
+    >>> figures = Figures(resolved=10, resolved_late=1, open_overdue=0, surveys=0, satisfied=0)
+    >>> [a["state"] for a in book.evaluate_unit("u", 2026, figures, {}, {}, now=0)]
+    ['firing']
+    >>> book.evaluate_unit("u", 2026, figures, {}, {}, now=1)   # no change, no message
+    []
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from kpi.calendar import WorkingCalendar
+from kpi.engine import Engine
+from kpi.figures import Figures
+from kpi.periods import year_of, year_period
+from kpi.rules import (
+    LEADER_ACCOUNTABILITY,
+    OFFICIAL_LATE_RATE,
+    RANK_CONFLICT,
+    RISK_WORKING_DAYS,
+    UNIT_LATE_RATE,
+    UNIT_LATE_RATE_RISK,
+    UNIT_SATISFACTION,
+    Thresholds,
+    late_rate_breached,
+    percent_ratio,
+    ratio,
+)
+from schemas.codec import format_instant
+from schemas.records import Instant, ProcessingTime
+
+
+def alert_id(rule: str, unit_id: str, official_id: str | None, period: str) -> str:
+    return f"{rule}|{unit_id}|{official_id or ''}|{period}"
+
+
+@dataclass(frozen=True)
+class Condition:
+    """A rule's verdict with the numbers that justify it."""
+
+    rule: str
+    holds: bool
+    value: float | None
+    threshold: float
+    numerator: int
+    denominator: int
+    official_id: str | None = None
+    detail: str | None = None
+
+
+def unit_conditions(
+    figures: Figures, thresholds: Thresholds, ranks: dict[int, str], year: int
+) -> list[Condition]:
+    """The unit rules for one year: late rate, satisfaction, and the ranking rules."""
+    breaches = figures.unit_breaches(thresholds)
+    late = Condition(
+        UNIT_LATE_RATE,
+        UNIT_LATE_RATE in breaches and figures.dossiers >= thresholds.min_dossiers,
+        ratio(figures.late, figures.dossiers),
+        percent_ratio(thresholds.unit_late),
+        figures.late,
+        figures.dossiers,
+    )
+    satisfaction = Condition(
+        UNIT_SATISFACTION,
+        UNIT_SATISFACTION in breaches and figures.surveys >= thresholds.min_surveys,
+        ratio(figures.satisfied, figures.surveys),
+        percent_ratio(thresholds.unit_satisfaction),
+        figures.satisfied,
+        figures.surveys,
+    )
+    conditions = [late, satisfaction]
+    rank = ranks.get(year)
+    if rank is not None:
+        # Ranked "Tốt" in a year the unit was not eligible: justified by the breached rule.
+        basis = late if UNIT_LATE_RATE in breaches or not breaches else satisfaction
+        conditions.append(
+            Condition(
+                RANK_CONFLICT,
+                rank == "tot" and bool(breaches),
+                basis.value,
+                basis.threshold,
+                basis.numerator,
+                basis.denominator,
+                detail=f"tot {year}; breaches: {', '.join(breaches)}",
+            )
+        )
+        bad_years = [y for y in (year - 1, year) if ranks.get(y) == "trung_binh"]
+        accountable = rank == "yeu" or len(bad_years) == 2
+        reason = f"yeu {year}" if rank == "yeu" else f"trung_binh {', '.join(map(str, bad_years))}"
+        conditions.append(
+            Condition(
+                LEADER_ACCOUNTABILITY,
+                accountable,
+                None,
+                0.0,
+                1 if rank == "yeu" else len(bad_years),
+                1 if rank == "yeu" else 2,
+                detail=reason,
+            )
+        )
+    return conditions
+
+
+def risk_condition(figures: Figures, due_soon: int, thresholds: Thresholds) -> Condition:
+    """Within the line now, over it if the dossiers due soon all went late."""
+    late, total = figures.late + due_soon, figures.dossiers + due_soon
+    holds = (
+        due_soon > 0
+        and UNIT_LATE_RATE not in figures.unit_breaches(thresholds)
+        and late_rate_breached(late, total, thresholds.unit_late)
+        and total >= thresholds.min_dossiers
+    )
+    return Condition(
+        UNIT_LATE_RATE_RISK,
+        holds,
+        ratio(late, total),
+        percent_ratio(thresholds.unit_late),
+        late,
+        total,
+        detail=f"{due_soon} due within {RISK_WORKING_DAYS} working days",
+    )
+
+
+def official_condition(official: str, figures: Figures, thresholds: Thresholds) -> Condition:
+    return Condition(
+        OFFICIAL_LATE_RATE,
+        bool(figures.official_breaches(thresholds))
+        and figures.dossiers >= thresholds.min_official_dossiers,
+        ratio(figures.late, figures.dossiers),
+        percent_ratio(thresholds.official_late),
+        figures.late,
+        figures.dossiers,
+        official_id=official,
+    )
+
+
+class AlertBook:
+    """The last state of every alert of the units a worker owns."""
+
+    def __init__(self, thresholds: Thresholds) -> None:
+        self.thresholds = thresholds
+        self.alerts: dict[str, dict[str, Any]] = {}
+
+    def restore(self, alert: dict[str, Any]) -> None:
+        """Take a published alert as the current state (replaying the alerts topic)."""
+        self.alerts[alert["alert_id"]] = alert
+
+    def evaluate_unit(
+        self,
+        unit_id: str,
+        year: int,
+        figures: Figures,
+        officials: dict[str, Figures],
+        ranks: dict[int, str],
+        now: Instant,
+    ) -> list[dict[str, Any]]:
+        """Alerts whose state changed for this unit and year (one message each)."""
+        conditions = unit_conditions(figures, self.thresholds, ranks, year)
+        conditions += [official_condition(o, f, self.thresholds) for o, f in officials.items()]
+        changes = []
+        for condition in conditions:
+            change = self._transition(unit_id, str(year), condition, now)
+            if change is not None:
+                changes.append(change)
+        return changes
+
+    def _transition(
+        self, unit_id: str, period: str, c: Condition, now: Instant
+    ) -> dict[str, Any] | None:
+        key = alert_id(c.rule, unit_id, c.official_id, period)
+        current = self.alerts.get(key)
+        firing = current is not None and current["state"] == "firing"
+        if c.holds == firing:
+            return None
+        if not c.holds and current is None:
+            return None
+        stamp = format_instant(now)
+        alert = {
+            "alert_id": key,
+            "rule": c.rule,
+            "unit_id": unit_id,
+            "official_id": c.official_id,
+            "period": period,
+            "state": "firing" if c.holds else "resolved",
+            "value": c.value,
+            "threshold": c.threshold,
+            "numerator": c.numerator,
+            "denominator": c.denominator,
+            "started_at": stamp if c.holds or current is None else current["started_at"],
+            "resolved_at": None if c.holds else stamp,
+            "evaluated_at": stamp,
+        }
+        if c.detail is not None:
+            alert["detail"] = c.detail
+        self.alerts[key] = alert
+        return alert
+
+    def evaluate_risk(
+        self, unit_id: str, year: int, figures: Figures, due_soon: int, now: Instant
+    ) -> dict[str, Any] | None:
+        condition = risk_condition(figures, due_soon, self.thresholds)
+        return self._transition(unit_id, str(year), condition, now)
+
+    def query(self, state: str = "firing", unit_id: str | None = None) -> list[dict[str, Any]]:
+        return sorted(
+            (
+                a
+                for a in self.alerts.values()
+                if (state == "all" or a["state"] == state)
+                and (unit_id is None or a["unit_id"] == unit_id)
+            ),
+            key=lambda a: a["alert_id"],
+        )
+
+
+def evaluate_changes(
+    engine: Engine, book: AlertBook, owns: Callable[[str], bool]
+) -> list[dict[str, Any]]:
+    """Alert changes for every (unit, year) whose figures changed since the last look.
+
+    Years after the clock's are skipped (a frozen clock may precede some events).
+    """
+    clock_year = year_of(engine.now)
+    changes = []
+    for unit_id, years in engine.take_dirty().items():
+        if not owns(unit_id):
+            continue
+        officials = engine.officials(unit_id)
+        ranks = engine.ranks(unit_id)
+        for year in sorted(y for y in years if y <= clock_year):
+            period = year_period(year)
+            changes += book.evaluate_unit(
+                unit_id,
+                year,
+                engine.figures(unit_id, period),
+                {official: engine.figures(unit_id, period, official) for official in officials},
+                ranks,
+                engine.now,
+            )
+    return changes
+
+
+def evaluate_risks(
+    engine: Engine, book: AlertBook, calendar: WorkingCalendar, units: Iterable[str]
+) -> list[dict[str, Any]]:
+    """The early-warning rule for the clock's year, for every unit given."""
+    until = calendar.deadline(engine.now, ProcessingTime(RISK_WORKING_DAYS, "working_days"))
+    due = engine.due_within(until)
+    year = year_of(engine.now)
+    period = year_period(year)
+    changes = []
+    for unit_id in units:
+        figures = engine.figures(unit_id, period)
+        change = book.evaluate_risk(unit_id, year, figures, len(due.get(unit_id, ())), engine.now)
+        if change is not None:
+            changes.append(change)
+    return changes

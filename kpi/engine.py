@@ -1,0 +1,322 @@
+"""The KPI engine of one worker: exact figures from per-dossier state (no Kafka in here).
+
+Durable state is the winning events per dossier (plus dossier-less votes and rankings),
+in mappings the caller provides: ``states_of(unit_id)`` is the one holding a unit's state
+(the store of the unit's partition in the worker, one dict in tests). Everything else is
+derived, kept in memory, and rebuilt from that state after recovery.
+
+    >>> from kpi.calendar import WorkingCalendar
+    >>> from kpi.clock import Clock, ClockSpec
+    >>> from kpi.periods import parse_period
+    >>> from schemas.codec import parse_instant
+    >>> from schemas.records import DossierCompleted, DossierSubmitted
+    >>> t = lambda text: parse_instant(text, "t")
+    >>> clock = Clock(ClockSpec("fixed", t("2026-03-31T12:00:00+07:00")))
+    >>> states = {}
+    >>> engine = Engine(WorkingCalendar(), clock, lambda unit_id: states)
+    >>> _ = engine.apply(DossierSubmitted("s1", "u", "d1", t("2026-03-02T08:00:00+07:00"),
+    ...                                   t("2026-03-05T00:00:00+07:00"), None, "cb", None, None))
+    >>> engine.figures("u", parse_period("2026-03", clock.now())).open_overdue
+    1
+    >>> _ = engine.apply(DossierCompleted("c1", "u", "d1", t("2026-03-06T08:00:00+07:00"),
+    ...                                   None, None))
+    >>> f = engine.figures("u", parse_period("2026-03", clock.now()))
+    >>> (f.resolved, f.resolved_late, f.open_overdue)
+    (1, 1, 0)
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Callable, Iterable, MutableMapping
+from typing import NamedTuple
+
+import orjson
+
+from kpi.calendar import WorkingCalendar
+from kpi.clock import Clock
+from kpi.dossier import OVERDUE_NOW, DossierState, contribution, merge, vote_entries
+from kpi.figures import DayCounts, Figures, UnitTotals
+from kpi.periods import Period, month_starts_between, year_of, year_of_day
+from schemas.records import (
+    DossierCompleted,
+    DossierSubmitted,
+    Event,
+    Instant,
+    SatisfactionSurvey,
+    UnitRanking,
+)
+
+DOSSIER, LOOSE_VOTE, RANKING = "d", "v", "r"
+"""Kinds of durable state, the first element of a state key."""
+
+StatesOf = Callable[[str], MutableMapping[bytes, bytes]]
+"""The mapping that holds a unit's durable state: ``states_of(unit_id)``."""
+
+Ranking = tuple[Instant, str, str]
+"""(published_at, event_id, rank) of the winning ranking of a unit and year."""
+
+
+def state_key(kind: str, unit_id: str, ident: str | int) -> bytes:
+    """An unambiguous store key: a JSON array, whatever characters the ids hold.
+
+    >>> parse_state_key(state_key(DOSSIER, "xã-a", "d/1"))
+    ('d', 'xã-a', 'd/1')
+    """
+    return orjson.dumps([kind, unit_id, ident])
+
+
+def parse_state_key(key: bytes) -> tuple[str, str, str | int]:
+    """(kind, unit_id, dossier id / event id / year) of a :func:`state_key`."""
+    kind, unit_id, ident = orjson.loads(key)
+    return kind, unit_id, ident
+
+
+class DueDossier(NamedTuple):
+    """An open dossier and the instant it turns (or turned) overdue."""
+
+    dossier_id: str
+    official_id: str | None
+    due_at: Instant
+
+
+class Engine:
+    def __init__(
+        self,
+        calendar: WorkingCalendar,
+        clock: Clock,
+        states_of: StatesOf,
+    ) -> None:
+        self.calendar = calendar
+        self.clock = clock
+        self.states_of = states_of
+        self.units: dict[str, UnitTotals] = {}
+        self.rankings: dict[str, dict[int, Ranking]] = {}
+        self.now: Instant = clock.now()
+        self._clock_year = year_of(self.now)
+        # Dossiers with a boundary (start or end of being overdue) not yet passed, and a
+        # heap of those boundaries: the clock moves them without any event arriving.
+        self._intervals: dict[bytes, tuple[str, str | None, Instant, Instant | None]] = {}
+        self._boundaries: list[tuple[Instant, bytes]] = []
+        # (unit, year) pairs whose figures or rankings changed since the alerts last looked.
+        self.dirty: dict[str, set[int]] = {}
+
+    # -- events -------------------------------------------------------------------
+
+    def apply(self, event: Event) -> tuple[bytes, bytes] | None:
+        """Apply one valid event; return the (key, state) to make durable, or None."""
+        self.clock.observe(event.timestamp)
+        if self.clock.spec.mode == "event":
+            self.advance()
+        if isinstance(event, UnitRanking):
+            return self._apply_ranking(event)
+        if event.dossier_id is None:  # only a survey may have no dossier
+            assert isinstance(event, SatisfactionSurvey)
+            return self._apply_loose_vote(event)
+        return self._apply_dossier_event(event, event.dossier_id)
+
+    def _apply_dossier_event(
+        self, event: DossierSubmitted | DossierCompleted | SatisfactionSurvey, dossier_id: str
+    ) -> tuple[bytes, bytes] | None:
+        key = state_key(DOSSIER, event.unit_id, dossier_id)
+        states = self.states_of(event.unit_id)
+        raw = states.get(key)
+        old = DossierState() if raw is None else DossierState.decode(raw)
+        new = merge(old, event, self.calendar)
+        if new is None:
+            return None
+        totals = self.totals(event.unit_id)
+        added = contribution(new, self.now)
+        totals.apply(added, 1)
+        if raw is not None:  # a new dossier contributed nothing yet
+            totals.apply(contribution(old, self.now), -1)
+        # A replaced event may be earlier than any in the new state: its years change too.
+        earliest, replaced = event.timestamp, old.earliest
+        self._mark(event.unit_id, earliest if replaced is None else min(earliest, replaced))
+        self._track(key, event.unit_id, new)
+        encoded = new.encode()
+        states[key] = encoded
+        return key, encoded
+
+    def _apply_loose_vote(self, event: SatisfactionSurvey) -> tuple[bytes, bytes] | None:
+        key = state_key(LOOSE_VOTE, event.unit_id, event.event_id)
+        states = self.states_of(event.unit_id)
+        if states.get(key) is not None:
+            return None
+        entries = vote_entries(event.surveyed_at, event.satisfied, event.official_id)
+        self.totals(event.unit_id).apply(entries, 1)
+        self._mark(event.unit_id, event.surveyed_at)
+        encoded = orjson.dumps([event.surveyed_at, event.satisfied, event.official_id])
+        states[key] = encoded
+        return key, encoded
+
+    def _apply_ranking(self, event: UnitRanking) -> tuple[bytes, bytes] | None:
+        current = self.rankings.get(event.unit_id, {}).get(event.year)
+        candidate = (event.published_at, event.event_id, event.rank)
+        if current is not None and candidate[:2] <= current[:2]:
+            return None
+        self.rankings.setdefault(event.unit_id, {})[event.year] = candidate
+        self.dirty.setdefault(event.unit_id, set()).update((event.year, event.year + 1))
+        key = state_key(RANKING, event.unit_id, event.year)
+        encoded = orjson.dumps(candidate)
+        self.states_of(event.unit_id)[key] = encoded
+        return key, encoded
+
+    def _mark(self, unit_id: str, earliest: Instant) -> None:
+        """Mark the years from ``earliest`` to the clock's: a dossier contributes only to
+        years from its earliest timestamp on, and years after the clock are not evaluated."""
+        first = year_of(earliest) if earliest < self.now else self._clock_year
+        years = self.dirty.get(unit_id)
+        if years is None:
+            years = self.dirty[unit_id] = set()
+        years.update(range(first, self._clock_year + 1))
+
+    def take_dirty(self) -> dict[str, set[int]]:
+        """The (unit, years) to re-evaluate, emptied."""
+        dirty, self.dirty = self.dirty, {}
+        return dirty
+
+    def years(self, unit_id: str) -> set[int]:
+        """Every year with figures or a ranking for the unit, and the clock's year."""
+        totals = self.units.get(unit_id)
+        days = {day for _, day in totals.days} if totals else set()
+        return (
+            {year_of_day(day) for day in days}
+            | set(self.rankings.get(unit_id, {}))
+            | {year_of(self.now)}
+        )
+
+    def ranks(self, unit_id: str) -> dict[int, str]:
+        return {year: rank for year, (_, _, rank) in self.rankings.get(unit_id, {}).items()}
+
+    def totals(self, unit_id: str) -> UnitTotals:
+        totals = self.units.get(unit_id)
+        if totals is None:
+            totals = self.units[unit_id] = UnitTotals()
+        return totals
+
+    # -- the clock ------------------------------------------------------------------
+
+    def _track(self, key: bytes, unit_id: str, state: DossierState) -> None:
+        interval = state.overdue_interval()
+        if interval is None:
+            self._intervals.pop(key, None)
+            return
+        start, end = interval
+        if end is not None and end < self.now:
+            self._intervals.pop(key, None)  # both boundaries passed: the clock cannot change it
+            return
+        self._intervals[key] = (unit_id, state.official, start, end)
+        for boundary in (start, end):
+            if boundary is not None and boundary >= self.now:
+                heapq.heappush(self._boundaries, (boundary, key))
+
+    def advance(self) -> None:
+        """Move to the clock's time; units whose open-overdue changed are marked dirty."""
+        target = self.clock.now()
+        if target <= self.now:
+            return
+        for month_start in month_starts_between(self.now, target):
+            self._advance_to(month_start)
+            for unit_id, totals in self.units.items():  # freeze the count at a month's end
+                for official, count in totals.overdue_now.items():
+                    if count:
+                        totals.overdue_at[official, month_start] += count
+                        self.dirty.setdefault(unit_id, set()).add(year_of(month_start - 1))
+        self._advance_to(target)
+
+    def _advance_to(self, target: Instant) -> None:
+        before = self.now
+        due: set[bytes] = set()
+        while self._boundaries and self._boundaries[0][0] < target:
+            due.add(heapq.heappop(self._boundaries)[1])
+        for key in due:
+            interval = self._intervals.get(key)
+            if interval is None:
+                continue
+            unit_id, official, start, end = interval
+            was = start < before and (end is None or before <= end)
+            now = start < target and (end is None or target <= end)
+            if was != now:
+                self.totals(unit_id).apply([(OVERDUE_NOW, official, 0, 0)], 1 if now else -1)
+                self.dirty.setdefault(unit_id, set()).add(year_of(target))
+            if end is not None and end < target:
+                del self._intervals[key]
+        self.now = target
+        self._clock_year = year_of(target)
+
+    def due_within(
+        self, until: Instant, since: Instant | None = None
+    ) -> dict[str, list[DueDossier]]:
+        """Open dossiers that turn overdue in ``[since, until]``, per unit, soonest first;
+        ``since`` defaults to the clock (not yet overdue)."""
+        since = self.now if since is None else since
+        found: dict[str, list[DueDossier]] = {}
+        for key, (unit_id, official, start, end) in self._intervals.items():
+            if end is None and since <= start <= until:
+                dossier_id = str(parse_state_key(key)[2])
+                found.setdefault(unit_id, []).append(DueDossier(dossier_id, official, start))
+        for dossiers in found.values():
+            dossiers.sort(key=lambda dossier: dossier.due_at)
+        return found
+
+    # -- recovery -------------------------------------------------------------------
+
+    def rebuild(self, states: Iterable[tuple[bytes, bytes]]) -> int:
+        """Recompute everything from ``states``: every (key, state) this worker owns."""
+        self.units.clear()
+        self.rankings.clear()
+        self._intervals.clear()
+        self._boundaries.clear()
+        owned: list[tuple[str, str, str | int, bytes, bytes]] = []
+        for key, value in states:
+            kind, unit_id, ident = parse_state_key(key)
+            owned.append((kind, unit_id, ident, key, value))
+        if self.clock.spec.mode == "event":
+            for kind, _, _, _, value in owned:
+                for at in _timestamps(kind, value):
+                    self.clock.observe(at)
+        self.now = self.clock.now()
+        self._clock_year = year_of(self.now)
+        for kind, unit_id, ident, key, value in owned:
+            totals = self.totals(unit_id)
+            if kind == DOSSIER:
+                state = DossierState.decode(value)
+                totals.apply(contribution(state, self.now), 1)
+                self._track(key, unit_id, state)
+            elif kind == LOOSE_VOTE:
+                at, satisfied, official = orjson.loads(value)
+                totals.apply(vote_entries(at, satisfied, official), 1)
+            else:
+                published, event_id, rank = orjson.loads(value)
+                self.rankings.setdefault(unit_id, {})[int(ident)] = (published, event_id, rank)
+        self.dirty = {unit_id: self.years(unit_id) for unit_id in self.units}
+        return len(owned)
+
+    # -- queries --------------------------------------------------------------------
+
+    def figures(self, unit_id: str, period: Period, official: str | None = None) -> Figures:
+        totals = self.units.get(unit_id) or UnitTotals()
+        return Figures.of(totals, official, period, self.now)
+
+    def officials(self, unit_id: str) -> list[str]:
+        """The unit's officials with any figures at all, sorted."""
+        totals = self.units.get(unit_id)
+        return sorted(totals.officials()) if totals else []
+
+    def orphans(self, unit_id: str) -> int:
+        """Dossiers with a completion but no submission (over all time)."""
+        totals = self.units.get(unit_id)
+        return totals.orphans if totals else 0
+
+    def daily(self, unit_id: str, first_day: int, end_day: int) -> list[DayCounts]:
+        """The unit's counts per local day in ``[first_day, end_day)``, oldest first."""
+        totals = self.units.get(unit_id) or UnitTotals()
+        return [totals.day(None, day) for day in range(first_day, end_day)]
+
+
+def _timestamps(kind: str, value: bytes) -> Iterable[Instant]:
+    data = orjson.loads(value)
+    if kind == DOSSIER:
+        return [part[0] for part in data if part is not None]
+    return [data[0]]

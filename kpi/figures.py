@@ -1,0 +1,150 @@
+"""Aggregates of one unit, kept incrementally, and the figures of a period (contract §5).
+
+Counts live in daily buckets per official (``None`` is the whole unit): a year is a sum of
+at most 366 small lists, cheaper at query time than three bucket updates on every event.
+Open-overdue is not bucketed by event: ``overdue_now`` is the count at the clock, and
+``overdue_at[(official, m)]`` the count frozen at month start ``m`` (the end of the month
+before it, and of a year when ``m`` is 1 January).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+from kpi.dossier import DAY, ORPHAN, OVERDUE_AT, OVERDUE_NOW, Entry
+from kpi.periods import Period
+from kpi.rules import (
+    OFFICIAL_LATE_RATE,
+    UNIT_LATE_RATE,
+    UNIT_SATISFACTION,
+    Thresholds,
+    late_rate_breached,
+    ratio,
+    satisfaction_breached,
+)
+from schemas.records import Instant
+
+
+def _counts() -> list[int]:
+    return [0, 0, 0, 0]
+
+
+class DayCounts(NamedTuple):
+    """What one local day adds to a unit's (or an official's) figures."""
+
+    day: int
+    resolved: int
+    resolved_late: int
+    surveys: int
+    satisfied: int
+
+
+class UnitTotals:
+    """Every count of one unit and its officials."""
+
+    __slots__ = ("days", "orphans", "overdue_at", "overdue_now")
+
+    def __init__(self) -> None:
+        self.days: defaultdict[tuple[str | None, int], list[int]] = defaultdict(_counts)
+        self.overdue_at: defaultdict[tuple[str | None, Instant], int] = defaultdict(int)
+        self.overdue_now: defaultdict[str | None, int] = defaultdict(int)
+        self.orphans = 0
+
+    def apply(self, entries: list[Entry], sign: int) -> None:
+        """Add (sign 1) or retract (sign -1) a dossier's contribution."""
+        for kind, official, x, field in entries:
+            if kind == ORPHAN:
+                self.orphans += sign
+                continue
+            for who in (None, official) if official is not None else (None,):
+                if kind == DAY:
+                    self.days[who, x][field] += sign
+                elif kind == OVERDUE_AT:
+                    self.overdue_at[who, x] += sign
+                elif kind == OVERDUE_NOW:
+                    self.overdue_now[who] += sign
+
+    def officials(self) -> set[str]:
+        return (
+            {who for who, _ in self.days if who is not None}
+            | {who for who in self.overdue_now if who is not None}
+            | {who for who, _ in self.overdue_at if who is not None}
+        )
+
+    def day(self, official: str | None, day: int) -> DayCounts:
+        bucket = self.days.get((official, day))
+        return DayCounts(day, *bucket) if bucket is not None else DayCounts(day, 0, 0, 0, 0)
+
+    def counts(self, official: str | None, period: Period) -> list[int]:
+        """[resolved, late, surveys, satisfied] over the period."""
+        total = _counts()
+        for day in range(period.first_day, period.end_day):
+            bucket = self.days.get((official, day))
+            if bucket is not None:
+                for field in range(4):
+                    total[field] += bucket[field]
+        return total
+
+    def open_overdue(self, official: str | None, period: Period, clock: Instant) -> int:
+        """Open-overdue at ``min(period end, clock)``."""
+        if period.end > clock:
+            return self.overdue_now.get(official, 0)
+        return self.overdue_at.get((official, period.end), 0)
+
+
+@dataclass(frozen=True)
+class Figures:
+    """The figures of a unit or an official for one period."""
+
+    resolved: int
+    resolved_late: int
+    open_overdue: int
+    surveys: int
+    satisfied: int
+
+    @classmethod
+    def of(
+        cls, totals: UnitTotals, official: str | None, period: Period, clock: Instant
+    ) -> Figures:
+        resolved, late, surveys, satisfied = totals.counts(official, period)
+        return cls(resolved, late, totals.open_overdue(official, period, clock), surveys, satisfied)
+
+    @property
+    def late(self) -> int:
+        """The late rate's numerator: resolved late plus open-overdue."""
+        return self.resolved_late + self.open_overdue
+
+    @property
+    def dossiers(self) -> int:
+        """The late rate's denominator: resolved plus open-overdue."""
+        return self.resolved + self.open_overdue
+
+    @property
+    def active(self) -> bool:
+        return bool(self.dossiers or self.surveys)
+
+    def unit_breaches(self, thresholds: Thresholds) -> list[str]:
+        breaches = []
+        if late_rate_breached(self.late, self.dossiers, thresholds.unit_late):
+            breaches.append(UNIT_LATE_RATE)
+        if satisfaction_breached(self.satisfied, self.surveys, thresholds.unit_satisfaction):
+            breaches.append(UNIT_SATISFACTION)
+        return breaches
+
+    def official_breaches(self, thresholds: Thresholds) -> list[str]:
+        if late_rate_breached(self.late, self.dossiers, thresholds.official_late):
+            return [OFFICIAL_LATE_RATE]
+        return []
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "resolved": self.resolved,
+            "resolved_late": self.resolved_late,
+            "open_overdue": self.open_overdue,
+            "late_rate": ratio(self.late, self.dossiers),
+            "surveys": self.surveys,
+            "satisfied": self.satisfied,
+            "satisfaction_index": ratio(self.satisfied, self.surveys),
+        }

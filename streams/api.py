@@ -1,0 +1,208 @@
+"""The answers of the HTTP API (contract §8) as JSON-ready dicts, from the worker's engine.
+
+:class:`Api` answers from this worker's figures; lists of every unit also gather the other
+workers' local answers (:class:`~streams.peers.Peers`). The views in :mod:`streams.web`
+only route requests here and turn exceptions into statuses: :class:`BadRequest` and
+:class:`~kpi.periods.PeriodError` are 400, :class:`NotFound` is 404.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from kpi.engine import DueDossier
+from kpi.periods import Period, date_of_day, day_of, parse_period
+from kpi.rules import RULE_NAMES, percent_ratio
+from kpi.units import lookup
+from schemas.codec import format_instant
+from schemas.records import ProcessingTime
+from streams.peers import Peers
+from streams.worker import Worker
+
+UNITS_STREAM_SECONDS = 0.5
+"""How often an open screen's units stream asks for a fresh snapshot."""
+
+
+class NotFound(LookupError):
+    """An unknown unit (404)."""
+
+
+class BadRequest(ValueError):
+    """A query parameter that cannot be used (400)."""
+
+
+def whole_number(query: dict[str, str], name: str, default: int, high: int) -> int:
+    """``query[name]`` as a whole number 1..high.
+
+    >>> whole_number({"days": "7"}, "days", 3, 60)
+    7
+    >>> whole_number({}, "days", 3, 60)
+    3
+    """
+    text = query.get(name, str(default))
+    if not text.isdigit() or not 1 <= int(text) <= high:
+        raise BadRequest(f"{name} {text!r} is not a whole number 1..{high}")
+    return int(text)
+
+
+def _due_rows(dossiers: list[DueDossier]) -> list[dict[str, Any]]:
+    return [
+        {
+            "dossier_id": dossier.dossier_id,
+            "official_id": dossier.official_id,
+            "due_at": format_instant(dossier.due_at),
+        }
+        for dossier in dossiers
+    ]
+
+
+class Api:
+    def __init__(self, worker: Worker, peers: Peers) -> None:
+        self.worker = worker
+        self.peers = peers
+        self._snapshots: dict[tuple[tuple[str, str], ...], tuple[float, asyncio.Future[Any]]] = {}
+
+    def period(self, text: str | None) -> tuple[Period, str]:
+        """The period asked for (default: the clock's year) and the clock's time."""
+        engine = self.worker.engine
+        engine.advance()
+        return parse_period(text, engine.now), format_instant(engine.now)
+
+    def require_unit(self, unit_id: str) -> None:
+        worker = self.worker
+        if unit_id not in worker.engine.units and unit_id not in worker.registry:
+            raise NotFound(f"unknown unit {unit_id!r}")
+
+    # -- one unit, answered by its owner ------------------------------------------------
+
+    def unit(self, unit_id: str, period: Period) -> dict[str, Any]:
+        worker = self.worker
+        self.require_unit(unit_id)
+        figures = worker.engine.figures(unit_id, period)
+        breaches = figures.unit_breaches(worker.settings.thresholds)
+        registered = lookup(worker.registry, unit_id)
+        return {
+            "unit_id": unit_id,
+            "name": registered.name,
+            "type": registered.type,
+            "level": registered.level,
+            **figures.as_json(),
+            "breaches": breaches,
+            "eligible_good": not breaches,
+            "orphans": worker.engine.orphans(unit_id),
+        }
+
+    def officials(self, unit_id: str, period: Period) -> list[dict[str, Any]]:
+        engine, thresholds = self.worker.engine, self.worker.settings.thresholds
+        rows = []
+        for official in engine.officials(unit_id):
+            figures = engine.figures(unit_id, period, official)
+            if not figures.active:
+                continue
+            breaches = figures.official_breaches(thresholds)
+            rows.append(
+                {
+                    "unit_id": unit_id,
+                    "official_id": official,
+                    **figures.as_json(),
+                    "breaches": breaches,
+                    "eligible_hoan_thanh_tot": not breaches,
+                }
+            )
+        return rows
+
+    def due_soon(self, unit_id: str, days: int) -> dict[str, Any]:
+        """Open dossiers that turn overdue within ``days`` working days, and those already
+        overdue (oldest first)."""
+        self.require_unit(unit_id)
+        engine = self.worker.engine
+        engine.advance()
+        until = engine.calendar.deadline(engine.now, ProcessingTime(days, "working_days"))
+        return {
+            "unit_id": unit_id,
+            "as_of": format_instant(engine.now),
+            "days": days,
+            "until": format_instant(until),
+            "dossiers": _due_rows(engine.due_within(until).get(unit_id, [])),
+            "overdue": _due_rows(engine.due_within(engine.now - 1, since=0).get(unit_id, [])),
+        }
+
+    def daily(self, unit_id: str, days: int) -> dict[str, Any]:
+        """Per local day: resolved, late, surveys, satisfied, for the last ``days`` days."""
+        self.require_unit(unit_id)
+        engine = self.worker.engine
+        engine.advance()
+        today = day_of(engine.now)
+        rows = [
+            {
+                "date": date_of_day(counts.day).isoformat(),
+                "resolved": counts.resolved,
+                "resolved_late": counts.resolved_late,
+                "surveys": counts.surveys,
+                "satisfied": counts.satisfied,
+            }
+            for counts in engine.daily(unit_id, today - days + 1, today + 1)
+        ]
+        return {"unit_id": unit_id, "as_of": format_instant(engine.now), "days": rows}
+
+    # -- lists, gathered from every worker ----------------------------------------------
+
+    async def units_snapshot(self, query: dict[str, str]) -> dict[str, Any]:
+        """What /api/units answers: every unit, this worker's and the others'."""
+        period, as_of = self.period(query.get("period"))
+        rows = [self.unit(unit_id, period) for unit_id in self.worker.owned_units()]
+        rows += await self.peers.gather("/api/units", query, "units")
+        rows.sort(key=lambda row: row["unit_id"])
+        return {"period": period.name, "as_of": as_of, "units": rows}
+
+    async def shared_units_snapshot(self, query: dict[str, str]) -> dict[str, Any]:
+        """:meth:`units_snapshot`, computed at most once per ``UNITS_STREAM_SECONDS`` for
+        every open screen asking the same: each screen's stream polls it that often, and a
+        snapshot costs every worker the figures of all its units."""
+        key = tuple(sorted(query.items()))
+        now = time.monotonic()
+        cached = self._snapshots.get(key)
+        if cached is None or now - cached[0] >= UNITS_STREAM_SECONDS:
+            fresh = {k: v for k, v in self._snapshots.items() if now - v[0] < UNITS_STREAM_SECONDS}
+            cached = fresh[key] = (now, asyncio.ensure_future(self.units_snapshot(query)))
+            self._snapshots = fresh  # queries no screen asks any more are forgotten
+        # Shielded: a screen that goes away must not cancel the others' snapshot.
+        return await asyncio.shield(cached[1])
+
+    async def officials_snapshot(self, query: dict[str, str], unit_id: str | None) -> Any:
+        """What /api/officials answers: one unit's officials, or every unit's."""
+        period, as_of = self.period(query.get("period"))
+        if unit_id is None:
+            rows = [row for u in self.worker.owned_units() for row in self.officials(u, period)]
+            rows += await self.peers.gather("/api/officials", query, "officials")
+        else:
+            self.require_unit(unit_id)
+            rows = self.officials(unit_id, period)
+        rows.sort(key=lambda row: (row["unit_id"], row["official_id"]))
+        return {"period": period.name, "as_of": as_of, "officials": rows}
+
+    async def alerts(self, query: dict[str, str]) -> dict[str, Any]:
+        state = query.get("state", "firing")
+        if state not in ("firing", "resolved", "all"):
+            raise BadRequest(f"state {state!r} is not firing, resolved or all")
+        rows = self.worker.alerts.query(state, query.get("unit_id"))
+        rows += await self.peers.gather("/api/alerts", query, "alerts")
+        rows.sort(key=lambda alert: alert["alert_id"])
+        return {"alerts": rows}
+
+    def info(self) -> dict[str, Any]:
+        """What screens need to know of this deployment: demo data, clock, rules, lines."""
+        settings = self.worker.settings
+        thresholds = settings.thresholds
+        return {
+            "demo": settings.demo,
+            "clock": settings.clock.mode,
+            "rules": RULE_NAMES,
+            "thresholds": {
+                "unit_late": percent_ratio(thresholds.unit_late),
+                "unit_satisfaction": percent_ratio(thresholds.unit_satisfaction),
+                "official_late": percent_ratio(thresholds.official_late),
+            },
+        }

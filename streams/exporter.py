@@ -1,0 +1,123 @@
+"""Per-unit figures for Prometheus, read from the engine at each scrape.
+
+Only the units this worker owns are exported, so several workers never export the same
+series. Rates are ``_ratio`` gauges (0..1; a series is absent while its denominator is 0);
+counts of a period are gauges, since corrections and the turning of the period lower them.
+"""
+
+from __future__ import annotations
+
+from collections import Counter as Tally
+from collections.abc import Iterator
+from typing import Any
+
+from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily
+from prometheus_client.registry import Collector
+
+from kpi.periods import parse_period
+from kpi.rules import RULES
+from kpi.units import lookup
+from streams.instruments import REGISTRY
+from streams.worker import Worker
+
+PERIODS = ("year", "30d")
+
+
+class FiguresCollector(Collector):
+    """Per-unit figures of the owned units, read from the engine at scrape time."""
+
+    def __init__(self, worker: Worker) -> None:
+        self.worker = worker
+
+    def describe(self) -> Iterator[Any]:
+        return iter(())  # dynamic: nothing to check at registration
+
+    def collect(self) -> Iterator[Any]:
+        worker = self.worker
+        engine, thresholds = worker.engine, worker.settings.thresholds
+        labels = ["unit_id", "period"]
+        families = {
+            name: GaugeMetricFamily(f"cchc_unit_{name}", text, labels=labels)
+            for name, text in (
+                (
+                    "late_ratio",
+                    "Late-dossier rate: (late + open overdue) / (resolved + open overdue).",
+                ),
+                ("satisfaction_ratio", "Satisfaction index: satisfied / surveys."),
+                ("dossiers_resolved", "Dossiers resolved in the period."),
+                ("dossiers_resolved_late", "Dossiers resolved after their deadline in the period."),
+                (
+                    "dossiers_open_overdue",
+                    "Open dossiers past their deadline at the period's end or now.",
+                ),
+                ("surveys", "Satisfaction votes in the period."),
+                ("surveys_satisfied", "Satisfied and very satisfied votes in the period."),
+                (
+                    "officials_in_breach",
+                    "Officials at or over the official late line (CCHC_OFFICIAL_LATE_PERCENT).",
+                ),
+            )
+        }
+        info = InfoMetricFamily("cchc_unit", "Registry data of a unit.", labels=["unit_id"])
+        units = worker.owned_units()
+        for kind in PERIODS:
+            period = parse_period(None if kind == "year" else kind, engine.now)
+            for unit_id in units:
+                f = engine.figures(unit_id, period)
+                values = [unit_id, kind]
+                if f.dossiers:
+                    families["late_ratio"].add_metric(values, f.late / f.dossiers)
+                if f.surveys:
+                    families["satisfaction_ratio"].add_metric(values, f.satisfied / f.surveys)
+                families["dossiers_resolved"].add_metric(values, f.resolved)
+                families["dossiers_resolved_late"].add_metric(values, f.resolved_late)
+                families["dossiers_open_overdue"].add_metric(values, f.open_overdue)
+                families["surveys"].add_metric(values, f.surveys)
+                families["surveys_satisfied"].add_metric(values, f.satisfied)
+                breaching = sum(
+                    1
+                    for official in engine.officials(unit_id)
+                    if engine.figures(unit_id, period, official).official_breaches(thresholds)
+                )
+                families["officials_in_breach"].add_metric(values, breaching)
+        for unit_id in units:
+            unit = lookup(worker.registry, unit_id)
+            info.add_metric([unit_id], {"name": unit.name, "type": unit.type, "level": unit.level})
+        yield from families.values()
+        yield info
+        firing = GaugeMetricFamily(
+            "cchc_alerts_firing", "Alerts firing now, by rule.", labels=["rule"]
+        )
+        by_rule = Tally(a["rule"] for a in worker.alerts.query("firing"))
+        for rule in RULES:  # every rule, 0 when none fires: no series appears from nowhere
+            firing.add_metric([rule], by_rule[rule])
+        yield firing
+        if worker.consuming:  # the consumer has an assignment only once it consumes
+            yield self._lag(worker)
+
+    @staticmethod
+    def _lag(worker: Worker) -> GaugeMetricFamily:
+        """Messages not yet read, per assigned input partition (fetch high watermark based)."""
+        lag = GaugeMetricFamily(
+            "cchc_consumer_lag_messages",
+            "Input messages behind the partition's end, per assigned partition.",
+            labels=["topic", "partition"],
+        )
+        app = worker.app
+        inputs = set(worker.topics.co_partitioned)
+        read = app.monitor.tp_read_offsets or {}
+        for tp in sorted(app.consumer.assignment()):
+            if tp.topic not in inputs:
+                continue
+            highwater = app.consumer.highwater(tp)
+            if highwater is None:
+                continue
+            last = read.get(tp)
+            behind = highwater if last is None else highwater - last - 1
+            lag.add_metric([tp.topic, str(tp.partition)], max(0, behind))
+        return lag
+
+
+def register(worker: Worker) -> None:
+    """Export the worker's figures at ``/metrics`` (one worker per process)."""
+    REGISTRY.register(FiguresCollector(worker))

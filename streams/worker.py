@@ -1,0 +1,155 @@
+"""What one worker process holds, and how it takes over partitions.
+
+A :class:`Worker` owns some partitions of the co-partitioned input topics, hence some
+units (:class:`~streams.topics.UnitPartitions`). It holds their durable state
+(:class:`~streams.state.StateStore`), the figures derived from it (:class:`~kpi.engine.Engine`)
+and their alert state (:class:`~kpi.alerts.AlertBook`). The agents apply events to it, the
+web views and the exporter read from it.
+
+When the group assigns partitions, :meth:`Worker.assigned` recovers the new ones from their
+changelog, derives the figures and replays the alert state, then sets :attr:`Worker.ready`;
+the intake agent applies nothing before. A new rebalance cancels a recovery in progress.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import faust
+import orjson
+from faust.types import TP
+
+from kpi.alerts import AlertBook
+from kpi.calendar import WorkingCalendar
+from kpi.clock import Clock
+from kpi.engine import Engine
+from kpi.units import Unit, load_units
+from streams import instruments
+from streams.recovery import read_to_end
+from streams.settings import Settings
+from streams.state import StateStore, changelog_topic
+from streams.topics import TopicNames, UnitPartitions
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Worker:
+    """Everything a worker process holds; built by :func:`streams.app.create_app`."""
+
+    settings: Settings
+    app: faust.App
+    topics: TopicNames
+    units: UnitPartitions
+    store: StateStore
+    engine: Engine
+    registry: dict[str, Unit]
+    alerts: AlertBook
+    ready: asyncio.Event = field(default_factory=asyncio.Event)
+    """Set while the owned partitions' state is recovered and events may be applied."""
+    recovering: asyncio.Task[None] | None = None
+    derived_for: set[int] | None = None
+    """The partitions whose state the figures and alert state were last derived from."""
+    changed_since: dict[str, float] = field(default_factory=dict)
+    """Kafka timestamp of the first event per unit since the last alert evaluation."""
+
+    @classmethod
+    def build(cls, settings: Settings, app: faust.App) -> Worker:
+        units = UnitPartitions(settings.topic_partitions)
+        store = StateStore(settings, changelog_topic(settings.app_id))
+        engine = Engine(
+            WorkingCalendar.from_file(settings.calendar_file),
+            Clock(settings.clock),
+            lambda unit_id: store.of(units.home(unit_id)[1]),
+        )
+        return cls(
+            settings,
+            app,
+            TopicNames(settings.topic_prefix),
+            units,
+            store,
+            engine,
+            load_units(settings.units_file),
+            AlertBook(settings.thresholds),
+        )
+
+    @property
+    def consuming(self) -> bool:
+        return self.ready.is_set()
+
+    def owns(self, unit_id: str) -> bool:
+        return self.store.owns(self.units.home(unit_id)[1])
+
+    def owned_units(self) -> list[str]:
+        """The units this worker answers for: those with figures or in the registry whose
+        partition it owns, sorted."""
+        return sorted(u for u in {*self.engine.units, *self.registry} if self.owns(u))
+
+    # -- rebalances ------------------------------------------------------------------
+
+    async def revoked(self) -> None:
+        self.ready.clear()
+        await self._stop_recovery()
+
+    async def assigned(self, assigned: Iterable[TP]) -> None:
+        """Take over exactly the ``assigned`` partitions; the recovery runs beside the
+        rebalance. The input topics are co-partitioned: the submitted one stands for all."""
+        partitions = {tp.partition for tp in assigned if tp.topic == self.topics.submitted}
+        self.ready.clear()
+        await self._stop_recovery()
+        if partitions == self.derived_for:
+            # Kept every partition: store, figures and alert state are still this worker's.
+            log.info("partitions %s kept: state and figures kept", sorted(partitions))
+            self.ready.set()
+            return
+        self.derived_for = None
+        self.recovering = asyncio.ensure_future(self._recover(partitions))
+
+    async def stop(self) -> None:
+        """Before shutdown: no recovery left running, everything sent, stores closed."""
+        await self._stop_recovery()
+        await self.app.producer.flush()
+        await self.store.close()
+
+    async def _stop_recovery(self) -> None:
+        if self.recovering is not None and not self.recovering.done():
+            self.recovering.cancel()
+            await asyncio.wait([self.recovering])
+
+    async def _recover(self, partitions: set[int]) -> None:
+        """Recover the state of the assigned partitions, derive the figures, replay alerts."""
+        started = time.monotonic()
+        try:
+            applied = await self.store.assign(partitions)
+            count = self.engine.rebuild(self.store.items())
+            await self._restore_alerts()
+        except Exception as error:  # a worker without its state must stop, not serve
+            log.exception("recovering the state of partitions %s failed", sorted(partitions))
+            await self.app.crash(error)
+            return
+        self.derived_for = partitions
+        elapsed = time.monotonic() - started
+        instruments.STATE_RECOVERED.inc(applied)
+        instruments.STATE_RECOVERY.set(elapsed)
+        log.info(
+            "partitions %s: %d changelog records applied, figures rebuilt from %d states in %.1fs",
+            sorted(partitions),
+            applied,
+            count,
+            elapsed,
+        )
+        self.ready.set()
+
+    async def _restore_alerts(self) -> None:
+        """The last published state of each alert of the owned units, from the alerts topic."""
+        self.alerts.alerts.clear()
+        starts = dict.fromkeys(self.store.open_partitions(), 0)
+        async for records in read_to_end(self.settings, self.topics.alerts, starts):
+            for record in records:
+                alert = orjson.loads(record.value)
+                if self.owns(alert["unit_id"]):
+                    self.alerts.restore(alert)

@@ -1,0 +1,147 @@
+"""The monitoring screen in a real browser (Playwright driving Debian's Chromium)."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.integration.conftest import ARTIFACTS, Cluster, WorkerProcess, wait_until
+
+pytestmark = pytest.mark.integration
+
+CLOCK = "2026-03-20T12:00:00+07:00"
+UNIT = "xa-cam-lam"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    executable = shutil.which("chromium")
+    assert executable, "chromium is not installed (make test installs it from Debian's packages)"
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+def problems_of(page: Any) -> list[str]:
+    """Console errors and failed requests of a page, as they happen (a favicon too)."""
+    found: list[str] = []
+    page.on("console", lambda m: found.append(f"console: {m.text}") if m.type == "error" else None)
+    page.on(
+        "response",
+        lambda r: found.append(f"HTTP {r.status} {r.url}") if r.status >= 400 else None,
+    )
+    return found
+
+
+def dossier(n: int, unit: str, late: bool) -> list[tuple[str, dict[str, Any]]]:
+    base = {"unit_id": unit, "dossier_id": f"SCR-{n}"}
+    return [
+        (
+            "cchc.dossier-submitted",
+            base
+            | {
+                "event_id": f"scr-s{n}",
+                "official_id": f"{unit}.cb01",
+                "received_at": "2026-03-02T08:00:00+07:00",
+                "due_at": "2026-03-04T00:00:00+07:00",
+            },
+        ),
+        (
+            "cchc.dossier-completed",
+            base
+            | {
+                "event_id": f"scr-c{n}",
+                "completed_at": "2026-03-05T09:00:00+07:00"
+                if late
+                else "2026-03-03T09:00:00+07:00",
+            },
+        ),
+    ]
+
+
+def started(cluster: Cluster) -> WorkerProcess:
+    worker = cluster.start_worker(CCHC_CLOCK=f"fixed:{CLOCK}", CCHC_DEMO="1")
+    events = [e for n in range(40) for e in dossier(n, UNIT, late=n < 4)]  # 10 % late: over
+    events += [e for n in range(40, 60) for e in dossier(n, "phuong-nha-trang", late=False)]
+    cluster.produce_events(events)
+    assert wait_until(lambda: worker.get(f"/api/units/{UNIT}?period=2026")[1]["resolved"] == 40)
+    return worker
+
+
+def test_overview_live_updates_and_language(cluster: Cluster, browser: Any) -> None:
+    worker = started(cluster)
+    _, api = worker.get("/api/units")
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    problems = problems_of(page)
+    page.goto(worker.url + "/")
+    page.wait_for_selector(f"tr[data-unit='{UNIT}']")
+    rows = page.locator("#units tbody tr")
+    assert rows.count() == len(api["units"])  # every unit, with or without figures
+    assert rows.first.get_attribute("data-unit") == UNIT, "the unit over the line comes first"
+    row = page.locator(f"tr[data-unit='{UNIT}']")
+    assert row.locator("td.late").inner_text() == "10,0 %"
+    assert "Vượt ngưỡng" in row.inner_text() and "✗" in row.inner_text()
+    assert page.locator("#demo").is_visible(), "synthetic data must be labelled"
+    assert "● Trực tiếp" in page.locator("#live").inner_text()
+    page.screenshot(path=str(ARTIFACTS / "screen-overview.png"), full_page=True)
+
+    # A new event on Kafka changes the page without a reload.
+    page.evaluate("window.__loaded = true")
+    other = page.locator("tr[data-unit='phuong-nha-trang'] td.num").nth(2)
+    assert other.inner_text() == "20"
+    sent = time.monotonic()
+    cluster.produce_events(dossier(99, "phuong-nha-trang", late=False))
+    resolved_cell = "document.querySelector(\"tr[data-unit='phuong-nha-trang'] td:nth-child(5)\")"
+    page.wait_for_function(f"{resolved_cell}.innerText === '21'", timeout=15_000)
+    print(f"page updated {time.monotonic() - sent:.2f} s after the event was published")
+    assert page.evaluate("window.__loaded === true"), "the page must not have reloaded"
+
+    page.click("#lang")
+    assert page.locator("h1").inner_text() == "Administrative reform monitoring — Conclusion 91"
+    assert row.locator("td.late").inner_text() == "10.0%"
+    assert "Over the line" in row.inner_text()
+    page.click("#lang")
+    assert page.locator("h1").inner_text().startswith("Giám sát cải cách hành chính")
+
+    page.select_option("#filter-state", "over")
+    assert page.locator("#units tbody tr").count() == 1
+    assert problems == [], "the page logged errors or failed requests"
+
+
+def test_unit_page(cluster: Cluster, browser: Any) -> None:
+    worker = started(cluster)
+    page = browser.new_page(viewport={"width": 1200, "height": 900})
+    problems = problems_of(page)
+    page.goto(f"{worker.url}/unit?unit_id={UNIT}")
+    page.wait_for_selector("#officials tbody tr")
+    assert page.locator("#unit-name").inner_text() == "Xã Cam Lâm"
+    official = page.locator("#officials tbody tr").first
+    assert f"{UNIT}.cb01" in official.inner_text() and "10,0 %" in official.inner_text()
+    assert page.locator("#chart svg rect.late").count() == 30
+    assert page.locator("#overdue").inner_text() == "Không có"  # every dossier is resolved
+    # 10 % late on 40 dossiers: the unit's and its official's alerts fire.
+    assert wait_until(lambda: len(worker.get(f"/api/alerts?unit_id={UNIT}")[1]["alerts"]) == 2)
+    page.reload()
+    page.wait_for_function("document.querySelector('#alerts').innerText.includes('Đang cảnh báo')")
+    alerts = page.locator("#alerts li")
+    assert alerts.count() == 2
+    assert any("Tỷ lệ hồ sơ trễ hạn · 2026" in text for text in alerts.all_inner_texts())
+    assert page.locator("#period-name").inner_text() == "2026"
+    page.screenshot(path=str(ARTIFACTS / "screen-unit.png"), full_page=True)
+    assert problems == [], "the page logged errors or failed requests"

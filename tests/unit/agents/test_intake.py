@@ -1,0 +1,80 @@
+"""Intake's decisions on fake messages, without a broker: dead letter, re-key or apply."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from agents.intake import KIND_HEADER, Apply, DeadLetter, Intake, Rekey
+from schemas.records import DossierSubmitted, EventKind
+from streams.topics import TopicNames, UnitPartitions, partition_for
+
+PARTITIONS = 8
+TOPICS = TopicNames("t.")
+SUBMITTED = {
+    "event_id": "s1",
+    "unit_id": "xa-cam-lam",
+    "dossier_id": "d1",
+    "received_at": "2026-03-02T08:00:00+07:00",
+    "due_at": "2026-03-05T00:00:00+07:00",
+}
+HOME = partition_for(b"xa-cam-lam", PARTITIONS)
+
+
+@dataclass
+class Message:
+    topic: str = TOPICS.submitted
+    value: bytes | None = field(default_factory=lambda: orjson.dumps(SUBMITTED))
+    key: bytes | None = b"xa-cam-lam"
+    partition: int = HOME
+    offset: int = 0
+    headers: Any = ()
+    timestamp: float = 0.0
+
+
+def decide(message: Message) -> Any:
+    return Intake(TOPICS, UnitPartitions(PARTITIONS)).decide(message)
+
+
+def test_a_valid_event_on_its_units_key_and_partition_is_applied() -> None:
+    decision = decide(Message())
+    assert isinstance(decision, Apply)
+    assert isinstance(decision.event, DossierSubmitted) and decision.event.dossier_id == "d1"
+
+
+def test_an_invalid_event_is_dead_lettered_with_its_reason() -> None:
+    bad = dict(SUBMITTED, received_at="2026-03-02T08:00:00")
+    assert decide(Message(value=orjson.dumps(bad))) == DeadLetter(
+        "received_at: timestamp has no UTC offset"
+    )
+    assert decide(Message(value=b"{not json")).reason.startswith("not JSON")
+
+
+def test_a_tombstone_is_dead_lettered() -> None:
+    assert decide(Message(value=None)) == DeadLetter("message has no value (tombstone)")
+
+
+def test_a_topic_without_an_event_kind_is_dead_lettered() -> None:
+    assert decide(Message(topic="t.cchc.other")) == DeadLetter(
+        "topic t.cchc.other carries no known event kind"
+    )
+    # On the internal re-keyed topic, the kind comes from the header, and nothing else.
+    assert decide(Message(topic=TOPICS.rekeyed)) == DeadLetter(
+        f"topic {TOPICS.rekeyed} carries no known event kind"
+    )
+
+
+def test_a_wrong_key_or_partition_is_rekeyed_once_to_the_units_home() -> None:
+    header = [(KIND_HEADER, EventKind.SUBMITTED.value.encode())]
+    expected = Rekey(b"xa-cam-lam", HOME, header)
+    assert decide(Message(key=b"another-key")) == expected
+    assert decide(Message(key=None)) == expected
+    assert decide(Message(partition=(HOME + 1) % PARTITIONS)) == expected
+
+
+def test_a_rekeyed_message_comes_back_and_is_applied_as_its_original_kind() -> None:
+    header = [(KIND_HEADER, EventKind.SUBMITTED.value.encode())]
+    decision = decide(Message(topic=TOPICS.rekeyed, headers=header))
+    assert isinstance(decision, Apply) and isinstance(decision.event, DossierSubmitted)

@@ -1,0 +1,233 @@
+"""Alert lifecycle and Conclusion 91 ranking rules, driven through the engine."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kpi.alerts import AlertBook, evaluate_changes, unit_conditions
+from kpi.calendar import WorkingCalendar
+from kpi.clock import Clock, ClockSpec
+from kpi.engine import Engine
+from kpi.figures import Figures
+from kpi.periods import HOUR_US
+from kpi.rules import RULE_NAMES, RULES, Thresholds
+from schemas.codec import parse_instant
+from schemas.records import DossierCompleted, DossierSubmitted, SatisfactionSurvey, UnitRanking
+
+t = lambda text: parse_instant(text, "t")  # noqa: E731
+RECEIVED = t("2026-03-02T08:00:00+07:00")
+DUE = t("2026-03-04T00:00:00+07:00")
+
+
+class Scenario:
+    """An engine with a controllable wall clock and an alert book."""
+
+    def __init__(
+        self, thresholds: Thresholds | None = None, now: str = "2026-03-10T12:00:00+07:00"
+    ) -> None:
+        self.now = [t(now)]
+        self.states: dict[bytes, bytes] = {}
+        clock = Clock(ClockSpec("wall"), lambda: self.now[0])
+        self.engine = Engine(WorkingCalendar(), clock, lambda unit: self.states)
+        self.book = AlertBook(thresholds or Thresholds())
+
+    def dossier(
+        self, n: int, late: bool, unit: str = "u", official: str | None = "cb1", open_: bool = False
+    ) -> None:
+        self.engine.apply(
+            DossierSubmitted(f"s{n}", unit, f"d{n}", RECEIVED, DUE, None, official, None, None)
+        )
+        if not open_:
+            done = DUE + (HOUR_US if late else -HOUR_US)
+            self.engine.apply(DossierCompleted(f"c{n}", unit, f"d{n}", done, None, None))
+
+    def changes(self) -> list[dict[str, Any]]:
+        self.engine.advance()
+        return evaluate_changes(self.engine, self.book, lambda unit: True)
+
+
+def states(changes: list[dict[str, Any]]) -> list[tuple[str, str, str | None, str]]:
+    return [(a["rule"], a["state"], a["official_id"], a["period"]) for a in changes]
+
+
+def test_fire_once_resolve_and_fire_again() -> None:
+    s = Scenario(Thresholds(min_official_dossiers=100))
+    for n in range(19):
+        s.dossier(n, late=False)
+    s.dossier(19, late=True)  # 1 late of 20: exactly 5 % with exactly the minimum sample
+    fired = s.changes()
+    assert states(fired) == [("unit_late_rate", "firing", None, "2026")]
+    alert = fired[0]
+    assert (alert["numerator"], alert["denominator"], alert["value"], alert["threshold"]) == (
+        1,
+        20,
+        0.05,
+        0.05,
+    )
+    assert alert["alert_id"] == "unit_late_rate|u||2026" and alert["resolved_at"] is None
+    assert s.changes() == [], "no repeat while the state holds"
+
+    s.dossier(20, late=False)  # 1 of 21: 4.76 %
+    resolved = s.changes()
+    assert states(resolved) == [("unit_late_rate", "resolved", None, "2026")]
+    assert resolved[0]["started_at"] == alert["started_at"] and resolved[0]["resolved_at"]
+
+    s.dossier(21, late=True)
+    again = s.changes()
+    assert (
+        states(again) == [("unit_late_rate", "firing", None, "2026")]
+        and again[0]["resolved_at"] is None
+    )
+
+
+def test_minimum_sample_holds_back_small_units() -> None:
+    s = Scenario()
+    for n in range(19):
+        s.dossier(n, late=True)  # 100 % late, but only 19 dossiers
+    assert [a for a in s.changes() if a["official_id"] is None] == []
+    s.dossier(19, late=True)
+    assert ("unit_late_rate", "firing", None, "2026") in states(s.changes())
+
+
+def test_official_rule_at_ten_percent() -> None:
+    s = Scenario(Thresholds(min_dossiers=1000))
+    for n in range(9):
+        s.dossier(n, late=False, official="cb-a")
+    s.dossier(9, late=True, official="cb-a")  # 1 of 10 = 10 %: may not be rated "hoàn thành tốt"
+    for n in range(10, 30):
+        s.dossier(n, late=n == 10, official="cb-b")  # 1 of 20 = 5 %
+    assert states(s.changes()) == [("official_late_rate", "firing", "cb-a", "2026")]
+
+
+def test_satisfaction_at_eighty_percent() -> None:
+    s = Scenario()
+    for n in range(20):
+        rating = "dissatisfied" if n < 4 else "satisfied"  # 16 of 20 = 80 %: not above the line
+        s.engine.apply(SatisfactionSurvey(f"v{n}", "u", RECEIVED, rating, None, None))  # type: ignore[arg-type]
+    assert states(s.changes()) == [("unit_satisfaction", "firing", None, "2026")]
+
+
+def test_deadlines_fire_alerts_without_any_new_event() -> None:
+    s = Scenario(now="2026-03-03T12:00:00+07:00")
+    for n in range(20):
+        s.dossier(n, late=False, open_=True)
+    assert s.changes() == []
+    s.now[0] = DUE + 1  # the clock passes the deadline; no event arrives
+    fired = s.changes()
+    assert states(fired) == [
+        ("unit_late_rate", "firing", None, "2026"),
+        ("official_late_rate", "firing", "cb1", "2026"),
+    ]
+    assert fired[0]["numerator"] == fired[0]["denominator"] == 20
+
+
+def test_earlier_years_are_evaluated_when_an_event_touches_them() -> None:
+    s = Scenario(Thresholds(min_dossiers=1), now="2026-03-10T12:00:00+07:00")
+    received, due = t("2025-12-01T08:00:00+07:00"), t("2025-12-03T00:00:00+07:00")
+    s.engine.apply(DossierSubmitted("s", "u", "d", received, due, None, None, None, None))
+    s.engine.apply(DossierCompleted("c", "u", "d", due + HOUR_US, None, None))
+    assert ("unit_late_rate", "firing", None, "2025") in states(s.changes())
+
+
+def ranks(**years: str) -> dict[int, str]:
+    return {int(year[1:]): rank for year, rank in years.items()}
+
+
+def conditions(figures: Figures, ranking: dict[int, str], year: int) -> dict[str, bool]:
+    return {c.rule: c.holds for c in unit_conditions(figures, Thresholds(), ranking, year)}
+
+
+CLEAN = Figures(100, 1, 0, 100, 95)
+LATE = Figures(100, 6, 0, 100, 95)
+
+
+def test_leader_accountability() -> None:
+    assert conditions(CLEAN, ranks(y2025="yeu"), 2025)["leader_accountability"]
+    assert conditions(CLEAN, ranks(y2024="trung_binh", y2025="trung_binh"), 2025)[
+        "leader_accountability"
+    ]
+    assert not conditions(CLEAN, ranks(y2024="kha", y2025="trung_binh"), 2025)[
+        "leader_accountability"
+    ]
+    assert not conditions(CLEAN, ranks(y2023="trung_binh", y2025="trung_binh"), 2025)[
+        "leader_accountability"
+    ]
+    assert "leader_accountability" not in conditions(CLEAN, {}, 2025)
+
+
+def test_rank_conflict() -> None:
+    assert conditions(LATE, ranks(y2025="tot"), 2025)["rank_conflict"]
+    assert not conditions(CLEAN, ranks(y2025="tot"), 2025)["rank_conflict"]
+    assert not conditions(LATE, ranks(y2025="kha"), 2025)["rank_conflict"]
+    unhappy = Figures(100, 1, 0, 100, 80)
+    assert conditions(unhappy, ranks(y2025="tot"), 2025)["rank_conflict"]
+
+
+def test_rankings_arriving_as_events_raise_alerts() -> None:
+    s = Scenario(Thresholds(min_dossiers=1))
+    published = t("2026-01-15T09:00:00+07:00")
+    s.engine.apply(UnitRanking("r1", "u", 2024, "trung_binh", published))
+    s.engine.apply(UnitRanking("r2", "u", 2025, "trung_binh", published))
+    fired = s.changes()
+    assert ("leader_accountability", "firing", None, "2025") in states(fired)
+    # A correction published later wins: 2025 was "khá" after all.
+    s.engine.apply(UnitRanking("r3", "u", 2025, "kha", published + HOUR_US))
+    assert ("leader_accountability", "resolved", None, "2025") in states(s.changes())
+
+
+def test_restored_state_prevents_repeats_after_a_restart() -> None:
+    s = Scenario()
+    for n in range(20):
+        s.dossier(n, late=True)
+    published = s.changes()
+    assert published
+    fresh = AlertBook(Thresholds())  # a new worker replays the alerts topic, then evaluates
+    for alert in published:
+        fresh.restore(alert)
+    s.engine.rebuild(s.states.items())
+    assert evaluate_changes(s.engine, fresh, lambda unit: True) == []
+
+
+def test_early_warning_when_dossiers_due_soon_would_cross_the_line() -> None:
+    from kpi.alerts import evaluate_risks
+
+    s = Scenario(now="2026-03-03T09:00:00+07:00")  # Tuesday
+    for n in range(30):
+        s.dossier(n, late=False)  # 30 resolved on time: 0 %
+    assert evaluate_risks(s.engine, s.book, WorkingCalendar(), ["u"]) == []
+    # One open dossier due tomorrow (within 3 working days): 1 / 31 = 3.2 %, still within.
+    s.engine.apply(DossierSubmitted("o1", "u", "open-1", RECEIVED, DUE, None, "cb1", None, None))
+    assert evaluate_risks(s.engine, s.book, WorkingCalendar(), ["u"]) == []
+    # A second one due next week is outside the window; a third due Thursday is inside: 2/32.
+    next_week = t("2026-03-12T00:00:00+07:00")
+    s.engine.apply(
+        DossierSubmitted("o2", "u", "open-2", RECEIVED, next_week, None, "cb1", None, None)
+    )
+    s.engine.apply(
+        DossierSubmitted("o3", "u", "open-3", RECEIVED, DUE + 24 * HOUR_US, None, None, None, None)
+    )
+    risk = evaluate_risks(s.engine, s.book, WorkingCalendar(), ["u"])
+    assert states(risk) == [("unit_late_rate_risk", "firing", None, "2026")]
+    assert (risk[0]["numerator"], risk[0]["denominator"]) == (2, 32)
+    due = s.engine.due_within(t("2026-03-06T00:00:00+07:00"))["u"]
+    assert [official for _, official, _ in due] == ["cb1", None]
+
+
+def test_open_overdue_dossiers_are_listed_oldest_first() -> None:
+    s = Scenario(now="2026-03-10T12:00:00+07:00")
+    s.engine.apply(
+        DossierSubmitted("a", "u", "late-1", RECEIVED, DUE + HOUR_US, None, "cb1", None, None)
+    )
+    s.engine.apply(DossierSubmitted("b", "u", "late-0", RECEIVED, DUE, None, None, None, None))
+    s.engine.apply(DossierSubmitted("c", "u", "done", RECEIVED, DUE, None, None, None, None))
+    s.engine.apply(DossierCompleted("d", "u", "done", DUE + HOUR_US, None, None))
+    s.engine.advance()
+    overdue = s.engine.due_within(s.engine.now - 1, since=0)["u"]
+    assert [(official, at) for _, official, at in overdue] == [(None, DUE), ("cb1", DUE + HOUR_US)]
+
+
+def test_every_rule_has_a_name_in_each_language() -> None:
+    assert {lang: set(names) for lang, names in RULE_NAMES.items()} == {
+        "vi": set(RULES),
+        "en": set(RULES),
+    }

@@ -1,0 +1,116 @@
+"""One dossier's state: which events win, and what it contributes to the figures."""
+
+from __future__ import annotations
+
+from kpi.calendar import WorkingCalendar
+from kpi.dossier import (
+    DAY,
+    LATE,
+    ORPHAN,
+    OVERDUE_AT,
+    OVERDUE_NOW,
+    RESOLVED,
+    SATISFIED,
+    SURVEYS,
+    DossierState,
+    contribution,
+    merge,
+)
+from kpi.periods import day_of
+from schemas.codec import parse_instant
+from schemas.records import (
+    DossierCompleted,
+    DossierSubmitted,
+    ProcessingTime,
+    SatisfactionSurvey,
+)
+
+CAL = WorkingCalendar()
+t = lambda text: parse_instant(text, "t")  # noqa: E731
+RECEIVED, DUE = t("2026-03-02T08:00:00+07:00"), t("2026-03-05T00:00:00+07:00")
+
+
+def submitted(event_id: str = "s1", official: str | None = "cb-1") -> DossierSubmitted:
+    return DossierSubmitted(event_id, "u", "d", RECEIVED, DUE, None, official, None, None)
+
+
+def completed(at: str, event_id: str = "c1", official: str | None = None) -> DossierCompleted:
+    return DossierCompleted(event_id, "u", "d", t(at), official, None)
+
+
+def state(*events: DossierSubmitted | DossierCompleted | SatisfactionSurvey) -> DossierState:
+    current = DossierState()
+    for event in events:
+        current = merge(current, event, CAL) or current
+    return current
+
+
+def test_the_greater_timestamp_then_event_id_wins_whatever_the_order() -> None:
+    a = completed("2026-03-03T08:00:00+07:00", "c1")
+    b = completed("2026-03-03T08:00:00+07:00", "c2")  # same time: the greater event_id
+    assert state(a, b) == state(b, a) == state(b, a, b)
+    assert state(a, b).completion is not None and state(a, b).completion.event_id == "c2"
+    assert merge(state(b), a, CAL) is None  # a loser changes nothing
+
+
+def test_a_deadline_from_processing_time_is_computed_once_on_merge() -> None:
+    event = DossierSubmitted(
+        "s1", "u", "d", RECEIVED, None, ProcessingTime(3, "working_days"), None, None, None
+    )
+    assert state(event).submission is not None
+    assert state(event).submission.due == CAL.deadline(RECEIVED, ProcessingTime(3, "working_days"))
+
+
+def test_encode_decode_round_trip() -> None:
+    survey = SatisfactionSurvey("v1", "u", t("2026-03-06T08:00:00+07:00"), "satisfied", "d", None)
+    full = state(submitted(), completed("2026-03-04T08:00:00+07:00"), survey)
+    assert DossierState.decode(full.encode()) == full
+
+
+def test_a_dossiers_official_is_its_completions_else_its_submissions() -> None:
+    assert state(submitted()).official == "cb-1"
+    closed = state(submitted(), completed("2026-03-04T08:00:00+07:00", official="cb-2"))
+    assert closed.official == "cb-2"
+    assert state(submitted(), completed("2026-03-04T08:00:00+07:00")).official == "cb-1"
+
+
+def test_contribution_of_a_dossier_resolved_on_time_and_late() -> None:
+    clock = t("2026-03-31T00:00:00+07:00")
+    on_time = state(submitted(), completed("2026-03-04T08:00:00+07:00"))
+    day = day_of(t("2026-03-04T08:00:00+07:00"))
+    assert sorted(contribution(on_time, clock)) == [(DAY, "cb-1", day, RESOLVED)]
+    late = state(submitted(), completed("2026-03-06T08:00:00+07:00"))
+    day = day_of(t("2026-03-06T08:00:00+07:00"))
+    assert sorted(contribution(late, clock)) == [
+        (DAY, "cb-1", day, RESOLVED),
+        (DAY, "cb-1", day, LATE),
+    ]
+
+
+def test_an_open_dossier_is_overdue_after_its_deadline_and_frozen_at_month_ends() -> None:
+    open_one = state(submitted())
+    assert contribution(open_one, t("2026-03-04T00:00:00+07:00")) == []
+    assert contribution(open_one, t("2026-03-06T00:00:00+07:00")) == [(OVERDUE_NOW, "cb-1", 0, 0)]
+    april = t("2026-04-01T00:00:00+07:00")
+    assert contribution(open_one, t("2026-04-02T00:00:00+07:00")) == [
+        (OVERDUE_AT, "cb-1", april, 0),
+        (OVERDUE_NOW, "cb-1", 0, 0),
+    ]
+    assert open_one.overdue_interval() == (DUE, None)
+
+
+def test_a_completion_without_submission_is_an_orphan_and_a_vote_is_held() -> None:
+    survey = SatisfactionSurvey(
+        "v1", "u", t("2026-03-06T08:00:00+07:00"), "dissatisfied", "d", None
+    )
+    assert contribution(state(completed("2026-03-04T08:00:00+07:00")), DUE) == [
+        (ORPHAN, None, 0, 0)
+    ]
+    assert contribution(state(survey), DUE) == []
+    with_submission = contribution(state(submitted(), survey), t("2026-03-04T00:00:00+07:00"))
+    assert with_submission == [(DAY, "cb-1", day_of(survey.surveyed_at), SURVEYS)]
+    satisfied = SatisfactionSurvey("v2", "u", survey.surveyed_at, "very_satisfied", "d", "cb-9")
+    assert sorted(contribution(state(submitted(), satisfied), RECEIVED)) == [
+        (DAY, "cb-9", day_of(survey.surveyed_at), SURVEYS),
+        (DAY, "cb-9", day_of(survey.surveyed_at), SATISFIED),
+    ]

@@ -1,0 +1,180 @@
+"""Random streams (duplicates, shuffles, corrections, a moving clock) against the recount."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from kpi.calendar import WorkingCalendar
+from kpi.clock import Clock, ClockSpec
+from kpi.engine import Engine
+from kpi.periods import HOUR_US, Period, PeriodError, parse_period
+from schemas.codec import parse_instant
+from schemas.records import (
+    DossierCompleted,
+    DossierSubmitted,
+    Event,
+    Instant,
+    ProcessingTime,
+    SatisfactionSurvey,
+)
+from tests.recount import Row, recount
+
+BASE = parse_instant("2025-12-20T00:00:00+07:00", "t")
+UNITS = ("u1", "u2")
+DOSSIERS = ("d0", "d1", "d2", "d3", "d4", "d5")
+OFFICIALS = (None, "o1", "o2")
+PERIODS = ("2025", "2026", "2025-12", "2026-01", "2026-02", "2026-03", "30d", None)
+CALENDAR = WorkingCalendar()
+
+hours = st.integers(min_value=0, max_value=24 * 100)
+
+
+@st.composite
+def event_specs(draw: Any) -> list[tuple[str, dict[str, Any]]]:
+    specs = []
+    for _ in range(draw(st.integers(min_value=1, max_value=30))):
+        kind = draw(st.sampled_from(["s", "s", "c", "c", "v", "loose"]))
+        common = {
+            "unit_id": draw(st.sampled_from(UNITS)),
+            "official": draw(st.sampled_from(OFFICIALS)),
+            "at": BASE + draw(hours) * HOUR_US,
+        }
+        if kind in "scv":
+            common["dossier_id"] = draw(st.sampled_from(DOSSIERS))
+        if kind == "s":
+            if draw(st.booleans()):
+                common["due_at"] = common["at"] + draw(st.integers(-48, 24 * 20)) * HOUR_US
+            else:
+                unit = draw(st.sampled_from(["hours", "calendar_days", "working_days"]))
+                common["processing"] = ProcessingTime(draw(st.integers(1, 30)), unit)
+        if kind in ("v", "loose"):
+            common["rating"] = draw(
+                st.sampled_from(["very_satisfied", "satisfied", "dissatisfied"])
+            )
+        specs.append((kind, common))
+    return specs
+
+
+def build(specs: list[tuple[str, dict[str, Any]]]) -> list[Event]:
+    events: list[Event] = []
+    for number, (kind, f) in enumerate(specs):
+        event_id = f"e{number:03d}"
+        if kind == "s":
+            events.append(
+                DossierSubmitted(
+                    event_id,
+                    f["unit_id"],
+                    f["dossier_id"],
+                    f["at"],
+                    f.get("due_at"),
+                    f.get("processing"),
+                    f["official"],
+                    None,
+                    None,
+                )
+            )
+        elif kind == "c":
+            events.append(
+                DossierCompleted(
+                    event_id, f["unit_id"], f["dossier_id"], f["at"], f["official"], None
+                )
+            )
+        else:
+            events.append(
+                SatisfactionSurvey(
+                    event_id, f["unit_id"], f["at"], f["rating"], f.get("dossier_id"), f["official"]
+                )
+            )
+    return events
+
+
+def engine_rows(
+    engine: Engine, period: Period
+) -> tuple[dict[tuple[str, str | None], Row], dict[str, int]]:
+    rows: dict[tuple[str, str | None], Row] = {}
+    orphans = {}
+    for unit_id, totals in engine.units.items():
+        if totals.orphans:
+            orphans[unit_id] = totals.orphans
+        for official in [None, *sorted(totals.officials())]:
+            f = engine.figures(unit_id, period, official)
+            row = Row(f.resolved, f.resolved_late, f.open_overdue, f.surveys, f.satisfied)
+            if row != Row():
+                rows[unit_id, official] = row
+    return rows, orphans
+
+
+def compare(engine: Engine, events: list[Event], clock: Instant) -> None:
+    for text in PERIODS:
+        try:
+            period = parse_period(text, clock)
+        except PeriodError:
+            continue
+        expected, expected_orphans = recount(events, period, clock, CALENDAR)
+        expected = {k: v for k, v in expected.items() if v != Row()}
+        got, orphans = engine_rows(engine, period)
+        assert got == expected, f"period {period.name}"
+        assert orphans == expected_orphans
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    specs=event_specs(),
+    seed=st.integers(0, 2**32),
+    duplicates=st.integers(0, 10),
+    steps=st.lists(st.integers(0, 24 * 40), min_size=1, max_size=8),
+)
+def test_any_order_and_duplicates_give_the_recount(
+    specs: list[tuple[str, dict[str, Any]]], seed: int, duplicates: int, steps: list[int]
+) -> None:
+    events = build(specs)
+    rng = random.Random(seed)
+    delivered = events + [rng.choice(events) for _ in range(duplicates)]
+    rng.shuffle(delivered)
+
+    now = [BASE + steps[0] * HOUR_US]
+    clock = Clock(ClockSpec("wall"), source=lambda: now[0])
+    # One mapping per unit, as a worker holds one store per partition: a state read or
+    # written in the wrong unit's mapping would be missed by the recount below.
+    states: dict[str, dict[bytes, bytes]] = {}
+    engine = Engine(CALENDAR, clock, lambda unit: states.setdefault(unit, {}))
+    # The clock moves forward between events, as the 1-second timer moves it in a worker.
+    moments = sorted(
+        rng.sample(range(len(delivered) + 1), k=min(len(steps) - 1, len(delivered) + 1))
+    )
+    later = iter(sorted(BASE + h * HOUR_US for h in steps[1:]))
+    for index, event in enumerate(delivered):
+        while moments and moments[0] == index:
+            moments.pop(0)
+            now[0] = max(now[0], next(later))
+            engine.advance()
+        engine.apply(event)
+    for remaining in later:
+        now[0] = max(now[0], remaining)
+    engine.advance()
+    compare(engine, events, engine.now)
+
+    restarted = Engine(CALENDAR, clock, states.__getitem__)  # a new worker: states alone
+    restarted.rebuild(item for unit in states.values() for item in unit.items())
+    compare(restarted, events, restarted.now)
+
+
+@settings(max_examples=100, deadline=None)
+@given(specs=event_specs(), seed=st.integers(0, 2**32))
+def test_event_clock_is_the_greatest_timestamp(
+    specs: list[tuple[str, dict[str, Any]]], seed: int
+) -> None:
+    events = build(specs)
+    delivered = list(events)
+    random.Random(seed).shuffle(delivered)
+    states: dict[bytes, bytes] = {}
+    engine = Engine(CALENDAR, Clock(ClockSpec("event")), lambda unit: states)
+    for event in delivered:
+        engine.apply(event)
+    engine.advance()
+    assert engine.now == max(e.timestamp for e in events)
+    compare(engine, events, engine.now)

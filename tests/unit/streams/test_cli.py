@@ -1,0 +1,43 @@
+"""``cchc`` commands that need no broker: the simulator and start-up checks."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import orjson
+
+from tests.commands import cchc
+
+
+def test_simulate_is_deterministic_and_realistic() -> None:
+    first = cchc("simulate", "--seed", "7", "--days", "3", "--units", "12")
+    again = cchc("simulate", "--seed", "7", "--days", "3", "--units", "12")
+    other = cchc("simulate", "--seed", "8", "--days", "3", "--units", "12")
+    assert first.returncode == 0, first.stderr
+    assert first.stdout == again.stdout and first.stdout != other.stdout
+    lines = [orjson.loads(line) for line in first.stdout.splitlines()]
+    topics = Counter(line["topic"] for line in lines)
+    assert set(topics) == {
+        "cchc.dossier-submitted",
+        "cchc.dossier-completed",
+        "cchc.satisfaction-survey",
+        "cchc.unit-ranking",
+    }
+    assert topics["cchc.unit-ranking"] == 24  # two past years for each of 12 units
+    assert all(line["key"] == line["value"]["unit_id"] for line in lines)
+    units = {line["value"]["unit_id"] for line in lines}
+    assert "so-tu-phap" not in units and len(units) == 12  # the first 12 registry units
+    channels = Counter(
+        line["value"].get("channel") for line in lines if line["topic"] == "cchc.dossier-submitted"
+    )
+    assert channels["online"] and channels["counter"]
+
+
+def test_worker_needs_a_broker_url() -> None:
+    result = cchc("worker", env={"PATH": "/usr/bin:/bin"})
+    assert result.returncode == 2 and b"CCHC_KAFKA_BROKER is not set" in result.stderr
+
+
+def test_bad_setting_fails_at_start_naming_the_variable() -> None:
+    result = cchc("worker", env={"CCHC_KAFKA_BROKER": "kafka://127.0.0.1:1", "CCHC_WEB_PORT": "x"})
+    assert result.returncode == 2 and b"CCHC_WEB_PORT: 'x' is not a whole number" in result.stderr

@@ -1,0 +1,78 @@
+"""Per-unit figures exported at scrape time, from a real engine, without a broker."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any, cast
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.parser import text_string_to_metric_families
+
+from kpi.alerts import AlertBook
+from kpi.calendar import WorkingCalendar
+from kpi.clock import Clock, ClockSpec
+from kpi.engine import Engine
+from kpi.rules import RULES
+from kpi.units import Unit
+from schemas.codec import parse_instant
+from schemas.records import DossierCompleted, DossierSubmitted
+from streams.exporter import FiguresCollector
+from streams.settings import Settings
+
+t = lambda text: parse_instant(text, "t")  # noqa: E731
+
+
+def scrape() -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    states: dict[bytes, bytes] = {}
+    clock = Clock(ClockSpec("fixed", t("2026-03-31T12:00:00+07:00")))
+    engine = Engine(WorkingCalendar(), clock, lambda _: states)
+    received, due = t("2026-03-02T08:00:00+07:00"), t("2026-03-05T00:00:00+07:00")
+    for n in range(10):  # official cb-1: 10 resolved, 1 late
+        engine.apply(
+            DossierSubmitted(f"s{n}", "u", f"d{n}", received, due, None, "cb-1", None, None)
+        )
+        done = t("2026-03-06T08:00:00+07:00") if n == 0 else t("2026-03-04T08:00:00+07:00")
+        engine.apply(DossierCompleted(f"c{n}", "u", f"d{n}", done, None, None))
+    registry = {"xa-a": Unit("xa-a", "Xã A", "xa", "commune")}
+    worker = SimpleNamespace(
+        engine=engine,
+        settings=Settings(),
+        registry=registry,
+        alerts=AlertBook(Settings().thresholds),
+        consuming=False,
+        owned_units=lambda: ["u", "xa-a"],
+    )
+    output = CollectorRegistry()
+    output.register(FiguresCollector(cast(Any, worker)))
+    text = generate_latest(output).decode()
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+def test_figures_of_the_owned_units_for_the_year_and_30_days() -> None:
+    samples = scrape()
+    year = (("period", "year"), ("unit_id", "u"))
+    assert samples["cchc_unit_dossiers_resolved", year] == 10
+    assert samples["cchc_unit_dossiers_resolved_late", year] == 1
+    assert samples["cchc_unit_late_ratio", year] == 0.1
+    assert samples["cchc_unit_officials_in_breach", year] == 1  # 10 % is on the line
+    assert samples["cchc_unit_dossiers_resolved", (("period", "30d"), ("unit_id", "u"))] == 10
+    # A rate is absent while its denominator is 0; counts are there at 0.
+    assert ("cchc_unit_satisfaction_ratio", year) not in samples
+    assert samples["cchc_unit_surveys", year] == 0
+
+
+def test_registry_info_for_listed_and_unlisted_units() -> None:
+    samples = scrape()
+    listed = (("level", "commune"), ("name", "Xã A"), ("type", "xa"), ("unit_id", "xa-a"))
+    unlisted = (("level", "unlisted"), ("name", "u"), ("type", "unlisted"), ("unit_id", "u"))
+    assert samples["cchc_unit_info", listed] == 1
+    assert samples["cchc_unit_info", unlisted] == 1
+
+
+def test_every_rule_has_a_firing_series_from_the_start() -> None:
+    samples = scrape()
+    assert {labels[0][1] for name, labels in samples if name == "cchc_alerts_firing"} == set(RULES)
