@@ -3,6 +3,7 @@ RUN useradd --create-home --uid 10001 cchc && mkdir -p /var/lib/cchc && chown cc
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY streams streams
+COPY kpi kpi
 COPY agents agents
 COPY schemas schemas
 RUN pip install --no-cache-dir '.[rocksdb]'

@@ -48,6 +48,14 @@ def test_compose_file_is_valid() -> None:
     assert result.returncode == 0, result.stderr
 
 
+def test_the_image_copies_every_package_it_installs() -> None:
+    import tomllib
+
+    packages = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    copied = re.findall(r"^COPY (\S+) \1$", (ROOT / "Dockerfile").read_text(), re.M)
+    assert sorted(copied) == sorted(packages["packages"])
+
+
 def test_prometheus_rules_check_and_unit_tests() -> None:
     checked = run(tool("promtool"), "check", "rules", str(DEPLOY / "prometheus" / "rules.yml"))
     assert checked.returncode == 0, checked.stdout + checked.stderr
