@@ -17,6 +17,7 @@ input is skipped.
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any, NamedTuple, Protocol
 
@@ -28,6 +29,9 @@ from streams.worker import Worker
 
 KIND_HEADER = "cchc-kind"
 """Header on re-keyed messages: the event kind of the topic they first came from."""
+_KINDS = {kind.value.encode(): kind for kind in EventKind}
+
+log = logging.getLogger(__name__)
 
 BATCH_SIZE = 2000
 BATCH_WITHIN = 0.05
@@ -85,8 +89,7 @@ class Intake:
 
     def kind_of(self, message: MessageLike) -> EventKind | None:
         if message.topic == self.topics.rekeyed:
-            name = _header(message.headers, KIND_HEADER)
-            return EventKind(name.decode()) if name else None
+            return _KINDS.get(_header(message.headers, KIND_HEADER) or b"")
         return self.topics.kind_of(message.topic)
 
     def decide(self, message: MessageLike) -> Decision:
@@ -95,8 +98,6 @@ class Intake:
         try:
             if kind is None:
                 raise InvalidEvent(f"topic {message.topic} carries no known event kind")
-            if raw is None:
-                raise InvalidEvent("message has no value (tombstone)")
             event = decode(kind, raw)
         except InvalidEvent as error:
             return DeadLetter(error.reason)
@@ -114,6 +115,7 @@ def install(worker: Worker) -> None:
     processed = {t: instruments.EVENTS_PROCESSED.labels(topic=t) for t in inputs}
     dead_lettered = {t: instruments.EVENTS_DEAD_LETTERED.labels(topic=t) for t in inputs}
     rekeyed = {t: instruments.EVENTS_REKEYED.labels(topic=t) for t in inputs}
+    failed = {t: instruments.EVENTS_FAILED.labels(topic=t) for t in inputs}
     channel = app.topic(
         *inputs,
         key_type=bytes,
@@ -124,8 +126,14 @@ def install(worker: Worker) -> None:
     )
 
     async def apply(message: MessageLike, event: Event) -> None:
+        try:
+            change = engine.apply(event)
+        except Exception as error:  # a bug's victim must not take the province's monitor down
+            log.exception("applying %s from %s failed", event.event_id, message.topic)
+            failed[message.topic].inc()
+            await dead_letter(message, f"could not be applied: {type(error).__name__}: {error}")
+            return
         processed[message.topic].inc()
-        change = engine.apply(event)
         if message.timestamp:
             instruments.EVENT_TO_STATE.observe(max(0.0, time.time() - message.timestamp))
             worker.changed_since.setdefault(event.unit_id, message.timestamp)

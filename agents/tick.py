@@ -8,6 +8,7 @@ to the alerts topic, keyed and partitioned by its unit like every other message 
 
 from __future__ import annotations
 
+import logging
 import time
 
 from kpi.alerts import evaluate_changes, evaluate_risks
@@ -15,10 +16,19 @@ from schemas.codec import encode
 from streams import instruments
 from streams.worker import Worker
 
+log = logging.getLogger(__name__)
+
 TICK_SECONDS = 0.5
 """How often the clock moves and alerts are evaluated: alerts follow events within ~1 s."""
 RISK_EVERY_TICKS = 10
 """The early warning's due-soon windows move slowly: evaluated every 5 s."""
+
+
+def failed(unit_id: str, error: Exception) -> None:
+    """One unit's alerts could not be evaluated: the others still are, and so is this one
+    at its next change."""
+    instruments.ALERT_EVALUATIONS_FAILED.inc()
+    log.error("evaluating the alerts of unit %r failed", unit_id, exc_info=error)
 
 
 def install(worker: Worker) -> None:
@@ -32,10 +42,11 @@ def install(worker: Worker) -> None:
         if not worker.consuming or app.rebalancing:
             return
         engine.advance()
-        changes = evaluate_changes(engine, book, worker.owns)
+        changes = evaluate_changes(engine, book, worker.owns, failed)
         ticks += 1
         if ticks % RISK_EVERY_TICKS == 0:
-            changes += evaluate_risks(engine, book, engine.calendar, worker.owned_units())
+            units = worker.owned_units()
+            changes += evaluate_risks(engine, book, engine.calendar, units, failed)
         for alert in changes:
             key, partition = worker.units.home(alert["unit_id"])
             await app.producer.send(worker.topics.alerts, key, encode(alert), partition, None, None)

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
-
+from schemas.codec import InvalidEvent, decode_alert
 from streams.webhooks import Deliverer
-from streams.worker import Worker
+from streams.worker import Worker, skip_unreadable
 
 
 def install(worker: Worker, deliverer: Deliverer) -> None:
@@ -29,5 +28,10 @@ def install(worker: Worker, deliverer: Deliverer) -> None:
 
     @worker.app.agent(channel, name="webhooks")
     async def webhooks(stream: Any) -> None:
-        async for value in stream:
-            await deliverer.deliver(orjson.loads(value))
+        async for event in stream.events():
+            try:
+                alert = decode_alert(event.value)
+            except InvalidEvent as error:
+                skip_unreadable(event.message, error.reason)
+                continue
+            await deliverer.deliver(alert)

@@ -223,8 +223,16 @@ class AlertBook:
         )
 
 
+OnError = Callable[[str, Exception], None]
+"""Told of a unit whose evaluation raised; the other units are still evaluated."""
+
+
+def _raise(unit_id: str, error: Exception) -> None:
+    raise error
+
+
 def evaluate_changes(
-    engine: Engine, book: AlertBook, owns: Callable[[str], bool]
+    engine: Engine, book: AlertBook, owns: Callable[[str], bool], on_error: OnError = _raise
 ) -> list[dict[str, Any]]:
     """Alert changes for every (unit, year) whose figures changed since the last look.
 
@@ -235,23 +243,30 @@ def evaluate_changes(
     for unit_id, years in engine.take_dirty().items():
         if not owns(unit_id):
             continue
-        officials = engine.officials(unit_id)
-        ranks = engine.ranks(unit_id)
-        for year in sorted(y for y in years if y <= clock_year):
-            period = year_period(year)
-            changes += book.evaluate_unit(
-                unit_id,
-                year,
-                engine.figures(unit_id, period),
-                {official: engine.figures(unit_id, period, official) for official in officials},
-                ranks,
-                engine.now,
-            )
+        try:
+            officials = engine.officials(unit_id)
+            ranks = engine.ranks(unit_id)
+            for year in sorted(y for y in years if y <= clock_year):
+                period = year_period(year)
+                changes += book.evaluate_unit(
+                    unit_id,
+                    year,
+                    engine.figures(unit_id, period),
+                    {o: engine.figures(unit_id, period, o) for o in officials},
+                    ranks,
+                    engine.now,
+                )
+        except Exception as error:
+            on_error(unit_id, error)
     return changes
 
 
 def evaluate_risks(
-    engine: Engine, book: AlertBook, calendar: WorkingCalendar, units: Iterable[str]
+    engine: Engine,
+    book: AlertBook,
+    calendar: WorkingCalendar,
+    units: Iterable[str],
+    on_error: OnError = _raise,
 ) -> list[dict[str, Any]]:
     """The early-warning rule for the clock's year, for every unit given."""
     until = calendar.deadline(engine.now, ProcessingTime(RISK_WORKING_DAYS, "working_days"))
@@ -260,8 +275,13 @@ def evaluate_risks(
     period = year_period(year)
     changes = []
     for unit_id in units:
-        figures = engine.figures(unit_id, period)
-        change = book.evaluate_risk(unit_id, year, figures, len(due.get(unit_id, ())), engine.now)
+        try:
+            figures = engine.figures(unit_id, period)
+            due_soon = len(due.get(unit_id, ()))
+            change = book.evaluate_risk(unit_id, year, figures, due_soon, engine.now)
+        except Exception as error:
+            on_error(unit_id, error)
+            continue
         if change is not None:
             changes.append(change)
     return changes

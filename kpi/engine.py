@@ -143,10 +143,10 @@ class Engine:
         states = self.states_of(event.unit_id)
         if states.get(key) is not None:
             return None
-        entries = vote_entries(event.surveyed_at, event.satisfied, event.official_id)
-        self.totals(event.unit_id).apply(entries, 1)
+        vote = LooseVote(event.surveyed_at, event.satisfied, event.official_id)
+        self.totals(event.unit_id).apply(vote_entries(*vote), 1)
         self._mark(event.unit_id, event.surveyed_at)
-        encoded = orjson.dumps([event.surveyed_at, event.satisfied, event.official_id])
+        encoded = orjson.dumps(tuple(vote))  # orjson writes no named tuples
         states[key] = encoded
         return key, encoded
 
@@ -262,36 +262,41 @@ class Engine:
 
     # -- recovery -------------------------------------------------------------------
 
-    def rebuild(self, states: Iterable[tuple[bytes, bytes]]) -> int:
-        """Recompute everything from ``states``: every (key, state) this worker owns."""
+    def rebuild(self, states: Iterable[tuple[bytes, bytes]]) -> Rebuilt:
+        """Recompute everything from ``states``: every (key, state) this worker owns.
+
+        A state that cannot be read (someone else wrote to the changelog) is skipped and
+        reported, so one bad record cannot stop a worker from ever starting again.
+        """
         self.units.clear()
         self.rankings.clear()
         self._intervals.clear()
         self._boundaries.clear()
-        owned: list[tuple[str, str, str | int, bytes, bytes]] = []
+        owned: list[StoredState] = []
+        skipped: list[bytes] = []
         for key, value in states:
-            kind, unit_id, ident = parse_state_key(key)
-            owned.append((kind, unit_id, ident, key, value))
+            try:
+                owned.append(_decode_state(key, value))
+            except (ValueError, TypeError):  # orjson's errors are ValueErrors
+                skipped.append(key)
         if self.clock.spec.mode == "event":
-            for kind, _, _, _, value in owned:
-                for at in _timestamps(kind, value):
+            for stored in owned:
+                for at in stored.timestamps():
                     self.clock.observe(at)
         self.now = self.clock.now()
         self._clock_year = year_of(self.now)
-        for kind, unit_id, ident, key, value in owned:
+        for stored in owned:
+            unit_id, state = stored.unit_id, stored.state
             totals = self.totals(unit_id)
-            if kind == DOSSIER:
-                state = DossierState.decode(value)
+            if isinstance(state, DossierState):
                 totals.apply(contribution(state, self.now), 1)
-                self._track(key, unit_id, state)
-            elif kind == LOOSE_VOTE:
-                at, satisfied, official = orjson.loads(value)
-                totals.apply(vote_entries(at, satisfied, official), 1)
+                self._track(stored.key, unit_id, state)
+            elif isinstance(state, LooseVote):
+                totals.apply(vote_entries(*state), 1)
             else:
-                published, event_id, rank = orjson.loads(value)
-                self.rankings.setdefault(unit_id, {})[int(ident)] = (published, event_id, rank)
+                self.rankings.setdefault(unit_id, {})[int(stored.ident)] = state
         self.dirty = {unit_id: self.years(unit_id) for unit_id in self.units}
-        return len(owned)
+        return Rebuilt(len(owned), skipped)
 
     # -- queries --------------------------------------------------------------------
 
@@ -315,8 +320,57 @@ class Engine:
         return [totals.day(None, day) for day in range(first_day, end_day)]
 
 
-def _timestamps(kind: str, value: bytes) -> Iterable[Instant]:
-    data = orjson.loads(value)
+class LooseVote(NamedTuple):
+    """The stored state of a survey without a dossier."""
+
+    at: Instant
+    satisfied: bool
+    official: str | None
+
+
+class StoredState(NamedTuple):
+    key: bytes
+    unit_id: str
+    ident: str | int
+    state: DossierState | LooseVote | Ranking
+
+    def timestamps(self) -> list[Instant]:
+        """The own timestamps of the events this state holds (for the ``event`` clock)."""
+        if isinstance(self.state, DossierState):
+            return [part.at for part in self.state if part is not None]
+        return [self.state[0]]
+
+
+class Rebuilt(NamedTuple):
+    states: int
+    skipped: list[bytes]
+    """Keys whose state could not be read."""
+
+
+def _decode_state(key: bytes, value: bytes) -> StoredState:
+    """A stored state, checked as far as arithmetic on it needs; ValueError or TypeError."""
+    kind, unit_id, ident = parse_state_key(key)
+    _require(isinstance(unit_id, str))
     if kind == DOSSIER:
-        return [part[0] for part in data if part is not None]
-    return [data[0]]
+        dossier = DossierState.decode(value)
+        for part in dossier:
+            if part is not None:
+                _require(isinstance(part.at, int) and isinstance(part.event_id, str))
+                _require(part.official is None or isinstance(part.official, str))
+        if dossier.submission is not None:
+            _require(isinstance(dossier.submission.due, int))
+        return StoredState(key, unit_id, ident, dossier)
+    if kind == LOOSE_VOTE:
+        vote = LooseVote(*orjson.loads(value))
+        _require(isinstance(vote.at, int) and isinstance(vote.satisfied, bool))
+        _require(vote.official is None or isinstance(vote.official, str))
+        return StoredState(key, unit_id, ident, vote)
+    _require(kind == RANKING and isinstance(ident, int))
+    published, event_id, rank = orjson.loads(value)
+    _require(isinstance(published, int) and isinstance(event_id, str) and isinstance(rank, str))
+    return StoredState(key, unit_id, ident, (published, event_id, rank))
+
+
+def _require(condition: bool) -> None:
+    if not condition:
+        raise ValueError("malformed state")

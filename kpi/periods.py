@@ -26,7 +26,9 @@ HOUR_US = 3_600_000_000
 DAY_US = 24 * HOUR_US
 _OFFSET_US = 7 * HOUR_US  # Asia/Ho_Chi_Minh, UTC+07:00 without daylight saving
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
-_PERIOD = re.compile(r"(?P<year>\d{4})(?:-(?P<month>\d{2}))?|30d")
+_PERIOD = re.compile(r"(?P<year>[0-9]{4})(?:-(?P<month>[0-9]{2}))?|30d")
+FIRST_YEAR, LAST_YEAR = 2000, 2099
+"""The years the contract's timestamps can fall in: no figures exist outside them."""
 
 PeriodKind = Literal["year", "month", "30d"]
 
@@ -140,6 +142,8 @@ def parse_period(text: str | None, clock: Instant) -> Period:
     if text == "30d":
         return Period("30d", "30d", today - 29, today + 1)
     year = int(match["year"])
+    if not FIRST_YEAR <= year <= LAST_YEAR:
+        raise PeriodError(f"period {text!r}: year must be {FIRST_YEAR}..{LAST_YEAR}")
     if match["month"] is None:
         period = year_period(year)
     else:

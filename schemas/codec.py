@@ -14,6 +14,7 @@ Anything wrong raises :class:`InvalidEvent` with a reason a person can act on::
 from __future__ import annotations
 
 import base64
+import hashlib
 import unicodedata
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
@@ -36,12 +37,19 @@ from schemas.records import (
 
 MAX_PAYLOAD_BYTES = 64 * 1024
 """Larger messages are refused before parsing (contract, section 2)."""
+MAX_DEAD_LETTER_BYTES = 64 * 1024
+"""A dead letter carries at most this much of the original message (with its size and
+SHA-256 when cut), so that any message the broker accepts fits in its dead letter."""
 
 LOCAL_TZ = timezone(timedelta(hours=7), "Asia/Ho_Chi_Minh")
 """Asia/Ho_Chi_Minh has been UTC+07:00 all year, without daylight saving, since 1975."""
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
+EARLIEST = (datetime(2000, 1, 1, tzinfo=UTC) - _EPOCH) // _MICROSECOND
+LATEST = (datetime(2100, 1, 1, tzinfo=UTC) - _EPOCH) // _MICROSECOND
+"""Valid timestamps lie in ``[EARLIEST, LATEST)``: 2000-01-01 to 2100-01-01 UTC. A year
+0001 or 9999 is a producer's bug, and would cost the engine a year of work per year."""
 
 
 class InvalidEvent(ValueError):
@@ -65,14 +73,27 @@ _VALIDATORS: dict[EventKind, Callable[[Any], Any]] = {
 
 
 def parse_instant(text: str, field: str) -> Instant:
-    """An RFC 3339 timestamp with an offset, as microseconds since the epoch."""
+    """An RFC 3339 timestamp with an offset in [2000, 2100), as microseconds since the epoch.
+
+    >>> try:
+    ...     parse_instant("0001-01-01T00:00:00Z", "received_at")
+    ... except InvalidEvent as error:
+    ...     print(error.reason)
+    received_at: '0001-01-01T00:00:00Z' is outside 2000-01-01..2099-12-31 (UTC)
+    """
     try:
         moment = datetime.fromisoformat(text.upper())
     except ValueError:
         raise InvalidEvent(f"{field}: {text!r} is not an RFC 3339 timestamp") from None
     if moment.tzinfo is None:
         raise InvalidEvent(f"{field}: timestamp has no UTC offset")
-    return (moment - _EPOCH) // _MICROSECOND
+    try:
+        instant = (moment - _EPOCH) // _MICROSECOND
+    except OverflowError:  # an offset that takes year 1 or 9999 out of datetime's range
+        instant = -1
+    if not EARLIEST <= instant < LATEST:
+        raise InvalidEvent(f"{field}: {text!r} is outside 2000-01-01..2099-12-31 (UTC)")
+    return instant
 
 
 def format_instant(instant: Instant) -> str:
@@ -146,7 +167,8 @@ def _build(kind: EventKind, data: dict[str, Any]) -> Event:
             due_at=None if due is None else parse_instant(due, "due_at"),
             processing_time=None
             if processing is None
-            else ProcessingTime(processing["amount"], processing["unit"]),
+            # JSON Schema's integers include 2.0: the state must hold the integer 2.
+            else ProcessingTime(int(processing["amount"]), processing["unit"]),
             official_id=_optional_id(data, "official_id"),
             procedure_code=data.get("procedure_code"),
             channel=data.get("channel"),
@@ -172,14 +194,16 @@ def _build(kind: EventKind, data: dict[str, Any]) -> Event:
     return UnitRanking(
         event_id=event_id,
         unit_id=unit_id,
-        year=data["year"],
+        year=int(data["year"]),
         rank=data["rank"],
         published_at=parse_instant(data["published_at"], "published_at"),
     )
 
 
-def decode(kind: EventKind, raw: bytes) -> Event:
-    """Validate one message of ``kind`` and return its record, or raise InvalidEvent."""
+def _validated(raw: bytes | None, validate: Callable[[Any], Any]) -> dict[str, Any]:
+    """The JSON object in ``raw`` if ``validate`` accepts it, else InvalidEvent."""
+    if raw is None:
+        raise InvalidEvent("message has no value (tombstone)")
     if len(raw) > MAX_PAYLOAD_BYTES:
         raise InvalidEvent(f"payload is {len(raw)} bytes, over the {MAX_PAYLOAD_BYTES}-byte limit")
     try:
@@ -189,10 +213,30 @@ def decode(kind: EventKind, raw: bytes) -> Event:
     if not isinstance(data, dict):
         raise InvalidEvent(f"event must be a JSON object, got {_json_type(data)}")
     try:
-        _VALIDATORS[kind](data)
+        validate(data)
     except fastjsonschema.JsonSchemaValueException as error:
         raise InvalidEvent(_reason(error)) from None
-    return _build(kind, data)
+    return data
+
+
+def decode(kind: EventKind, raw: bytes | None) -> Event:
+    """Validate one message of ``kind`` and return its record, or raise InvalidEvent."""
+    return _build(kind, _validated(raw, _VALIDATORS[kind]))
+
+
+_ALERT = fastjsonschema.compile(load_schema("alert"))
+
+
+def decode_alert(raw: bytes | None) -> dict[str, Any]:
+    """An Alert read back from the alerts topic, or InvalidEvent: the topic is kept forever,
+    so whatever else was ever written to it must be skipped, not fatal.
+
+    >>> decode_alert(b"[1]")
+    Traceback (most recent call last):
+    ...
+    schemas.codec.InvalidEvent: event must be a JSON object, got array
+    """
+    return _validated(raw, _ALERT)
 
 
 def encode(value: Any) -> bytes:
@@ -211,14 +255,21 @@ def encode_dead_letter(
 ) -> bytes:
     """A DeadLetter message (``schemas/json/dead-letter.schema.json``) for the message at
     ``topic``/``partition``/``offset`` that could not be accepted, and why."""
-    return encode(
-        {
-            "reason": reason,
-            "source_topic": topic,
-            "source_partition": partition,
-            "source_offset": offset,
-            "original_key_b64": None if key is None else base64.b64encode(key).decode(),
-            "original_value_b64": base64.b64encode(value or b"").decode(),
-            "dead_lettered_at": format_instant(at),
-        }
-    )
+    value = value or b""
+    letter: dict[str, Any] = {
+        "reason": reason,
+        "source_topic": topic,
+        "source_partition": partition,
+        "source_offset": offset,
+        "original_key_b64": None if key is None else _b64(key[:MAX_DEAD_LETTER_BYTES]),
+        "original_value_b64": _b64(value[:MAX_DEAD_LETTER_BYTES]),
+        "dead_lettered_at": format_instant(at),
+    }
+    if len(value) > MAX_DEAD_LETTER_BYTES:
+        letter["original_size"] = len(value)
+        letter["original_sha256"] = hashlib.sha256(value).hexdigest()
+    return encode(letter)
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()

@@ -16,11 +16,12 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator
 from typing import Any
 
-import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from schemas.codec import InvalidEvent, decode_alert
 from streams.kafka import options_for
 from streams.settings import Settings
+from streams.worker import skip_unreadable
 
 HEARTBEAT_MS = 15_000
 
@@ -66,6 +67,11 @@ async def follow(
             for records in batches.values():
                 for record in records:
                     position[record.partition] = record.offset + 1
-                    yield format_position(position), orjson.loads(record.value)
+                    try:
+                        alert = decode_alert(record.value)
+                    except InvalidEvent as error:
+                        skip_unreadable(record, error.reason)
+                        continue
+                    yield format_position(position), alert
     finally:
         await consumer.stop()

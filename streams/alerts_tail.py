@@ -22,13 +22,14 @@ join, so it starts at once), from the end, or from the beginning with ``--from-b
 from __future__ import annotations
 
 import sys
+import unicodedata
 from collections.abc import Iterable
 from typing import Any, TextIO
 
-import orjson
 from kafka import KafkaConsumer, TopicPartition
 
 from kpi.rules import RULE_NAMES
+from schemas.codec import InvalidEvent, decode_alert
 from streams.kafka import options_for
 from streams.settings import Settings
 from streams.topics import TopicNames
@@ -43,6 +44,21 @@ WORDS = {"vi": ("năm", "từ", "ngưỡng"), "en": ("year", "since", "threshold
 def percent(value: float, lang: str) -> str:
     text = f"{value * 100:.1f}".rstrip("0").rstrip(".")
     return (text.replace(".", ",") + " %") if lang == "vi" else text + "%"
+
+
+def printable(text: str) -> str:
+    r"""``text`` with control, format and unassigned characters escaped: ids come from
+    other people's systems and must not move a terminal's cursor or rewrite its lines.
+
+    >>> print(printable("xã-a\x1b[2J\u202e\n"))
+    xã-a\x1b[2J\u202e\n
+    """
+    return "".join(
+        c.encode("unicode_escape").decode()
+        if unicodedata.category(c)[0] in "CZ" and c != " "
+        else c
+        for c in text
+    )
 
 
 def describe(alert: dict[str, Any], names: dict[str, str], lang: str = "vi") -> str:
@@ -60,7 +76,7 @@ def describe(alert: dict[str, Any], names: dict[str, str], lang: str = "vi") -> 
         rule = f"{rule} ({alert['detail']})"
     since = alert["started_at"][:16].replace("T", " ")
     unit = names.get(alert["unit_id"], alert["unit_id"])
-    return (
+    return printable(
         f"[{STATES[lang][alert['state']]}] {unit} · {rule} · {year_word} {alert['period']} · "
         f"{since_word} {since}"
     )
@@ -90,7 +106,15 @@ def tail(
         while max_messages is None or shown < max_messages:
             for batch in consumer.poll(timeout_ms=500).values():
                 for record in batch:
-                    alert = orjson.loads(record.value)
+                    try:
+                        alert = decode_alert(record.value)
+                    except InvalidEvent as error:
+                        where = f"{record.topic}[{record.partition}]@{record.offset}"
+                        print(
+                            f"cchc: skipped unreadable alert {where}: {printable(error.reason)}",
+                            file=sys.stderr,
+                        )
+                        continue
                     if (wanted_units and alert["unit_id"] not in wanted_units) or (
                         wanted_rules and alert["rule"] not in wanted_rules
                     ):

@@ -40,9 +40,14 @@ def whole_number(query: dict[str, str], name: str, default: int, high: int) -> i
     7
     >>> whole_number({}, "days", 3, 60)
     3
+    >>> whole_number({"days": "²"}, "days", 3, 60)
+    Traceback (most recent call last):
+    ...
+    streams.api.BadRequest: days '²' is not a whole number 1..60
     """
     text = query.get(name, str(default))
-    if not text.isdigit() or not 1 <= int(text) <= high:
+    # isdecimal() alone admits other scripts' digits, and isdigit() "²", which int() refuses.
+    if not (text.isascii() and text.isdecimal()) or not 1 <= int(text) <= high:
         raise BadRequest(f"{name} {text!r} is not a whole number 1..{high}")
     return int(text)
 

@@ -56,6 +56,23 @@ ALERT_LATENCY = Histogram(
     buckets=(0.1, 0.25, 0.5, 1, 2, 5, 10, 30),
     registry=REGISTRY,
 )
+RECORDS_UNREADABLE = Counter(
+    "cchc_records_unreadable_total",
+    "Records of the worker's own topics (alerts) it could not read back, skipped.",
+    ["topic"],
+    registry=REGISTRY,
+)
+EVENTS_FAILED = Counter(
+    "cchc_events_failed_total",
+    "Valid events whose application raised: dead-lettered with the error, never fatal.",
+    ["topic"],
+    registry=REGISTRY,
+)
+ALERT_EVALUATIONS_FAILED = Counter(
+    "cchc_alert_evaluations_failed_total",
+    "Units whose alert evaluation raised; the tick went on with the others.",
+    registry=REGISTRY,
+)
 STATE_RECOVERED = Counter(
     "cchc_state_recovered_records_total",
     "Changelog records applied to recover the owned partitions' state.",
@@ -71,7 +88,7 @@ STATE_RECOVERY = Gauge(
 def initialise(topics: list[str]) -> None:
     """Create every labelled series at 0, so dashboards and rate() see them from the start."""
     for topic in topics:
-        for counter in (EVENTS_PROCESSED, EVENTS_DEAD_LETTERED, EVENTS_REKEYED):
+        for counter in (EVENTS_PROCESSED, EVENTS_DEAD_LETTERED, EVENTS_REKEYED, EVENTS_FAILED):
             counter.labels(topic=topic)
     for outcome in ("delivered", "retried", "parked"):
         WEBHOOK_DELIVERIES.labels(outcome=outcome)

@@ -18,9 +18,9 @@ import logging
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 import faust
-import orjson
 from faust.types import TP
 
 from kpi.alerts import AlertBook
@@ -28,6 +28,7 @@ from kpi.calendar import WorkingCalendar
 from kpi.clock import Clock
 from kpi.engine import Engine
 from kpi.units import Unit, load_units
+from schemas.codec import InvalidEvent, decode_alert
 from streams import instruments
 from streams.recovery import read_to_end
 from streams.settings import Settings
@@ -35,6 +36,18 @@ from streams.state import StateStore, changelog_topic
 from streams.topics import TopicNames, UnitPartitions
 
 log = logging.getLogger(__name__)
+
+
+def skip_unreadable(record: Any, reason: str) -> None:
+    """A record of our own topics that cannot be read back: logged, counted, skipped."""
+    instruments.RECORDS_UNREADABLE.labels(topic=record.topic).inc()
+    log.warning(
+        "skipped unreadable record %s[%d]@%d: %s",
+        record.topic,
+        record.partition,
+        record.offset,
+        reason,
+    )
 
 
 @dataclass
@@ -125,7 +138,10 @@ class Worker:
         started = time.monotonic()
         try:
             applied = await self.store.assign(partitions)
-            count = self.engine.rebuild(self.store.items())
+            rebuilt = self.engine.rebuild(self.store.items())
+            for key in rebuilt.skipped:
+                instruments.RECORDS_UNREADABLE.labels(topic=self.store.changelog).inc()
+                log.warning("skipped unreadable state %r of %s", key[:200], self.store.changelog)
             await self._restore_alerts()
         except Exception as error:  # a worker without its state must stop, not serve
             log.exception("recovering the state of partitions %s failed", sorted(partitions))
@@ -139,7 +155,7 @@ class Worker:
             "partitions %s: %d changelog records applied, figures rebuilt from %d states in %.1fs",
             sorted(partitions),
             applied,
-            count,
+            rebuilt.states,
             elapsed,
         )
         self.ready.set()
@@ -150,6 +166,10 @@ class Worker:
         starts = dict.fromkeys(self.store.open_partitions(), 0)
         async for records in read_to_end(self.settings, self.topics.alerts, starts):
             for record in records:
-                alert = orjson.loads(record.value)
+                try:
+                    alert = decode_alert(record.value)
+                except InvalidEvent as error:
+                    skip_unreadable(record, error.reason)
+                    continue
                 if self.owns(alert["unit_id"]):
                     self.alerts.restore(alert)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from kpi.alerts import AlertBook, evaluate_changes, unit_conditions
 from kpi.calendar import WorkingCalendar
 from kpi.clock import Clock, ClockSpec
@@ -231,3 +233,27 @@ def test_every_rule_has_a_name_in_each_language() -> None:
         "vi": set(RULES),
         "en": set(RULES),
     }
+
+
+def test_a_unit_whose_evaluation_raises_does_not_stop_the_others() -> None:
+    s = Scenario(Thresholds(min_dossiers=1, min_official_dossiers=1))
+    s.dossier(1, late=True, unit="bad")
+    s.dossier(2, late=True, unit="good")
+    officials = s.engine.officials
+
+    def broken(unit_id: str) -> list[str]:
+        if unit_id == "bad":
+            raise TypeError("a bug")
+        return officials(unit_id)
+
+    s.engine.officials = broken  # type: ignore[method-assign]
+    failures: list[tuple[str, str]] = []
+    s.engine.advance()
+    changes = evaluate_changes(
+        s.engine, s.book, lambda unit: True, lambda unit, error: failures.append((unit, str(error)))
+    )
+    assert failures == [("bad", "a bug")]
+    assert {a["unit_id"] for a in changes} == {"good"}
+    with pytest.raises(TypeError):  # without a handler, the error is the caller's
+        s.dossier(3, late=True, unit="bad")
+        s.changes()

@@ -20,6 +20,7 @@ from schemas.records import (
     Instant,
     ProcessingTime,
     SatisfactionSurvey,
+    UnitRanking,
 )
 from tests.recount import Row, recount
 
@@ -178,3 +179,30 @@ def test_event_clock_is_the_greatest_timestamp(
     engine.advance()
     assert engine.now == max(e.timestamp for e in events)
     compare(engine, events, engine.now)
+
+
+def test_rebuild_skips_states_it_cannot_read_and_reports_them() -> None:
+    at = parse_instant("2026-03-02T08:00:00+07:00", "t")
+    clock = Clock(ClockSpec("fixed", at + 10 * 24 * HOUR_US))
+    states: dict[bytes, bytes] = {}
+    engine = Engine(CALENDAR, clock, lambda unit: states)
+    engine.apply(DossierSubmitted("s", "u", "d", at, at + HOUR_US, None, "cb", None, None))
+    engine.apply(SatisfactionSurvey("v", "u", at, "satisfied", None, None))
+    engine.apply(UnitRanking("r", "u", 2025, "tot", at))
+    good = dict(states)
+    junk = {
+        b"not json": b"[]",
+        b'["d", "u", "x"]': b"not json",
+        b'["d", "u", "y"]': b'[["late", "s", 1, null], null, null]',
+        b'["d", "u", "z"]': b"[1, 2]",
+        b'["v", "u", "w"]': b'[1, "yes", null]',
+        b'["r", "u", "2025"]': b'[1, "r", "tot"]',
+        b'["q", "u", "k"]': b"[]",
+        b'["d", 7, "k"]': b"[null, null, null]",
+    }
+    restarted = Engine(CALENDAR, clock, lambda unit: states)
+    rebuilt = restarted.rebuild([*good.items(), *junk.items()])
+    assert rebuilt.states == len(good) and sorted(rebuilt.skipped) == sorted(junk)
+    year = parse_period("2026", clock.now())
+    assert restarted.figures("u", year) == engine.figures("u", year)
+    assert restarted.ranks("u") == {2025: "tot"}

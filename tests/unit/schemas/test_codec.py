@@ -209,7 +209,58 @@ def test_survey_and_ranking_rules() -> None:
         reason(EventKind.RANKING, ranking | {"year": "2025"})
         == "year: must be an integer, got string"
     )
-    assert reason(EventKind.RANKING, ranking | {"year": 1999}) == "year: 1999 is outside 2000..2100"
+    assert reason(EventKind.RANKING, ranking | {"year": 1999}) == "year: 1999 is outside 2000..2099"
+    assert reason(EventKind.RANKING, ranking | {"year": 2100}) == "year: 2100 is outside 2000..2099"
+    assert (
+        reason(EventKind.RANKING, ranking | {"year": True})
+        == "year: must be an integer, got boolean"
+    )
+    assert (
+        reason(EventKind.RANKING, ranking | {"year": 2025.5})
+        == "year: must be an integer, got number"
+    )
+
+
+def test_integer_valued_floats_are_integers() -> None:
+    ranking = {
+        "event_id": "e",
+        "unit_id": "u",
+        "rank": "tot",
+        "published_at": "2026-01-01T00:00:00Z",
+    }
+    decoded = decode(EventKind.RANKING, raw(ranking | {"year": 2025.0}))
+    assert isinstance(decoded, UnitRanking) and type(decoded.year) is int and decoded.year == 2025
+    event = SUBMITTED | {"processing_time": {"amount": 2.0, "unit": "hours"}, "schema_version": 1.0}
+    submitted = decode(EventKind.SUBMITTED, raw(event))
+    assert isinstance(submitted, DossierSubmitted) and submitted.processing_time is not None
+    assert type(submitted.processing_time.amount) is int and submitted.processing_time.amount == 2
+    too_big = SUBMITTED | {"processing_time": {"amount": 1e300, "unit": "hours"}}
+    assert (
+        reason(EventKind.SUBMITTED, too_big) == "processing_time.amount: 1e+300 is outside 1..10000"
+    )
+
+
+@pytest.mark.parametrize(
+    "moment",
+    [
+        "0001-01-01T00:00:00Z",
+        "1999-12-31T23:59:59.999999Z",
+        "2000-01-01T06:59:59+07:00",
+        "2100-01-01T00:00:00Z",
+        "9999-12-31T23:59:59+00:00",
+        "9999-12-31T23:59:59-23:59",
+    ],
+)
+def test_timestamps_outside_2000_to_2100_are_invalid(moment: str) -> None:
+    assert reason(EventKind.SUBMITTED, SUBMITTED | {"received_at": moment}) == (
+        f"received_at: {moment!r} is outside 2000-01-01..2099-12-31 (UTC)"
+    )
+    assert reason(EventKind.SUBMITTED, SUBMITTED | {"due_at": moment}).startswith("due_at: ")
+
+
+def test_the_edges_of_the_valid_range_are_valid() -> None:
+    for moment in ("2000-01-01T00:00:00Z", "2100-01-01T06:59:59.999999+07:00"):
+        assert decode(EventKind.SUBMITTED, raw(SUBMITTED | {"received_at": moment}))
 
 
 @pytest.mark.parametrize(
@@ -233,3 +284,23 @@ def test_instants_round_trip_in_local_time() -> None:
     instant = parse_instant("2026-12-31T17:00:00.123456Z", "t")
     assert format_instant(instant) == "2027-01-01T00:00:00.123456+07:00"
     assert parse_instant(format_instant(instant), "t") == instant
+
+
+def test_a_dead_letter_carries_at_most_64_kib_with_the_size_and_digest_when_cut() -> None:
+    import base64
+    import hashlib
+
+    from schemas.codec import MAX_DEAD_LETTER_BYTES, encode_dead_letter
+
+    small = orjson.loads(encode_dead_letter("why", "t", 1, 2, b"k", b"v", 0))
+    assert small["original_value_b64"] == base64.b64encode(b"v").decode()
+    assert "original_size" not in small and "original_sha256" not in small
+    huge = bytes(range(256)) * 3000  # 768,000 bytes: its whole base64 would pass 1 MiB
+    letter = encode_dead_letter("too big", "t", 0, 0, None, huge, 0)
+    assert len(letter) < 100_000
+    body = orjson.loads(letter)
+    assert base64.b64decode(body["original_value_b64"]) == huge[:MAX_DEAD_LETTER_BYTES]
+    assert body["original_size"] == len(huge)
+    assert body["original_sha256"] == hashlib.sha256(huge).hexdigest()
+    assert body["original_key_b64"] is None
+    fastjsonschema.compile(load_schema("dead-letter"))(body)
