@@ -10,20 +10,22 @@ For each message, :meth:`Intake.decide` says what to do, without side effects:
 3. :class:`Apply`: apply it to the KPI engine.
 
 The agent acts on the decision: it sends the dead letter, the re-keyed copy or the state
-change to the changelog. Faust acks a batch once the next is taken, and flushes what was
-produced for it before committing its offsets, so a state change is durable before its
-input is skipped.
+change to the changelog, and holds the message in the worker's outbox
+(:mod:`streams.outbox`) until all of that is written; only then may its offset be
+committed. A failed write is sent again, never dropped.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from typing import Any, NamedTuple, Protocol
 
 from schemas.codec import InvalidEvent, decode, encode_dead_letter
 from schemas.records import Event, EventKind
 from streams import instruments
+from streams.outbox import Batch
 from streams.topics import TopicNames, UnitPartitions
 from streams.worker import Worker
 
@@ -77,15 +79,20 @@ class Intake:
     """Decides what becomes of each input message; knows nothing of Faust streams.
 
     >>> from types import SimpleNamespace as Message
-    >>> intake = Intake(TopicNames(), UnitPartitions(8))
+    >>> intake = Intake(TopicNames(), UnitPartitions(8), admits=lambda unit_id: True)
     >>> intake.decide(Message(topic="cchc.unit-ranking", partition=0, key=b"u", headers=[],
     ...                       value=b'{"event_id": "r1", "unit_id": "u"}'))
     DeadLetter(reason='year: missing, rank: missing, published_at: missing')
     """
 
-    def __init__(self, topics: TopicNames, units: UnitPartitions) -> None:
+    def __init__(
+        self, topics: TopicNames, units: UnitPartitions, admits: Callable[[str], bool]
+    ) -> None:
         self.topics = topics
         self.units = units
+        self.admits = admits
+        """Whether a unit may be tracked: listed, already tracked, or under the cap on
+        units outside the registry, so junk ids cannot grow the state without bound."""
 
     def kind_of(self, message: MessageLike) -> EventKind | None:
         if message.topic == self.topics.rekeyed:
@@ -104,53 +111,63 @@ class Intake:
         key, partition = self.units.home(event.unit_id)
         if message.key != key or message.partition != partition:
             return Rekey(key, partition, [(KIND_HEADER, kind.value.encode())])
+        if not self.admits(event.unit_id):
+            return DeadLetter(
+                f"unit_id {event.unit_id!r} is not in the units registry, and this worker "
+                "already tracks as many unlisted units as CCHC_MAX_UNLISTED_UNITS allows"
+            )
         return Apply(event)
 
 
-def install(worker: Worker) -> None:
-    """Register the intake agent on the worker's app."""
-    app, store, engine, topics = worker.app, worker.store, worker.engine, worker.topics
-    intake = Intake(topics, worker.units)
-    inputs = topics.co_partitioned
-    processed = {t: instruments.EVENTS_PROCESSED.labels(topic=t) for t in inputs}
-    dead_lettered = {t: instruments.EVENTS_DEAD_LETTERED.labels(topic=t) for t in inputs}
-    rekeyed = {t: instruments.EVENTS_REKEYED.labels(topic=t) for t in inputs}
-    failed = {t: instruments.EVENTS_FAILED.labels(topic=t) for t in inputs}
-    channel = app.topic(
-        *inputs,
-        key_type=bytes,
-        value_type=bytes,
-        key_serializer="raw",
-        value_serializer="raw",
-        partitions=worker.settings.topic_partitions,
-    )
+class Actions:
+    """What the agent does with each decision, for one message of a batch: produce, count,
+    and hold the message until what it produced is written."""
 
-    async def apply(message: MessageLike, event: Event) -> None:
+    def __init__(self, worker: Worker) -> None:
+        self.worker = worker
+        self.intake = Intake(worker.topics, worker.units, worker.admits)
+        inputs = worker.topics.co_partitioned
+        self.processed = {t: instruments.EVENTS_PROCESSED.labels(topic=t) for t in inputs}
+        self.dead_lettered = {t: instruments.EVENTS_DEAD_LETTERED.labels(topic=t) for t in inputs}
+        self.rekeyed = {t: instruments.EVENTS_REKEYED.labels(topic=t) for t in inputs}
+        self.failed = {t: instruments.EVENTS_FAILED.labels(topic=t) for t in inputs}
+
+    async def handle(self, batch: Batch, message: MessageLike) -> None:
+        decision = self.intake.decide(message)
+        if isinstance(decision, Apply):
+            await self.apply(batch, message, decision.event)
+        elif isinstance(decision, Rekey):
+            await self.rekey(batch, message, decision)
+        else:
+            await self.dead_letter(batch, message, decision.reason)
+
+    async def apply(self, batch: Batch, message: MessageLike, event: Event) -> None:
+        worker = self.worker
         try:
-            change = engine.apply(event)
+            change = worker.engine.apply(event)
         except Exception as error:  # a bug's victim must not take the province's monitor down
             log.exception("applying %s from %s failed", event.event_id, message.topic)
-            failed[message.topic].inc()
-            await dead_letter(message, f"could not be applied: {type(error).__name__}: {error}")
+            self.failed[message.topic].inc()
+            reason = f"could not be applied: {type(error).__name__}: {error}"
+            await self.dead_letter(batch, message, reason)
             return
-        processed[message.topic].inc()
+        self.processed[message.topic].inc()
         if message.timestamp:
             instruments.EVENT_TO_STATE.observe(max(0.0, time.time() - message.timestamp))
             worker.changed_since.setdefault(event.unit_id, message.timestamp)
         if change is not None:
             key, value = change
-            partition = message.partition
-            sent = await app.producer.send(store.changelog, key, value, partition, None, None)
-            store.sent(partition, key, sent)
+            changelog = worker.store.changelog
+            batch.records.append(await worker.send(changelog, key, value, message.partition))
 
-    async def rekey(message: MessageLike, to: Rekey) -> None:
-        rekeyed[message.topic].inc()
-        await app.producer.send(
-            topics.rekeyed, to.key, message.value, to.partition, None, to.headers
-        )
+    async def rekey(self, batch: Batch, message: MessageLike, to: Rekey) -> None:
+        self.rekeyed[message.topic].inc()
+        topic = self.worker.topics.rekeyed
+        sent = await self.worker.send(topic, to.key, message.value, to.partition, to.headers)
+        batch.records.append(sent)
 
-    async def dead_letter(message: MessageLike, reason: str) -> None:
-        dead_lettered[message.topic].inc()
+    async def dead_letter(self, batch: Batch, message: MessageLike, reason: str) -> None:
+        self.dead_lettered[message.topic].inc()
         letter = encode_dead_letter(
             reason,
             message.topic,
@@ -160,20 +177,36 @@ def install(worker: Worker) -> None:
             message.value,
             time.time_ns() // 1000,
         )
-        await app.producer.send(topics.dead_letter, message.key, letter, None, None, None)
+        topic = self.worker.topics.dead_letter
+        batch.records.append(await self.worker.send(topic, message.key, letter, None))
+
+
+def install(worker: Worker) -> None:
+    """Register the intake agent, and the task that confirms its writes, on the worker's app."""
+    app, store = worker.app, worker.store
+    actions = Actions(worker)
+    channel = app.topic(
+        *worker.topics.co_partitioned,
+        key_type=bytes,
+        value_type=bytes,
+        key_serializer="raw",
+        value_serializer="raw",
+        partitions=worker.settings.topic_partitions,
+    )
 
     @app.agent(channel, name="intake")
     async def intake_agent(stream: Any) -> None:
         async for events in stream.take_events(BATCH_SIZE, BATCH_WITHIN):
             await worker.ready.wait()
+            batch = Batch()
             for event in events:
                 message = event.message
                 if not store.owns(message.partition):
                     continue  # revoked while buffered: its new owner reads it again
-                decision = intake.decide(message)
-                if isinstance(decision, Apply):
-                    await apply(message, decision.event)
-                elif isinstance(decision, Rekey):
-                    await rekey(message, decision)
-                else:
-                    await dead_letter(message, decision.reason)
+                await actions.handle(batch, message)
+                batch.hold(message)
+            worker.outbox.close(batch)
+
+    @app.task
+    async def confirm_writes() -> None:
+        await worker.outbox.run(app.consumer)

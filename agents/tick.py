@@ -47,10 +47,14 @@ def install(worker: Worker) -> None:
         if ticks % RISK_EVERY_TICKS == 0:
             units = worker.owned_units()
             changes += evaluate_risks(engine, book, engine.calendar, units, failed)
+        sent = []
         for alert in changes:
             key, partition = worker.units.home(alert["unit_id"])
-            await app.producer.send(worker.topics.alerts, key, encode(alert), partition, None, None)
+            sent.append(await worker.send(worker.topics.alerts, key, encode(alert), partition))
             since = worker.changed_since.get(alert["unit_id"])
             if since is not None:  # None: the clock alone changed it (a deadline passed)
                 instruments.ALERT_LATENCY.observe(max(0.0, time.time() - since))
         worker.changed_since.clear()
+        # The book has moved on: a change not written would never be published. Ticks do
+        # not overlap, so waiting here keeps each alert's changes in order on the topic.
+        await worker.writes.until_written(sent, worker.resend)

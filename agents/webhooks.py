@@ -1,8 +1,9 @@
-"""The webhook agent: delivers each alert change to the unit offices subscribed to it.
+"""The webhook agents: deliver each alert change to the unit offices subscribed to it.
 
-It reads the alerts topic in its own consumer group, so every change is delivered by one
-worker; delivery itself (signing, retries, parking) is :class:`streams.webhooks.Deliverer`.
-A message is acked once delivered or parked: a crash means redelivery, never a silent loss.
+One agent per subscription reads the alerts topic, so a receiver that is slow or down
+delays only its own deliveries; Faust commits a message once every agent has acked it,
+that is once it is delivered or parked everywhere: a crash means redelivery, never a silent
+loss. Delivery itself (signing, retries, parking) is :class:`streams.webhooks.Deliverer`.
 """
 
 from __future__ import annotations
@@ -10,14 +11,12 @@ from __future__ import annotations
 from typing import Any
 
 from schemas.codec import InvalidEvent, decode_alert
-from streams.webhooks import Deliverer
+from streams.webhooks import Deliverer, Subscription
 from streams.worker import Worker, skip_unreadable
 
 
 def install(worker: Worker, deliverer: Deliverer) -> None:
-    """Register the webhook agent, if anyone subscribed."""
-    if not deliverer.subscriptions:
-        return
+    """Register one delivery agent per subscription."""
     channel = worker.app.topic(
         worker.topics.alerts,
         key_type=bytes,
@@ -25,13 +24,18 @@ def install(worker: Worker, deliverer: Deliverer) -> None:
         key_serializer="raw",
         value_serializer="raw",
     )
+    for number, subscription in enumerate(deliverer.subscriptions):
+        worker.app.agent(channel, name=f"webhook-{number}")(_delivering(deliverer, subscription))
 
-    @worker.app.agent(channel, name="webhooks")
-    async def webhooks(stream: Any) -> None:
+
+def _delivering(deliverer: Deliverer, subscription: Subscription) -> Any:
+    async def deliver(stream: Any) -> None:
         async for event in stream.events():
             try:
                 alert = decode_alert(event.value)
             except InvalidEvent as error:
                 skip_unreadable(event.message, error.reason)
                 continue
-            await deliverer.deliver(alert)
+            await deliverer.deliver(subscription, alert)
+
+    return deliver

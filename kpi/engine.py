@@ -189,6 +189,13 @@ class Engine:
     def ranks(self, unit_id: str) -> dict[int, str]:
         return {year: rank for year, (_, _, rank) in self.rankings.get(unit_id, {}).items()}
 
+    def tracks(self, unit_id: str) -> bool:
+        """Whether any state of the unit was applied (figures or a ranking)."""
+        return unit_id in self.units or unit_id in self.rankings
+
+    def tracked_units(self) -> set[str]:
+        return {*self.units, *self.rankings}
+
     def totals(self, unit_id: str) -> UnitTotals:
         totals = self.units.get(unit_id)
         if totals is None:

@@ -1,9 +1,14 @@
-"""Follow the alerts topic for Server-Sent Events (``GET /api/alerts/stream``).
+"""Alert changes for Server-Sent Events (``GET /api/alerts/stream``): one consumer per worker.
 
-Each connection reads every partition of the alerts topic with its own consumer, so any
-worker can serve any unit. The SSE event id is the position reached in every partition
-(``"0:15;1:7;2:0"``), so a client that reconnects with ``Last-Event-ID`` resumes exactly
-where it stopped, on whichever worker it reaches::
+An :class:`AlertHub` reads every partition of the alerts topic with a single consumer and
+fans each alert out to the open streams, each through a bounded queue: a client too slow
+to keep up is dropped with a clear last event, never allowed to hold memory or the others
+back, and the number of open streams is capped.
+
+The SSE event id is the position reached in every partition (``"0:15;1:7;2:0"``), so a
+client that reconnects with ``Last-Event-ID`` resumes exactly where it stopped, on
+whichever worker it reaches: what came before the hub's current position is read once for
+that client (``read_to_end`` up to exactly that position), the rest comes from the hub::
 
     >>> format_position({0: 15, 1: 7})
     '0:15;1:7'
@@ -13,6 +18,8 @@ where it stopped, on whichever worker it reaches::
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import AsyncGenerator
 from typing import Any
 
@@ -20,10 +27,26 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from schemas.codec import InvalidEvent, decode_alert
 from streams.kafka import options_for
+from streams.recovery import read_to_end
 from streams.settings import Settings
 from streams.worker import skip_unreadable
 
-HEARTBEAT_MS = 15_000
+log = logging.getLogger(__name__)
+
+HEARTBEAT_SECONDS = 15.0
+QUEUE_SIZE = 1000
+"""Alerts a stream may fall behind by before it is dropped as too slow."""
+
+Item = tuple[int, int, dict[str, Any]] | str
+"""(partition, offset, alert), or why the stream ends."""
+
+
+class TooManyStreams(RuntimeError):
+    """The worker serves as many streams as it allows (503)."""
+
+
+class StreamEnded(RuntimeError):
+    """The hub ended this stream: the client fell too far behind, or reading failed."""
 
 
 def format_position(position: dict[int, int]) -> str:
@@ -35,43 +58,136 @@ def parse_position(text: str) -> dict[int, int]:
     position = {}
     for pair in text.split(";"):
         partition, _, offset = pair.partition(":")
-        if not partition.isdigit() or not offset.isdigit():
+        if not all(part.isascii() and part.isdigit() for part in (partition, offset)):
             raise ValueError(f"Last-Event-ID {text!r} is not partition:offset;...")
         position[int(partition)] = int(offset)
     return position
 
 
-async def follow(
-    settings: Settings, topic: str, start: dict[int, int] | None, from_beginning: bool = False
-) -> AsyncGenerator[tuple[str, dict[str, Any]] | None, None]:
-    """(event id, alert) as alerts are published; None every heartbeat without any."""
-    consumer = AIOKafkaConsumer(**options_for(settings), enable_auto_commit=False, group_id=None)
-    await consumer.start()
+def _decoded(record: Any) -> dict[str, Any] | None:
     try:
-        partitions = [
-            TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())
-        ]
-        consumer.assign(partitions)
-        if start is None:
-            await (consumer.seek_to_beginning if from_beginning else consumer.seek_to_end)(
-                *partitions
-            )
-        else:
-            for tp in partitions:
-                consumer.seek(tp, start.get(tp.partition, 0))
-        position = {tp.partition: await consumer.position(tp) for tp in partitions}
-        while True:
-            batches = await consumer.getmany(timeout_ms=HEARTBEAT_MS)
-            if not batches:
-                yield None
-            for records in batches.values():
+        return decode_alert(record.value)
+    except InvalidEvent as error:
+        skip_unreadable(record, error.reason)
+        return None
+
+
+class AlertHub:
+    """One reader of the alerts topic for every open stream of this worker."""
+
+    def __init__(self, settings: Settings, topic: str, max_streams: int) -> None:
+        self.settings = settings
+        self.topic = topic
+        self.max_streams = max_streams
+        self.position: dict[int, int] = {}
+        """The next offset the hub delivers, per partition."""
+        self._queues: set[asyncio.Queue[Item]] = set()
+        self._started: asyncio.Future[None] | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def streams(self) -> int:
+        return len(self._queues)
+
+    async def start(self) -> None:
+        """Read the topic to its current end once, then follow it (idempotent)."""
+        if self._started is None:
+            self._started = asyncio.get_running_loop().create_future()
+            self._task = asyncio.ensure_future(self._run())
+        await asyncio.shield(self._started)
+
+    async def _run(self) -> None:
+        assert self._started is not None
+        consumer = AIOKafkaConsumer(
+            **options_for(self.settings), enable_auto_commit=False, group_id=None
+        )
+        try:
+            await consumer.start()
+            partitions = sorted(consumer.partitions_for_topic(self.topic) or ())
+            self.position = dict.fromkeys(partitions, 0)
+            # The current end, as fetch responses report it: ListOffsets may be wrong.
+            async for records in read_to_end(self.settings, self.topic, dict(self.position)):
                 for record in records:
-                    position[record.partition] = record.offset + 1
-                    try:
-                        alert = decode_alert(record.value)
-                    except InvalidEvent as error:
-                        skip_unreadable(record, error.reason)
-                        continue
-                    yield format_position(position), alert
-    finally:
-        await consumer.stop()
+                    self.position[record.partition] = record.offset + 1
+            assigned = [TopicPartition(self.topic, p) for p in partitions]
+            consumer.assign(assigned)
+            for tp in assigned:
+                consumer.seek(tp, self.position[tp.partition])
+            self._started.set_result(None)
+            while True:
+                batches = await consumer.getmany(timeout_ms=1000)
+                for records in batches.values():
+                    for record in records:
+                        self.position[record.partition] = record.offset + 1
+                        alert = _decoded(record)
+                        if alert is not None:
+                            self._publish((record.partition, record.offset, alert))
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:  # streams end and reconnect; the next one starts anew
+            log.exception("following %s failed", self.topic)
+            if not self._started.done():
+                self._started.set_exception(error)
+            for queue in list(self._queues):
+                self._drop(queue, "reading the alerts topic failed; reconnect")
+            self._started = None
+        finally:
+            await consumer.stop()
+
+    def _publish(self, item: Item) -> None:
+        for queue in list(self._queues):
+            try:
+                queue.put_nowait(item)
+            except asyncio.QueueFull:
+                self._drop(queue, f"too slow: fell {QUEUE_SIZE} alerts behind; reconnect")
+
+    def _drop(self, queue: asyncio.Queue[Item], reason: str) -> None:
+        """End a stream: its reason replaces what it has not read (so there is room)."""
+        self._queues.discard(queue)
+        while not queue.empty():
+            queue.get_nowait()
+        queue.put_nowait(reason)
+
+    async def follow(
+        self, start: dict[int, int] | None, from_beginning: bool = False
+    ) -> AsyncGenerator[tuple[str, dict[str, Any]] | None, None]:
+        """(event id, alert) from ``start`` (or the beginning, or now) on; None every
+        ``HEARTBEAT_SECONDS`` without one. Raises TooManyStreams before the first item,
+        StreamEnded when the hub drops the stream."""
+        await self.start()
+        if len(self._queues) >= self.max_streams:
+            raise TooManyStreams(f"this worker serves {self.max_streams} streams already")
+        queue: asyncio.Queue[Item] = asyncio.Queue(QUEUE_SIZE)
+        self._queues.add(queue)  # from here on, every new alert reaches this queue
+        live_from = dict(self.position)
+        try:
+            position = dict(live_from)
+            if start is not None or from_beginning:
+                position = {p: (start or {}).get(p, 0) for p in live_from}
+                async for records in read_to_end(
+                    self.settings, self.topic, dict(position), ends=live_from
+                ):
+                    for record in records:
+                        position[record.partition] = record.offset + 1
+                        alert = _decoded(record)
+                        if alert is not None:
+                            yield format_position(position), alert
+                position = dict(live_from)
+            while True:
+                try:
+                    item = await asyncio.wait_for(queue.get(), HEARTBEAT_SECONDS)
+                except TimeoutError:
+                    yield None
+                    continue
+                if isinstance(item, str):
+                    raise StreamEnded(item)
+                partition, offset, alert = item
+                position[partition] = offset + 1
+                yield format_position(position), alert
+        finally:
+            self._queues.discard(queue)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)

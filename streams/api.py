@@ -18,6 +18,7 @@ from kpi.rules import RULE_NAMES, percent_ratio
 from kpi.units import lookup
 from schemas.codec import format_instant
 from schemas.records import ProcessingTime
+from streams.access import Caller
 from streams.peers import Peers
 from streams.worker import Worker
 
@@ -31,6 +32,10 @@ class NotFound(LookupError):
 
 class BadRequest(ValueError):
     """A query parameter that cannot be used (400)."""
+
+
+class Forbidden(PermissionError):
+    """The caller's token does not reach this (403)."""
 
 
 def whole_number(query: dict[str, str], name: str, default: int, high: int) -> int:
@@ -154,15 +159,15 @@ class Api:
 
     # -- lists, gathered from every worker ----------------------------------------------
 
-    async def units_snapshot(self, query: dict[str, str]) -> dict[str, Any]:
+    async def units_snapshot(self, query: dict[str, str], caller: Caller) -> dict[str, Any]:
         """What /api/units answers: every unit, this worker's and the others'."""
         period, as_of = self.period(query.get("period"))
         rows = [self.unit(unit_id, period) for unit_id in self.worker.owned_units()]
-        rows += await self.peers.gather("/api/units", query, "units")
+        rows += await self.peers.gather("/api/units", query, "units", caller.token)
         rows.sort(key=lambda row: row["unit_id"])
         return {"period": period.name, "as_of": as_of, "units": rows}
 
-    async def shared_units_snapshot(self, query: dict[str, str]) -> dict[str, Any]:
+    async def shared_units_snapshot(self, query: dict[str, str], caller: Caller) -> dict[str, Any]:
         """:meth:`units_snapshot`, computed at most once per ``UNITS_STREAM_SECONDS`` for
         every open screen asking the same: each screen's stream polls it that often, and a
         snapshot costs every worker the figures of all its units."""
@@ -171,40 +176,55 @@ class Api:
         cached = self._snapshots.get(key)
         if cached is None or now - cached[0] >= UNITS_STREAM_SECONDS:
             fresh = {k: v for k, v in self._snapshots.items() if now - v[0] < UNITS_STREAM_SECONDS}
-            cached = fresh[key] = (now, asyncio.ensure_future(self.units_snapshot(query)))
+            snapshot = asyncio.ensure_future(self.units_snapshot(query, caller))
+            cached = fresh[key] = (now, snapshot)
             self._snapshots = fresh  # queries no screen asks any more are forgotten
         # Shielded: a screen that goes away must not cancel the others' snapshot.
         return await asyncio.shield(cached[1])
 
-    async def officials_snapshot(self, query: dict[str, str], unit_id: str | None) -> Any:
-        """What /api/officials answers: one unit's officials, or every unit's."""
+    async def officials_snapshot(
+        self, query: dict[str, str], unit_id: str | None, caller: Caller
+    ) -> Any:
+        """What /api/officials answers: one unit's officials, or those of every unit the
+        caller may see."""
         period, as_of = self.period(query.get("period"))
+        grant = caller.grant
         if unit_id is None:
-            rows = [row for u in self.worker.owned_units() for row in self.officials(u, period)]
-            rows += await self.peers.gather("/api/officials", query, "officials")
+            units = [u for u in self.worker.owned_units() if grant.sees_unit(u)]
+            rows = [row for u in units for row in self.officials(u, period)]
+            rows += await self.peers.gather("/api/officials", query, "officials", caller.token)
         else:
+            if not grant.sees_unit(unit_id):
+                raise Forbidden(f"this token does not show the officials of {unit_id!r}")
             self.require_unit(unit_id)
             rows = self.officials(unit_id, period)
         rows.sort(key=lambda row: (row["unit_id"], row["official_id"]))
         return {"period": period.name, "as_of": as_of, "officials": rows}
 
-    async def alerts(self, query: dict[str, str]) -> dict[str, Any]:
+    async def alerts(self, query: dict[str, str], caller: Caller) -> dict[str, Any]:
+        """Alerts in a state; an official's alerts only for a token of that unit."""
         state = query.get("state", "firing")
         if state not in ("firing", "resolved", "all"):
             raise BadRequest(f"state {state!r} is not firing, resolved or all")
-        rows = self.worker.alerts.query(state, query.get("unit_id"))
-        rows += await self.peers.gather("/api/alerts", query, "alerts")
+        rows = [
+            alert
+            for alert in self.worker.alerts.query(state, query.get("unit_id"))
+            if caller.grant.sees_alert(alert)
+        ]
+        rows += await self.peers.gather("/api/alerts", query, "alerts", caller.token)
         rows.sort(key=lambda alert: alert["alert_id"])
         return {"alerts": rows}
 
-    def info(self) -> dict[str, Any]:
-        """What screens need to know of this deployment: demo data, clock, rules, lines."""
+    def info(self, caller: Caller) -> dict[str, Any]:
+        """What screens need to know of this deployment (demo data, clock, rules, lines)
+        and of the caller's token."""
         settings = self.worker.settings
         thresholds = settings.thresholds
         return {
             "demo": settings.demo,
             "clock": settings.clock.mode,
             "rules": RULE_NAMES,
+            "access": caller.grant.describe(),
             "thresholds": {
                 "unit_late": percent_ratio(thresholds.unit_late),
                 "unit_satisfaction": percent_ratio(thresholds.unit_satisfaction),

@@ -15,8 +15,10 @@ from typing import Any
 
 import faust
 
-from agents import intake, tick, webhooks
+from agents import health, intake, tick, webhooks
 from streams import exporter, instruments
+from streams.access import Tokens
+from streams.alert_feed import AlertHub
 from streams.api import Api
 from streams.kafka import ssl_context
 from streams.peers import Peers
@@ -56,16 +58,24 @@ def faust_options(settings: Settings) -> dict[str, Any]:
         "web_port": settings.web_port,
         "canonical_url": settings.web_url,
         "web_in_thread": False,
+        # Faust's own views (/router, /table, /graph, /stats) would bypass the tokens.
+        "web_router_enabled": False,
+        "web_tables_enabled": False,
+        "web_graph_enabled": False,
+        "web_stats_enabled": False,
+        "web_metrics_enabled": False,
         "topic_disable_leader": True,
         "broker_credentials": _credentials(settings),
     }
+    if settings.producer_request_timeout is not None:
+        options["producer_request_timeout"] = settings.producer_request_timeout
     if settings.session_timeout is not None:
         options["broker_session_timeout"] = settings.session_timeout
         options["broker_heartbeat_interval"] = settings.session_timeout / 5
     return options
 
 
-def create_app(settings: Settings) -> Worker:
+def create_app(settings: Settings, tokens: Tokens) -> Worker:
     if settings.kafka_broker is None:
         raise ValueError("create_app needs a broker URL (start the embedded broker first)")
     worker = Worker.build(settings, faust.App(settings.app_id, **faust_options(settings)))
@@ -81,8 +91,10 @@ def create_app(settings: Settings) -> Worker:
 
     intake.install(worker)
     tick.install(worker)
+    health.install(worker)
     webhooks.install(worker, deliverer)
-    install_views(worker, Api(worker, peers), peers)
+    hub = AlertHub(settings, worker.topics.alerts, settings.max_streams)
+    install_views(worker, Api(worker, peers), peers, tokens, hub)
     instruments.initialise(list(worker.topics.co_partitioned))
     exporter.register(worker)
 
@@ -90,7 +102,8 @@ def create_app(settings: Settings) -> Worker:
     # handlers below take what every receiver gets, (sender, *args, signal=, **kwargs).
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]
     async def on_revoked(sender: Any, *args: Any, **kwargs: Any) -> None:
-        await worker.revoked()
+        (revoked,) = args
+        await worker.revoked(revoked)
 
     @app.on_partitions_assigned.connect  # type: ignore[arg-type]
     async def on_assigned(sender: Any, *args: Any, **kwargs: Any) -> None:
@@ -102,5 +115,6 @@ def create_app(settings: Settings) -> Worker:
         await worker.stop()
         await deliverer.close()
         await peers.close()
+        await hub.stop()
 
     return worker

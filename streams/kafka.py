@@ -8,11 +8,14 @@ settings through :func:`ssl_context` (``streams/app.py``).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import ssl
 import time
 from typing import Any
 
+from aiokafka.client import AIOKafkaClient
+from aiokafka.errors import KafkaError as AIOKafkaError
 from kafka import KafkaAdminClient, KafkaProducer
 from kafka.admin import NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
@@ -113,3 +116,28 @@ def ensure_topics(
 
 def _single_broker(admin: KafkaAdminClient) -> bool:
     return len(admin.describe_cluster().get("brokers", [])) < 3
+
+
+class BrokerProbe:
+    """Asks the cluster for its metadata: an answer means the broker is reachable."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._client: AIOKafkaClient | None = None
+
+    async def reachable(self, timeout: float) -> bool:
+        try:
+            if self._client is None:
+                self._client = AIOKafkaClient(**options_for(self.settings))
+                await asyncio.wait_for(self._client.bootstrap(), timeout)
+            else:
+                await asyncio.wait_for(self._client.fetch_all_metadata(), timeout)
+        except (TimeoutError, KafkaError, AIOKafkaError, OSError):
+            await self.close()
+            return False
+        return True
+
+    async def close(self) -> None:
+        if self._client is not None:
+            client, self._client = self._client, None
+            await client.close()

@@ -55,26 +55,37 @@ class Peers:
         (every input topic is co-partitioned, so the submitted topic stands for all)."""
         return self.worker.app.router.external_topics_metadata()
 
-    async def gather(self, path: str, query: dict[str, str], field: str) -> list[Any]:
+    async def gather(self, path: str, query: dict[str, str], field: str, token: str) -> list[Any]:
         """The ``field`` lists of every other worker's local answer, concatenated; none
         for a request that was itself forwarded."""
         if LOCAL in query:
             return []
         rows: list[Any] = []
-        answers = await asyncio.gather(*(self.fetch(url, path, query) for url in self.urls()))
+        asked = (self.fetch(url, path, query, token) for url in self.urls())
+        answers = await asyncio.gather(*asked)
         for status, body in answers:
             if status != 200:
                 raise PeerError(status, body)
             rows.extend(body[field])
         return rows
 
-    async def fetch(self, url: str, path: str, query: dict[str, str]) -> tuple[int, Any]:
-        """One worker's local answer: (HTTP status, JSON body)."""
+    async def fetch(
+        self, url: str, path: str, query: dict[str, str], token: str
+    ) -> tuple[int, Any]:
+        """One worker's local answer: (HTTP status, JSON body), asked with the caller's
+        token (the other worker checks it too)."""
         if self._session is None:
             timeout = aiohttp.ClientTimeout(total=TIMEOUT_SECONDS)
             self._session = aiohttp.ClientSession(timeout=timeout)
-        async with self._session.get(url + path, params=query | {LOCAL: "1"}) as response:
-            return response.status, await response.json()
+        headers = {"Authorization": f"Bearer {token}"}
+        params = query | {LOCAL: "1"}
+        try:
+            async with self._session.get(url + path, params=params, headers=headers) as response:
+                return response.status, await response.json()
+        except (aiohttp.ClientError, TimeoutError, ValueError) as error:
+            # A worker that just left stays in the group's metadata until it rebalances.
+            message = f"the worker at {url} does not answer ({type(error).__name__}); retry"
+            raise PeerError(503, {"error": message}) from None
 
     async def close(self) -> None:
         if self._session is not None:

@@ -16,11 +16,18 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from streams.kafka import options_for
 from streams.settings import Settings
 
+_UNBOUNDED = 1 << 62
+
 
 async def read_to_end(
-    settings: Settings, topic: str, starts: dict[int, int], stall: float = 60.0
+    settings: Settings,
+    topic: str,
+    starts: dict[int, int],
+    stall: float = 60.0,
+    ends: dict[int, int] | None = None,
 ) -> AsyncIterator[list[ConsumerRecord]]:
-    """Batches of records of ``topic`` from ``starts`` (partition → offset) to the end.
+    """Batches of records of ``topic`` from ``starts`` (partition → offset) to the end, or
+    to ``ends`` (partition → first offset not wanted) where given.
 
     The end is the high watermark that fetch responses carry, not ListOffsets. Raises
     TimeoutError when ``stall`` seconds pass without a record or a partition finishing.
@@ -36,7 +43,8 @@ async def read_to_end(
     )
     await consumer.start()
     try:
-        pending = {TopicPartition(topic, p) for p in starts}
+        ends = ends or {}
+        pending = {TopicPartition(topic, p) for p in starts if starts[p] < ends.get(p, _UNBOUNDED)}
         consumer.assign(list(pending))
         for tp in pending:
             consumer.seek(tp, starts[tp.partition])
@@ -45,13 +53,19 @@ async def read_to_end(
             if time.monotonic() > deadline:
                 raise TimeoutError(f"reading {topic} stalled for {sorted(pending)}")
             batches = await consumer.getmany(*pending, timeout_ms=100)
-            records = [record for batch in batches.values() for record in batch]
+            records = [
+                record
+                for batch in batches.values()
+                for record in batch
+                if record.offset < ends.get(record.partition, _UNBOUNDED)
+            ]
             if records:
                 yield records
                 deadline = time.monotonic() + stall
             for tp in list(pending):
                 highwater = consumer.highwater(tp)  # from the last fetch response
-                if highwater is not None and await consumer.position(tp) >= highwater:
+                end = ends.get(tp.partition, highwater)
+                if end is not None and await consumer.position(tp) >= end:
                     pending.discard(tp)
                     deadline = time.monotonic() + stall
     finally:

@@ -16,6 +16,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
+
+import yaml
 
 from kpi.clock import ClockSpec
 from kpi.rules import Thresholds
@@ -23,6 +26,19 @@ from kpi.rules import Thresholds
 
 class SettingsError(ValueError):
     """A setting that cannot be used; the message names the variable."""
+
+
+def yaml_list(path: Path, key: str, error: type[ValueError]) -> list[Any]:
+    """The list under ``key`` in a YAML file named by a setting; ``error`` (naming the file)
+    when the file cannot be read or holds no such list."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as problem:
+        raise error(f"{path}: {problem}") from None
+    entries = data.get(key) if isinstance(data, dict) else None
+    if not isinstance(entries, list):
+        raise error(f"{path}: expected a list under '{key}'")
+    return entries
 
 
 @dataclass(frozen=True)
@@ -55,10 +71,18 @@ class Settings:
     calendar_file: Path | None = None
     units_file: Path | None = None
     subscriptions_file: Path | None = None
+    max_streams: int = 200
+    """Live streams (SSE) one worker serves at once; more are refused with 503."""
+    max_unlisted_units: int = 1000
+    """Units outside the registry a worker tracks at most; events of more are dead letters."""
+    tokens_file: Path | None = None
+    """Bearer tokens and their scopes (``streams.access``)."""
     webhook_attempts: int = 5
     webhook_backoff: float = 0.5
     thresholds: Thresholds = field(default_factory=Thresholds)
     producer_acks: int = -1
+    producer_request_timeout: float | None = None
+    """Seconds before an unacknowledged write expires (then sent again); None: Faust's."""
     session_timeout: float | None = None
     """Consumer-group session timeout in seconds; None keeps Faust's default."""
     log_level: str = "info"
@@ -98,6 +122,9 @@ class Settings:
             calendar_file=read.path("CCHC_CALENDAR_FILE"),
             units_file=read.path("CCHC_UNITS_FILE"),
             subscriptions_file=read.path("CCHC_SUBSCRIPTIONS"),
+            tokens_file=read.path("CCHC_TOKENS_FILE"),
+            max_streams=read.integer("CCHC_MAX_STREAMS", 200, 1, 100_000),
+            max_unlisted_units=read.integer("CCHC_MAX_UNLISTED_UNITS", 1000, 0, 1_000_000),
             webhook_attempts=read.integer("CCHC_WEBHOOK_ATTEMPTS", 5, 1, 100),
             webhook_backoff=read.seconds("CCHC_WEBHOOK_BACKOFF") or 0.5,
             thresholds=Thresholds(
@@ -117,6 +144,7 @@ class Settings:
                     "all", "-1"
                 )
             ),
+            producer_request_timeout=read.seconds("CCHC_PRODUCER_REQUEST_TIMEOUT"),
             session_timeout=read.seconds("CCHC_SESSION_TIMEOUT"),
             demo=read.choice("CCHC_DEMO", "0", ("0", "1")) == "1",
             log_level=read.choice(

@@ -8,6 +8,7 @@ Every JSON view is forwarded to the unit's owner when that is another worker
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -17,8 +18,9 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from kpi.periods import PeriodError
 from schemas.codec import encode
-from streams.alert_feed import follow, parse_position
-from streams.api import UNITS_STREAM_SECONDS, Api, BadRequest, NotFound, whole_number
+from streams.access import Caller, Grant, Tokens, token_of
+from streams.alert_feed import AlertHub, StreamEnded, TooManyStreams, parse_position
+from streams.api import UNITS_STREAM_SECONDS, Api, BadRequest, Forbidden, NotFound, whole_number
 from streams.instruments import REGISTRY
 from streams.peers import LOCAL, PeerError, Peers
 from streams.worker import Worker
@@ -30,6 +32,10 @@ SSE_HEADERS = {
     "X-Accel-Buffering": "no",
 }
 HEARTBEAT_SECONDS = 15.0
+WRITE_SECONDS = 10.0
+"""A stream's client that takes longer than this to accept a write is dropped."""
+TOKEN_PARAMETER = "access_token"
+"""The query parameter that may carry the token (EventSource cannot send headers)."""
 
 
 def json_response(web: Any, body: Any, status: int = 200) -> Any:
@@ -45,26 +51,49 @@ def static_file(web: Any, name: str, content_type: str) -> Any:
     return web.bytes(body, content_type=content_type, headers={"Cache-Control": "no-cache"})
 
 
-def install_views(worker: Worker, api: Api, peers: Peers) -> None:
+def install_views(worker: Worker, api: Api, peers: Peers, tokens: Tokens, hub: AlertHub) -> None:
     app = worker.app
+
+    def caller_of(request: Any) -> Caller | None:
+        query = request.query
+        token = token_of(request.headers.get("Authorization"), query.get(TOKEN_PARAMETER))
+        grant = tokens.grant(token)
+        return None if grant is None or token is None else Caller(grant, token)
+
+    def refused(web: Any, caller: Caller | None) -> Any:
+        if caller is None:
+            return web.bytes(
+                encode({"error": "a valid bearer token is needed (Authorization: Bearer ...)"}),
+                content_type="application/json",
+                status=401,
+                headers={"WWW-Authenticate": 'Bearer realm="cchc-monitor"'},
+            )
+        return error_response(web, 403, f"the token {caller.grant.name!r} does not reach this")
 
     async def respond(
         web: Any,
         request: Any,
-        answer: Callable[[dict[str, str]], Awaitable[Any]],
+        answer: Callable[[dict[str, str], Caller], Awaitable[Any]],
+        need: Callable[[Grant], bool] = lambda grant: grant.sees_public,
         unit_id: str | None = None,
     ) -> Any:
-        """Forward to the unit's owner if that is another worker; else answer, mapping
-        bad requests to 400, unknown units to 404 and a peer's error to itself."""
-        query = dict(request.query)
+        """Check the caller's token; forward to the unit's owner if that is another worker;
+        else answer, mapping bad requests to 400, unknown units to 404, refusals to 403
+        and a peer's error to itself."""
+        caller = caller_of(request)
+        if caller is None or not need(caller.grant):
+            return refused(web, caller)
+        query = {k: v for k, v in request.query.items() if k != TOKEN_PARAMETER}
         owner = None if unit_id is None or LOCAL in query else peers.owner_url(unit_id)
         try:
             if owner is not None:
-                status, body = await peers.fetch(owner, request.path, query)
+                status, body = await peers.fetch(owner, request.path, query, caller.token)
                 return json_response(web, body, status)
-            return json_response(web, await answer(query))
+            return json_response(web, await answer(query, caller))
         except (PeriodError, BadRequest) as error:
             return error_response(web, 400, str(error))
+        except Forbidden as error:
+            return error_response(web, 403, str(error))
         except NotFound as error:
             return error_response(web, 404, str(error))
         except PeerError as error:
@@ -72,12 +101,14 @@ def install_views(worker: Worker, api: Api, peers: Peers) -> None:
 
     @app.page("/healthz")
     async def healthz(web: Any, request: Any) -> Any:
-        if worker.consuming and not app.rebalancing:
-            return json_response(web, {"status": "ok"})
-        return json_response(web, {"status": "starting"}, status=503)
+        status = worker.health()
+        return json_response(web, {"status": status}, status=200 if status == "ok" else 503)
 
     @app.page("/metrics")
     async def metrics(web: Any, request: Any) -> Any:
+        caller = caller_of(request)
+        if caller is None or not caller.grant.sees_metrics:
+            return refused(web, caller)
         # aiohttp refuses a charset inside content_type; the header carries it whole.
         return web.bytes(generate_latest(REGISTRY), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
@@ -87,34 +118,43 @@ def install_views(worker: Worker, api: Api, peers: Peers) -> None:
 
     @app.page("/api/units/{unit_id}")
     async def unit(web: Any, request: Any, unit_id: str) -> Any:
-        async def answer(query: dict[str, str]) -> Any:
+        async def answer(query: dict[str, str], caller: Caller) -> Any:
             period, _ = api.period(query.get("period"))
-            return api.unit(unit_id, period) | {"officials": api.officials(unit_id, period)}
+            row = api.unit(unit_id, period)
+            if caller.grant.sees_unit(unit_id):  # an official's figures are not public
+                row["officials"] = api.officials(unit_id, period)
+            return row
 
-        return await respond(web, request, answer, unit_id)
+        return await respond(web, request, answer, unit_id=unit_id)
 
     @app.page("/api/units/{unit_id}/due-soon")
     async def due_soon(web: Any, request: Any, unit_id: str) -> Any:
-        async def answer(query: dict[str, str]) -> Any:
+        async def answer(query: dict[str, str], caller: Caller) -> Any:
             return api.due_soon(unit_id, whole_number(query, "days", 3, 60))
 
-        return await respond(web, request, answer, unit_id)
+        def need(grant: Grant) -> bool:
+            return grant.sees_unit(unit_id)
+
+        return await respond(web, request, answer, need, unit_id)
 
     @app.page("/api/units/{unit_id}/daily")
     async def daily(web: Any, request: Any, unit_id: str) -> Any:
-        async def answer(query: dict[str, str]) -> Any:
+        async def answer(query: dict[str, str], caller: Caller) -> Any:
             return api.daily(unit_id, whole_number(query, "days", 30, 366))
 
-        return await respond(web, request, answer, unit_id)
+        return await respond(web, request, answer, unit_id=unit_id)
 
     @app.page("/api/officials")
     async def officials(web: Any, request: Any) -> Any:
         unit_id = request.query.get("unit_id")
 
-        async def answer(query: dict[str, str]) -> Any:
-            return await api.officials_snapshot(query, unit_id)
+        async def answer(query: dict[str, str], caller: Caller) -> Any:
+            return await api.officials_snapshot(query, unit_id, caller)
 
-        return await respond(web, request, answer, unit_id)
+        def need(grant: Grant) -> bool:
+            return grant.sees_unit(unit_id) if unit_id else grant.admin or bool(grant.units)
+
+        return await respond(web, request, answer, need, unit_id)
 
     @app.page("/api/alerts")
     async def alerts(web: Any, request: Any) -> Any:
@@ -122,7 +162,10 @@ def install_views(worker: Worker, api: Api, peers: Peers) -> None:
 
     @app.page("/api/info")
     async def info(web: Any, request: Any) -> Any:
-        return json_response(web, api.info())
+        async def answer(query: dict[str, str], caller: Caller) -> Any:
+            return api.info(caller)
+
+        return await respond(web, request, answer, lambda grant: True)
 
     @app.page("/")
     async def overview(web: Any, request: Any) -> Any:
@@ -138,34 +181,58 @@ def install_views(worker: Worker, api: Api, peers: Peers) -> None:
 
     app.web.add_static("/static/", STATIC)
 
+    async def write(response: Any, data: bytes) -> None:
+        """Write to a stream; a client that does not take it within ``WRITE_SECONDS``
+        is dropped (TimeoutError), never allowed to hold the worker's memory."""
+        await asyncio.wait_for(response.write(data), WRITE_SECONDS)
+
+    async def open_stream(web: Any, request: Any) -> Any:
+        """The caller (or the refusal), once the stream cap allows another stream."""
+        caller = caller_of(request)
+        if caller is None or not caller.grant.sees_public:
+            return caller, refused(web, caller)
+        if open_streams[0] + hub.streams >= worker.settings.max_streams:
+            message = f"this worker serves {worker.settings.max_streams} live streams already"
+            return caller, error_response(web, 503, message)
+        return caller, None
+
+    open_streams = [0]  # units streams; the hub counts the alert streams
+
     @app.page("/api/units/stream")
     async def units_stream(web: Any, request: Any) -> Any:
         """The units list (as /api/units) each time it changes; checked every 0.5 s."""
-        query = dict(request.query)
+        caller, refusal = await open_stream(web, request)
+        if refusal is not None:
+            return refusal
+        query = {k: v for k, v in request.query.items() if k != TOKEN_PARAMETER}
         response = aiohttp.web.StreamResponse(headers=SSE_HEADERS)
         await response.prepare(request)
         last, quiet = b"", 0.0
+        open_streams[0] += 1
         try:
             while True:
                 try:
-                    snapshot = await api.shared_units_snapshot(query)
+                    snapshot = await api.shared_units_snapshot(query, caller)
                 except PeriodError as error:
-                    await response.write(
-                        b"event: error\ndata: " + encode({"error": str(error)}) + b"\n\n"
-                    )
+                    await write(response, sse("error", {"error": str(error)}))
                     break
                 body = encode(snapshot["units"])  # as_of moves every tick; the units may not
                 if body != last or quiet >= HEARTBEAT_SECONDS:
-                    await response.write(b"event: units\ndata: " + encode(snapshot) + b"\n\n")
+                    await write(response, sse("units", snapshot))
                     last, quiet = body, 0.0
                 await asyncio.sleep(UNITS_STREAM_SECONDS)
                 quiet += UNITS_STREAM_SECONDS
-        except (ConnectionResetError, PeerError):
-            pass  # the client went away, or a peer failed: the page reconnects
+        except (ConnectionResetError, PeerError, TimeoutError):
+            pass  # the client went away or is too slow, or a peer failed: the page reconnects
+        finally:
+            open_streams[0] -= 1
         return response
 
     @app.page("/api/alerts/stream")
     async def alert_stream(web: Any, request: Any) -> Any:
+        caller, refusal = await open_stream(web, request)
+        if refusal is not None:
+            return refusal
         query = dict(request.query)
         resume = request.headers.get("Last-Event-ID") or query.get("last_event_id")
         try:
@@ -175,23 +242,31 @@ def install_views(worker: Worker, api: Api, peers: Peers) -> None:
         unit_id = query.get("unit_id")
         response = aiohttp.web.StreamResponse(headers=SSE_HEADERS)
         await response.prepare(request)
-        feed = follow(worker.settings, worker.topics.alerts, start, "from" in query)
+        feed = hub.follow(start, "from" in query)
         try:
             async for item in feed:
                 if item is None:
-                    await response.write(b": keep-alive\n\n")
+                    await write(response, b": keep-alive\n\n")
                     continue
                 event_id, alert = item
-                if unit_id is None or alert["unit_id"] == unit_id:
-                    await response.write(
-                        b"id: "
-                        + event_id.encode()
-                        + b"\nevent: alert\ndata: "
-                        + encode(alert)
-                        + b"\n\n"
-                    )
-        except ConnectionResetError:
-            pass  # the client went away; a cancelled handler unwinds through finally
+                wanted = unit_id is None or alert["unit_id"] == unit_id
+                if wanted and caller.grant.sees_alert(alert):
+                    await write(response, sse("alert", alert, event_id))
+        except (TooManyStreams, StreamEnded) as ended:
+            with contextlib.suppress(ConnectionResetError, TimeoutError):
+                await write(response, sse("error", {"error": str(ended)}))
+        except (ConnectionResetError, TimeoutError):
+            pass  # the client went away or is too slow; a cancelled handler unwinds below
         finally:
             await feed.aclose()
         return response
+
+
+def sse(event: str, data: Any, event_id: str | None = None) -> bytes:
+    """One Server-Sent Event.
+
+    >>> sse("alert", {"a": 1}, "0:1")
+    b'id: 0:1\\nevent: alert\\ndata: {"a":1}\\n\\n'
+    """
+    head = b"" if event_id is None else b"id: " + event_id.encode() + b"\n"
+    return head + b"event: " + event.encode() + b"\ndata: " + encode(data) + b"\n\n"

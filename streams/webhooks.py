@@ -8,13 +8,21 @@ The subscriptions file is YAML::
         secret_env: CCHC_HOOK_SECRET_DIEN_KHANH   # or `secret:`; prefer the environment
         units: [xa-dien-khanh]                    # absent: every unit
         rules: [unit_late_rate, official_late_rate]  # absent: every rule
+        scopes: [unit:xa-dien-khanh]              # absent: unit:<each unit>, else public
 
-Each alert change is POSTed as an Alertmanager webhook (version 4) payload, so anything
-that reads Alertmanager's webhooks reads ours. The body is signed:
-``X-CCHC-Signature: sha256=<hex HMAC-SHA256 of the body with the secret>``. A failed
-delivery is retried with exponential backoff; one that keeps failing is *parked*: appended
-to ``<CCHC_DATA_DIR>/webhooks-parked.jsonl`` with the reason, and counted in
-``cchc_webhook_deliveries_total{outcome="parked"}``. Nothing is dropped silently.
+Scopes are those of access tokens (``streams.access``): an official's alerts go only to a
+subscription whose scopes reach that unit. Each alert change is POSTed as an Alertmanager
+webhook (version 4) payload, so anything that reads Alertmanager's webhooks reads ours.
+Every delivery is signed with a timestamp, so a captured one cannot be replayed later:
+``X-CCHC-Timestamp: <Unix seconds>`` and ``X-CCHC-Signature: sha256=<hex HMAC-SHA256 of
+"<timestamp>." followed by the body>``. Receivers compare the signature in constant time
+and refuse a timestamp more than a few minutes old. Each attempt has its own timeout and
+redirects are not followed (a 3xx is a failure). A failed delivery is retried with
+exponential backoff; one that keeps failing is *parked*: appended to
+``<CCHC_DATA_DIR>/webhooks-parked.jsonl`` with the reason, and counted in
+``cchc_webhook_deliveries_total{outcome="parked"}``. Nothing is dropped silently. Each
+subscription is delivered by its own agent (``agents.webhooks``), so a slow receiver
+delays only itself.
 """
 
 from __future__ import annotations
@@ -30,12 +38,16 @@ from typing import Any
 
 import aiohttp
 import orjson
-import yaml
 
 from schemas.codec import encode, format_instant
+from streams.access import PUBLIC, AccessError, Grant, check_scope
 from streams.instruments import WEBHOOK_DELIVERIES
+from streams.settings import yaml_list
 
 SIGNATURE_HEADER = "X-CCHC-Signature"
+TIMESTAMP_HEADER = "X-CCHC-Timestamp"
+ATTEMPT_SECONDS = 10.0
+"""Each delivery attempt gives up after this long (connecting, sending and the answer)."""
 
 
 class SubscriptionError(ValueError):
@@ -49,10 +61,13 @@ class Subscription:
     secret: bytes = field(repr=False)
     units: frozenset[str] = frozenset()
     rules: frozenset[str] = frozenset()
+    grant: Grant = field(default_factory=lambda: Grant("subscription", frozenset({PUBLIC})))
 
     def wants(self, alert: dict[str, Any]) -> bool:
-        return (not self.units or alert["unit_id"] in self.units) and (
-            not self.rules or alert["rule"] in self.rules
+        return (
+            (not self.units or alert["unit_id"] in self.units)
+            and (not self.rules or alert["rule"] in self.rules)
+            and self.grant.sees_alert(alert)
         )
 
 
@@ -60,13 +75,7 @@ def load_subscriptions(path: Path | None, env: dict[str, str] | None = None) -> 
     if path is None:
         return []
     env = dict(os.environ) if env is None else env
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as error:
-        raise SubscriptionError(f"{path}: {error}") from None
-    entries = data.get("subscriptions") if isinstance(data, dict) else None
-    if not isinstance(entries, list):
-        raise SubscriptionError(f"{path}: expected a list under 'subscriptions'")
+    entries = yaml_list(path, "subscriptions", SubscriptionError)
     subscriptions = []
     for number, entry in enumerate(entries, start=1):
         where = f"{path}: subscription {number}"
@@ -83,13 +92,21 @@ def load_subscriptions(path: Path | None, env: dict[str, str] | None = None) -> 
                 )
         if not isinstance(secret, str) or not secret:
             raise SubscriptionError(f"{where}: needs a secret (secret_env or secret)")
+        name = str(entry.get("name", f"subscription-{number}"))
+        units = frozenset(str(unit) for unit in entry.get("units") or ())
+        scopes = entry.get("scopes") or [f"unit:{unit}" for unit in sorted(units)] or [PUBLIC]
+        try:
+            grant = Grant(name, frozenset(check_scope(str(scope)) for scope in scopes))
+        except AccessError as error:
+            raise SubscriptionError(f"{where}: {error}") from None
         subscriptions.append(
             Subscription(
-                name=str(entry.get("name", f"subscription-{number}")),
+                name=name,
                 url=entry["url"],
                 secret=secret.encode(),
-                units=frozenset(entry.get("units") or ()),
+                units=units,
                 rules=frozenset(entry.get("rules") or ()),
+                grant=grant,
             )
         )
     return subscriptions
@@ -139,12 +156,18 @@ def alertmanager_payload(alert: dict[str, Any], receiver: str, external_url: str
     }
 
 
-def signature(secret: bytes, body: bytes) -> str:
-    return "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()
+def signature(secret: bytes, timestamp: str, body: bytes) -> str:
+    """What ``X-CCHC-Signature`` carries: the HMAC of the timestamp, a dot and the body.
+
+    >>> signature(b"k", "1767225600", b"{}")[:15]
+    'sha256=fed6131b'
+    """
+    signed = timestamp.encode() + b"." + body
+    return "sha256=" + hmac.new(secret, signed, hashlib.sha256).hexdigest()
 
 
 class Deliverer:
-    """Delivers alert changes to the subscriptions that want them."""
+    """Delivers alert changes to one subscription at a time (``deliver``)."""
 
     def __init__(
         self,
@@ -161,27 +184,28 @@ class Deliverer:
         self.backoff = backoff
         self._session: aiohttp.ClientSession | None = None
 
-    async def deliver(self, alert: dict[str, Any]) -> None:
-        for subscription in self.subscriptions:
-            if subscription.wants(alert):
-                await self._deliver_one(subscription, alert)
-
-    async def _deliver_one(self, subscription: Subscription, alert: dict[str, Any]) -> None:
+    async def deliver(self, subscription: Subscription, alert: dict[str, Any]) -> None:
+        """Deliver ``alert`` to ``subscription`` if it wants it: delivered or parked."""
+        if not subscription.wants(alert):
+            return
         if self._session is None:
-            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
+            timeout = aiohttp.ClientTimeout(total=ATTEMPT_SECONDS)
+            self._session = aiohttp.ClientSession(timeout=timeout)
         body = encode(alertmanager_payload(alert, subscription.name, self.external_url))
-        headers = {
-            "Content-Type": "application/json",
-            SIGNATURE_HEADER: signature(subscription.secret, body),
-        }
         reason = ""
         for attempt in range(self.attempts):
             if attempt:
                 WEBHOOK_DELIVERIES.labels(outcome="retried").inc()
                 await asyncio.sleep(self.backoff * 2 ** (attempt - 1))
+            stamp = str(int(time.time()))
+            headers = {
+                "Content-Type": "application/json",
+                TIMESTAMP_HEADER: stamp,
+                SIGNATURE_HEADER: signature(subscription.secret, stamp, body),
+            }
             try:
                 async with self._session.post(
-                    subscription.url, data=body, headers=headers
+                    subscription.url, data=body, headers=headers, allow_redirects=False
                 ) as reply:
                     if 200 <= reply.status < 300:
                         WEBHOOK_DELIVERIES.labels(outcome="delivered").inc()

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Awaitable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +30,7 @@ from kpi.engine import Engine
 from kpi.units import Unit, load_units
 from schemas.codec import InvalidEvent, decode_alert
 from streams import instruments
+from streams.outbox import Outbox, Record, Writes
 from streams.recovery import read_to_end
 from streams.settings import Settings
 from streams.state import StateStore, changelog_topic
@@ -69,6 +70,16 @@ class Worker:
     """The partitions whose state the figures and alert state were last derived from."""
     changed_since: dict[str, float] = field(default_factory=dict)
     """Kafka timestamp of the first event per unit since the last alert evaluation."""
+    writes: Writes = field(default_factory=Writes)
+    outbox: Outbox = field(init=False)
+    """Input messages held until what was produced for them is written."""
+    broker_reachable: bool = True
+    """As the last probe found it (``agents.health``)."""
+    _unlisted: tuple[int, int] = (-1, 0)
+    """(tracked units, of them not in the registry) when last counted."""
+
+    def __post_init__(self) -> None:
+        self.outbox = Outbox(self.writes, self.resend)
 
     @classmethod
     def build(cls, settings: Settings, app: faust.App) -> Worker:
@@ -94,8 +105,53 @@ class Worker:
     def consuming(self) -> bool:
         return self.ready.is_set()
 
+    def health(self) -> str:
+        """``ok``, or what keeps this worker from serving current figures."""
+        if not self.broker_reachable or self.writes.failing:
+            return "broker unreachable"
+        if not self.consuming or self.app.rebalancing:
+            return "starting"
+        return "ok"
+
+    async def send(
+        self,
+        topic: str,
+        key: bytes | None,
+        value: bytes | None,
+        partition: int | None,
+        headers: list[tuple[str, bytes]] | None = None,
+    ) -> Record:
+        """Send one record; the returned :class:`Record` knows how to wait until written."""
+        sent = await self.app.producer.send(topic, key, value, partition, None, headers)
+        if topic == self.store.changelog:
+            assert partition is not None and key is not None
+            self.store.sent(partition, key, sent)
+        return Record(topic, key, value, partition, headers, sent)
+
+    async def resend(self, record: Record) -> Awaitable[Any] | None:
+        """Send a record again; a changelog record with its key's current state, since a
+        newer one may have been written after it (None: no longer this worker's)."""
+        value = record.value
+        if record.topic == self.store.changelog:
+            assert record.partition is not None and record.key is not None
+            if not self.store.owns(record.partition):
+                return None
+            value = self.store.of(record.partition).get(record.key)
+        sent = await self.send(record.topic, record.key, value, record.partition, record.headers)
+        return sent.sent
+
     def owns(self, unit_id: str) -> bool:
         return self.store.owns(self.units.home(unit_id)[1])
+
+    def admits(self, unit_id: str) -> bool:
+        """Whether the worker may track this unit: it is in the registry or already
+        tracked, or fewer than ``CCHC_MAX_UNLISTED_UNITS`` unlisted units are."""
+        if unit_id in self.registry or self.engine.tracks(unit_id):
+            return True
+        tracked = self.engine.tracked_units()
+        if self._unlisted[0] != len(tracked):  # units are only added, or all rebuilt
+            self._unlisted = (len(tracked), sum(1 for u in tracked if u not in self.registry))
+        return self._unlisted[1] < self.settings.max_unlisted_units
 
     def owned_units(self) -> list[str]:
         """The units this worker answers for: those with figures or in the registry whose
@@ -104,8 +160,10 @@ class Worker:
 
     # -- rebalances ------------------------------------------------------------------
 
-    async def revoked(self) -> None:
+    async def revoked(self, revoked: Iterable[TP]) -> None:
         self.ready.clear()
+        gone = set(revoked)
+        self.outbox.forget(lambda message: message.tp not in gone)
         await self._stop_recovery()
 
     async def assigned(self, assigned: Iterable[TP]) -> None:

@@ -18,6 +18,10 @@ const TEXT = {
     officials: "Cán bộ, công chức", overdue: "Hồ sơ đang quá hạn", due_soon: "Hồ sơ sắp đến hạn (3 ngày làm việc)", alerts: "Cảnh báo",
     none: "Không có", due: "hạn", firing: "Đang cảnh báo", resolved: "Đã hết", since: "từ",
     chart_late: "trễ hạn", chart_on_time: "đúng hạn", lang: "English",
+    token_needed: "Trang này cần mã truy cập. Nhập mã do quản trị viên cấp:", token_label: "Mã truy cập",
+    token_submit: "Mở", token_wrong: "Mã truy cập không đúng hoặc đã bị thu hồi.",
+    access: "Quyền", access_admin: "quản trị", access_public: "công khai", access_unit: "đơn vị",
+    officials_hidden: "Mã truy cập này chỉ xem số liệu cấp đơn vị; số liệu từng công chức cần mã của đơn vị.",
   },
   en: {
     title: "Administrative reform monitoring — Conclusion 91", period: "Period", period_year: "This year",
@@ -34,6 +38,10 @@ const TEXT = {
     officials: "Officials", overdue: "Open overdue dossiers", due_soon: "Dossiers due soon (3 working days)", alerts: "Alerts",
     none: "None", due: "due", firing: "Firing", resolved: "Resolved", since: "since",
     chart_late: "late", chart_on_time: "on time", lang: "Tiếng Việt",
+    token_needed: "This page needs an access token. Enter the token your administrator gave you:",
+    token_label: "Access token", token_submit: "Open", token_wrong: "The access token is wrong or was revoked.",
+    access: "Access", access_admin: "administrator", access_public: "public", access_unit: "unit",
+    officials_hidden: "This token shows unit figures only; officials' figures need the unit's token.",
   },
 };
 const ICON = { over: "✗", risk: "!", ok: "✓", none: "–" };
@@ -44,6 +52,44 @@ let sortKey = "state", sortDescending = true, latest = null, source = null;
 let info = null;  // /api/info: the configured thresholds and the rules' names, loaded first
 
 const t = (key) => TEXT[lang][key] ?? key;
+
+// Access: a token from the link (#token=...) is kept for this tab only, and taken out of
+// the address bar; without one, the page asks for it. EventSource cannot send headers,
+// so the live streams carry it as access_token.
+function takeToken() {
+  const fromLink = new URLSearchParams(location.hash.slice(1)).get("token");
+  if (fromLink) {
+    sessionStorage.setItem("cchc-token", fromLink);
+    history.replaceState(null, "", location.pathname + location.search);
+  }
+  return sessionStorage.getItem("cchc-token");
+}
+const token = takeToken();
+const authorized = (path) => fetch(path, { headers: token ? { Authorization: `Bearer ${token}` } : {} });
+const getJSON = async (path) => { const r = await authorized(path); return { status: r.status, body: await r.json() }; };
+function streamURL(path) {
+  if (!token) return path;
+  return `${path}${path.includes("?") ? "&" : "?"}access_token=${encodeURIComponent(token)}`;
+}
+function askForToken(wrong) {
+  const form = document.createElement("form");
+  form.id = "access-form";
+  form.className = "access";
+  form.innerHTML = `<p>${wrong ? `${t("token_wrong")} ` : ""}${t("token_needed")}</p>
+    <label>${t("token_label")} <input id="token-input" type="password" autocomplete="off" required></label>
+    <button type="submit">${t("token_submit")}</button>`;
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    sessionStorage.setItem("cchc-token", $("#token-input").value.trim());
+    location.reload();
+  });
+  document.body.prepend(form);
+}
+function accessLabel(access) {
+  if (access.admin) return t("access_admin");
+  if (access.units.length) return `${t("access_unit")} ${access.units.join(", ")}`;
+  return t("access_public");
+}
 const $ = (selector) => document.querySelector(selector);
 
 function percent(value) {
@@ -150,7 +196,7 @@ function compare(a, b) {
 function connect(onUnits) {
   if (source) source.close();
   const period = periodParam();
-  source = new EventSource(`/api/units/stream${period ? `?period=${encodeURIComponent(period)}` : ""}`);
+  source = new EventSource(streamURL(`/api/units/stream${period ? `?period=${encodeURIComponent(period)}` : ""}`));
   source.addEventListener("units", (event) => { setLive(true); onUnits(JSON.parse(event.data)); });
   source.addEventListener("open", () => setLive(true));
   source.addEventListener("error", () => setLive(false));  // EventSource reconnects by itself
@@ -178,22 +224,25 @@ async function loadUnit() {
   const period = periodParam();
   const query = period ? `?period=${encodeURIComponent(period)}` : "";
   const id = encodeURIComponent(unitId);
-  const [unit, due, alerts, daily] = await Promise.all([
-    fetch(`/api/units/${id}${query}`).then((r) => r.json()),
-    fetch(`/api/units/${id}/due-soon?days=3`).then((r) => r.json()),
-    fetch(`/api/alerts?state=all&unit_id=${id}`).then((r) => r.json()),
-    fetch(`/api/units/${id}/daily?days=30`).then((r) => r.json()),
-  ]);
+  const seesUnit = info.access.admin || info.access.units.includes(unitId);
+  const [unit, due, alerts, daily] = (await Promise.all([
+    getJSON(`/api/units/${id}${query}`),
+    seesUnit ? getJSON(`/api/units/${id}/due-soon?days=3`) : { body: { overdue: [], dossiers: [] } },
+    getJSON(`/api/alerts?state=all&unit_id=${id}`),
+    getJSON(`/api/units/${id}/daily?days=30`),
+  ])).map((answer) => answer.body);
   if (unit.error) { $("#unit-name").textContent = unit.error; return; }
   $("#unit-name").textContent = unit.name;
-  $("#as-of").textContent = localTime(due.as_of);
-  $("#period-name").textContent = period || due.as_of.slice(0, 4);  // default: the clock's year
+  $("#as-of").textContent = localTime(daily.as_of);
+  $("#period-name").textContent = period || daily.as_of.slice(0, 4);  // default: the clock's year
+  document.querySelectorAll(".unit-only").forEach((node) => { node.hidden = !seesUnit; });
+  $("#officials-hidden").hidden = seesUnit;
   $("#totals").innerHTML = [
     [t("col_state"), badge(state(unit))], [t("col_late"), percent(unit.late_rate)],
     [t("col_overdue"), number(unit.open_overdue)], [t("col_resolved"), number(unit.resolved)],
     [t("col_satisfaction"), percent(unit.satisfaction_index)],
   ].map(([k, v]) => `<div><dt>${k}</dt><dd>${v}</dd></div>`).join("");
-  $("#officials tbody").innerHTML = unit.officials.map((row) => {
+  $("#officials tbody").innerHTML = (unit.officials ?? []).map((row) => {
     const kind = row.breaches.length ? "over"
       : (row.late_rate ?? 0) >= info.thresholds.official_late * 0.8 ? "risk" : "ok";
     return `<tr><th scope="row">${escape(row.official_id)}</th><td>${badge(kind)}</td>
@@ -237,7 +286,10 @@ function startUnit() {
 }
 
 document.addEventListener("DOMContentLoaded", async () => {
-  info = await (await fetch("/api/info")).json();
+  const answer = await getJSON("/api/info");
+  if (answer.status === 401) { applyLanguage(); askForToken(Boolean(token)); return; }
+  info = answer.body;
+  $("#access").textContent = `${t("access")}: ${accessLabel(info.access)}`;
   $("#lang").addEventListener("click", () => {
     lang = lang === "vi" ? "en" : "vi";
     localStorage.setItem("cchc-lang", lang);

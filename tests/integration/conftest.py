@@ -29,6 +29,25 @@ from streams.topics import TopicNames
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 _counter = itertools.count()
 
+TOKENS = {
+    "admin": "test-admin-token",
+    "public": "test-public-token",
+    "unit:xa-cam-lam": "test-cam-lam-token",
+    "metrics": "test-metrics-token",
+}
+"""One token per scope; every worker of the tests accepts them (CCHC_TOKENS_FILE)."""
+ADMIN = TOKENS["admin"]
+
+
+def tokens_file() -> Path:
+    from streams.access import tokens_file_entry
+
+    path = ARTIFACTS / "tokens.yaml"
+    ARTIFACTS.mkdir(exist_ok=True)
+    entries = "".join(tokens_file_entry(t, s.replace(":", "-"), [s]) for s, t in TOKENS.items())
+    path.write_text("tokens:\n" + entries, encoding="utf-8")
+    return path
+
 
 @pytest.fixture(scope="session")
 def broker() -> Iterator[EmbeddedBroker]:
@@ -60,6 +79,7 @@ class Cluster:
             "CCHC_TOPIC_PARTITIONS": str(self.partitions),
             "CCHC_SESSION_TIMEOUT": "6",
             "CCHC_PRODUCER_ACKS": "1",
+            "CCHC_TOKENS_FILE": str(tokens_file()),
         }
         return env | extra
 
@@ -119,9 +139,12 @@ class WorkerProcess:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def get(self, path: str) -> tuple[int, Any]:
+    def get(self, path: str, token: str | None = ADMIN) -> tuple[int, Any]:
+        """GET with a bearer token (the admin's unless told otherwise; None: none)."""
+        headers = {} if token is None else {"Authorization": f"Bearer {token}"}
+        request = urllib.request.Request(self.url + path, headers=headers)
         try:
-            with urllib.request.urlopen(self.url + path, timeout=10) as response:
+            with urllib.request.urlopen(request, timeout=10) as response:
                 body = response.read()
                 status = response.status
                 kind = response.headers.get("Content-Type", "")

@@ -16,8 +16,8 @@ from typing import Any
 import orjson
 import pytest
 
-from streams.webhooks import SIGNATURE_HEADER
-from tests.integration.conftest import Cluster, wait_until
+from streams.webhooks import SIGNATURE_HEADER, TIMESTAMP_HEADER
+from tests.integration.conftest import ADMIN, Cluster, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -48,9 +48,10 @@ def sse(
 ) -> list[dict[str, Any]]:
     """Read ``count`` Server-Sent Events (id and parsed data) from a worker."""
     connection = http.client.HTTPConnection("127.0.0.1", worker.port, timeout=30)
-    connection.request(
-        "GET", path, headers={"Last-Event-ID": last_event_id} if last_event_id else {}
-    )
+    headers = {"Authorization": f"Bearer {ADMIN}"}
+    if last_event_id:
+        headers["Last-Event-ID"] = last_event_id
+    connection.request("GET", path, headers=headers)
     response = connection.getresponse()
     assert response.status == 200 and response.getheader("Content-Type") == "text/event-stream"
     events: list[dict[str, Any]] = []
@@ -164,9 +165,10 @@ def test_alert_lifecycle_on_the_broker(cluster: Cluster) -> None:
 
 
 class Receiver:
-    """A local HTTP endpoint that fails its first ``failures`` requests, then accepts."""
+    """A local HTTP endpoint that fails its first ``failures`` requests with ``status``,
+    then accepts; ``hang`` seconds before each answer."""
 
-    def __init__(self, failures: int) -> None:
+    def __init__(self, failures: int, status: int = 503, hang: float = 0.0) -> None:
         self.failures = failures
         self.requests: list[tuple[dict[str, str], bytes]] = []
         receiver = self
@@ -175,8 +177,11 @@ class Receiver:
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 receiver.requests.append((dict(self.headers), body))
+                time.sleep(hang)
                 failing = len(receiver.requests) <= receiver.failures
-                self.send_response(503 if failing else 200)
+                self.send_response(status if failing else 200)
+                if status // 100 == 3:
+                    self.send_header("Location", "/elsewhere")
                 self.end_headers()
 
             def log_message(self, *args: Any) -> None:
@@ -192,9 +197,13 @@ class Receiver:
 
 def test_webhooks_are_signed_retried_and_parked(cluster: Cluster, tmp_path: Path) -> None:
     flaky, dead = Receiver(failures=2), Receiver(failures=10**6)
+    moved, hanging = Receiver(failures=10**6, status=302), Receiver(failures=0, hang=60)
     subscriptions = tmp_path / "subscriptions.yaml"
     subscriptions.write_text(
         "subscriptions:\n"
+        # A receiver that never answers comes first: it must delay nobody else.
+        f"  - {{name: hanging, url: '{hanging.url}', secret: h, rules: [unit_late_rate]}}\n"
+        f"  - {{name: moved, url: '{moved.url}', secret: m, rules: [unit_late_rate]}}\n"
         f"  - {{name: office, url: '{flaky.url}', secret_env: HOOK_SECRET, units: [{UNIT}]}}\n"
         f"  - {{name: elsewhere, url: '{flaky.url}', secret: other, units: [xa-khac]}}\n"
         f"  - {{name: dead, url: '{dead.url}', secret: s3cret, rules: [unit_late_rate]}}\n"
@@ -211,11 +220,14 @@ def test_webhooks_are_signed_retried_and_parked(cluster: Cluster, tmp_path: Path
     worker = cluster.start_worker(**env)
     cluster.produce_events([e for n in range(5) for e in dossier(n, late=True)])
 
-    assert wait_until(lambda: len(flaky.requests) == 3, timeout=60), flaky.requests
+    assert wait_until(lambda: len(flaky.requests) == 3, timeout=20), flaky.requests
     headers, body = flaky.requests[-1]
+    signed = headers[TIMESTAMP_HEADER].encode() + b"." + body
     assert (
-        headers[SIGNATURE_HEADER] == "sha256=" + hmac.new(b"k3y", body, hashlib.sha256).hexdigest()
+        headers[SIGNATURE_HEADER]
+        == "sha256=" + hmac.new(b"k3y", signed, hashlib.sha256).hexdigest()
     )
+    assert abs(int(headers[TIMESTAMP_HEADER]) - time.time()) < 60
     payload = orjson.loads(body)
     assert (
         payload["version"] == "4"
@@ -229,14 +241,16 @@ def test_webhooks_are_signed_retried_and_parked(cluster: Cluster, tmp_path: Path
     }
     assert worker.metric("cchc_webhook_deliveries_total", outcome="delivered") == 1
     assert wait_until(
-        lambda: worker.metric("cchc_webhook_deliveries_total", outcome="parked") == 1, timeout=30
+        lambda: worker.metric("cchc_webhook_deliveries_total", outcome="parked") == 2, timeout=30
     )
-    assert len(dead.requests) == 3
+    assert len(dead.requests) == 3 and len(moved.requests) == 3  # a redirect is not followed
     parked_file = worker.data_dir / "webhooks-parked.jsonl"
     parked = [orjson.loads(line) for line in parked_file.read_bytes().splitlines()]
-    assert [(p["subscription"], p["reason"], p["alert"]["rule"]) for p in parked] == [
-        ("dead", "HTTP 503", "unit_late_rate")
+    assert sorted((p["subscription"], p["reason"], p["alert"]["rule"]) for p in parked) == [
+        ("dead", "HTTP 503", "unit_late_rate"),
+        ("moved", "HTTP 302", "unit_late_rate"),
     ]
+    assert len(hanging.requests) == 1, "still waiting for its first answer"
 
 
 def test_bad_subscriptions_file_stops_the_worker(cluster: Cluster, tmp_path: Path) -> None:

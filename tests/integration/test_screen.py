@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.conftest import ARTIFACTS, Cluster, WorkerProcess, wait_until
+from tests.integration.conftest import ARTIFACTS, TOKENS, Cluster, WorkerProcess, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -89,7 +89,7 @@ def test_overview_live_updates_and_language(cluster: Cluster, browser: Any) -> N
     _, api = worker.get("/api/units")
     page = browser.new_page(viewport={"width": 1400, "height": 900})
     problems = problems_of(page)
-    page.goto(worker.url + "/")
+    page.goto(f"{worker.url}/#token={TOKENS['public']}")
     page.wait_for_selector(f"tr[data-unit='{UNIT}']")
     rows = page.locator("#units tbody tr")
     assert rows.count() == len(api["units"])  # every unit, with or without figures
@@ -128,7 +128,7 @@ def test_unit_page(cluster: Cluster, browser: Any) -> None:
     worker = started(cluster)
     page = browser.new_page(viewport={"width": 1200, "height": 900})
     problems = problems_of(page)
-    page.goto(f"{worker.url}/unit?unit_id={UNIT}")
+    page.goto(f"{worker.url}/unit?unit_id={UNIT}#token={TOKENS['unit:' + UNIT]}")
     page.wait_for_selector("#officials tbody tr")
     assert page.locator("#unit-name").inner_text() == "Xã Cam Lâm"
     official = page.locator("#officials tbody tr").first

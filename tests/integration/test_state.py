@@ -143,6 +143,7 @@ def test_an_assignment_that_keeps_every_partition_keeps_state_and_figures(
 ) -> None:
     from faust.types import TP
 
+    from streams.access import Tokens
     from streams.app import create_app
     from streams.cli import ensure_topics as ensure_worker_topics
 
@@ -154,7 +155,7 @@ def test_an_assignment_that_keeps_every_partition_keeps_state_and_figures(
         topic_partitions=PARTITIONS,
     )
     ensure_worker_topics(worker_settings)
-    worker = create_app(worker_settings)
+    worker = create_app(worker_settings, Tokens.single("t", ["admin"], "test"))
     assigned = {TP(worker.topics.submitted, p) for p in range(PARTITIONS)}
 
     async def rebalance(partitions: set[TP]) -> None:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import orjson
 
-from agents.intake import KIND_HEADER, Apply, DeadLetter, Intake, Rekey
+from agents.intake import KIND_HEADER, Actions, Apply, DeadLetter, Intake, Rekey
 from schemas.records import DossierSubmitted, EventKind
+from streams.outbox import Batch, Record
 from streams.topics import TopicNames, UnitPartitions, partition_for
 
 PARTITIONS = 8
@@ -34,8 +36,8 @@ class Message:
     timestamp: float = 0.0
 
 
-def decide(message: Message) -> Any:
-    return Intake(TOPICS, UnitPartitions(PARTITIONS)).decide(message)
+def decide(message: Message, admits: Any = lambda unit_id: True) -> Any:
+    return Intake(TOPICS, UnitPartitions(PARTITIONS), admits).decide(message)
 
 
 def test_a_valid_event_on_its_units_key_and_partition_is_applied() -> None:
@@ -78,3 +80,59 @@ def test_a_rekeyed_message_comes_back_and_is_applied_as_its_original_kind() -> N
     header = [(KIND_HEADER, EventKind.SUBMITTED.value.encode())]
     decision = decide(Message(topic=TOPICS.rekeyed, headers=header))
     assert isinstance(decision, Apply) and isinstance(decision.event, DossierSubmitted)
+
+
+def test_a_unit_the_worker_may_not_track_is_dead_lettered_after_rekeying() -> None:
+    refused = decide(Message(), admits=lambda unit_id: False)
+    assert isinstance(refused, DeadLetter) and "CCHC_MAX_UNLISTED_UNITS" in refused.reason
+    # The first hop only re-keys: the unit's owner decides whether it may track it.
+    assert isinstance(decide(Message(key=b"other"), admits=lambda unit_id: False), Rekey)
+
+
+class FakeWorker:
+    """What the intake's actions use of a worker, recording what it would send."""
+
+    def __init__(self, engine: Any) -> None:
+        self.topics = TOPICS
+        self.units = UnitPartitions(PARTITIONS)
+        self.engine = engine
+        self.store = type("Store", (), {"changelog": "changelog"})()
+        self.changed_since: dict[str, float] = {}
+        self.sent: list[tuple[str, bytes | None, bytes | None]] = []
+
+    def admits(self, unit_id: str) -> bool:
+        return True
+
+    async def send(
+        self, topic: str, key: Any, value: Any, partition: Any, headers: Any = None
+    ) -> Any:
+        self.sent.append((topic, key, value))
+        written: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        written.set_result("metadata")
+        return Record(topic, key, value, partition, headers, written)
+
+
+def test_an_event_whose_application_raises_is_dead_lettered_not_fatal() -> None:
+    class Broken:
+        def apply(self, event: Any) -> Any:
+            raise RuntimeError("a bug")
+
+    worker = FakeWorker(Broken())
+    batch = Batch()
+    asyncio.run(Actions(cast(Any, worker)).handle(batch, Message()))
+    [(topic, key, value)] = worker.sent
+    assert topic == TOPICS.dead_letter and key == b"xa-cam-lam"
+    letter = orjson.loads(value or b"")
+    assert letter["reason"] == "could not be applied: RuntimeError: a bug"
+    assert len(batch.records) == 1, "the dead letter is confirmed before the input commits"
+
+
+def test_an_applied_event_sends_its_state_change_to_the_changelog() -> None:
+    class Applying:
+        def apply(self, event: Any) -> Any:
+            return b"key", b"state"
+
+    worker = FakeWorker(Applying())
+    batch = Batch()
+    asyncio.run(Actions(cast(Any, worker)).handle(batch, Message()))
+    assert worker.sent == [("changelog", b"key", b"state")] and len(batch.records) == 1

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections import Counter
+from pathlib import Path
 
 import orjson
+import pytest
 
 from tests.commands import cchc
 
@@ -41,3 +43,25 @@ def test_worker_needs_a_broker_url() -> None:
 def test_bad_setting_fails_at_start_naming_the_variable() -> None:
     result = cchc("worker", env={"CCHC_KAFKA_BROKER": "kafka://127.0.0.1:1", "CCHC_WEB_PORT": "x"})
     assert result.returncode == 2 and b"CCHC_WEB_PORT: 'x' is not a whole number" in result.stderr
+
+
+def test_commands_find_the_broker_of_a_running_cchc_run(tmp_path: Path) -> None:
+    import socket
+    from dataclasses import replace
+
+    from streams.cli import BROKER_FILE, _broker_settings
+    from streams.settings import Settings
+
+    settings = replace(Settings(), data_dir=tmp_path)
+    with pytest.raises(SystemExit):  # nothing running here
+        _broker_settings(settings)
+    with socket.socket() as listening:
+        listening.bind(("127.0.0.1", 0))
+        listening.listen()
+        url = f"kafka://127.0.0.1:{listening.getsockname()[1]}"
+        (tmp_path / BROKER_FILE).write_text(url + "\n")
+        assert _broker_settings(settings).kafka_broker == url
+    with pytest.raises(SystemExit):  # the run has ended: nobody answers there any more
+        _broker_settings(settings)
+    given = replace(settings, kafka_broker="kafka://elsewhere:9092")
+    assert _broker_settings(given) is given

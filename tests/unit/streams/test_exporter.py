@@ -40,6 +40,8 @@ def scrape() -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
         registry=registry,
         alerts=AlertBook(Settings().thresholds),
         consuming=False,
+        health=lambda: "broker unreachable",
+        outbox=SimpleNamespace(backlog_seconds=lambda: 12.5),
         owned_units=lambda: ["u", "xa-a"],
     )
     output = CollectorRegistry()
@@ -76,3 +78,17 @@ def test_registry_info_for_listed_and_unlisted_units() -> None:
 def test_every_rule_has_a_firing_series_from_the_start() -> None:
     samples = scrape()
     assert {labels[0][1] for name, labels in samples if name == "cchc_alerts_firing"} == set(RULES)
+
+
+def test_the_configured_lines_are_exported_for_rules_and_dashboards() -> None:
+    samples = scrape()
+    assert samples["cchc_threshold_percent", (("rule", "unit_late_rate"),)] == 5
+    assert samples["cchc_threshold_percent", (("rule", "unit_satisfaction"),)] == 80
+    assert samples["cchc_threshold_percent", (("rule", "official_late_rate"),)] == 10
+    assert samples["cchc_alert_min_sample", (("rule", "unit_late_rate"),)] == 20
+
+
+def test_broker_health_and_unconfirmed_writes() -> None:
+    samples = scrape()
+    assert samples["cchc_broker_reachable", ()] == 0
+    assert samples["cchc_unconfirmed_writes_seconds", ()] == 12.5

@@ -88,7 +88,26 @@ def test_alertmanager_v4_payload() -> None:
     assert firing["alerts"][0]["endsAt"] == "0001-01-01T00:00:00Z"
 
 
-def test_signature_is_hmac_sha256_of_the_body() -> None:
-    assert (
-        signature(b"k", b"body") == "sha256=" + hmac.new(b"k", b"body", hashlib.sha256).hexdigest()
+def test_signature_is_hmac_sha256_of_the_timestamp_and_the_body() -> None:
+    expected = hmac.new(b"k", b"1767225600.body", hashlib.sha256).hexdigest()
+    assert signature(b"k", "1767225600", b"body") == "sha256=" + expected
+    assert signature(b"k", "1767225601", b"body") != "sha256=" + expected  # no replay later
+
+
+def test_an_officials_alerts_go_only_to_subscriptions_reaching_its_unit(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "subscriptions:\n"
+        "  - {name: office, url: 'https://x/h', secret: s, units: [xa-cam-lam]}\n"
+        "  - {name: wall, url: 'https://x/h', secret: s}\n"
+        "  - {name: other, url: 'https://x/h', secret: s, scopes: ['unit:xa-khac']}\n"
+        "  - {name: ops, url: 'https://x/h', secret: s, scopes: [admin]}\n",
     )
+    office, wall, other, ops = load_subscriptions(path)
+    unit_alert = ALERT | {"rule": "unit_late_rate", "official_id": None}
+    assert [s.wants(ALERT) for s in (office, wall, other, ops)] == [True, False, False, True]
+    assert [s.wants(unit_alert) for s in (office, wall, other, ops)] == [True, True, True, True]
+    with pytest.raises(SubscriptionError, match="scope 'root'"):
+        load_subscriptions(
+            write(tmp_path, "subscriptions:\n  - {url: 'https://x', secret: s, scopes: [root]}\n")
+        )
