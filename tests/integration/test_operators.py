@@ -4,6 +4,7 @@ real Prometheus scraping a worker."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -18,7 +19,7 @@ import pytest
 import yaml
 
 from streams.broker import free_port
-from tests.integration.conftest import Cluster, WorkerProcess, wait_until
+from tests.integration.conftest import TOKENS, Cluster, WorkerProcess, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
@@ -31,7 +32,9 @@ def tool(name: str) -> str:
     return path
 
 
-def run(*command: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[str]:
+def run(
+    *command: str, stdin: bytes | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         command,
         input=stdin.decode() if stdin else None,
@@ -40,12 +43,61 @@ def run(*command: str, stdin: bytes | None = None) -> subprocess.CompletedProces
         timeout=120,
         check=False,
         cwd=ROOT,
+        env=env,
     )
 
 
-def test_compose_file_is_valid() -> None:
-    result = run(tool("docker-compose"), "config", "-q")
+SECRETS = {
+    "CCHC_TOKENS_FILE": "/srv/cchc/tokens.yaml",
+    "CCHC_METRICS_TOKEN_FILE": "/srv/cchc/metrics-token",
+    "GRAFANA_ADMIN_PASSWORD": "not-in-the-repo",
+}
+
+
+def compose(**env: str) -> dict[str, Any]:
+    base = {k: v for k, v in os.environ.items() if k not in SECRETS and k != "CCHC_DEMO"}
+    result = run(tool("docker-compose"), "config", env=base | env)
     assert result.returncode == 0, result.stderr
+    config: dict[str, Any] = yaml.safe_load(result.stdout)
+    return config
+
+
+def host_ip(port: Any) -> str:
+    """The host address of a published port, in either form docker-compose prints."""
+    return str(port["host_ip"]) if isinstance(port, dict) else str(port).split(":")[0]
+
+
+def test_compose_file_is_valid_and_safe_by_default() -> None:
+    services = compose(**SECRETS)["services"]
+    for name in ("kafka", "worker", "prometheus", "alertmanager", "grafana", "simulator"):
+        assert services[name]["restart"] == "unless-stopped", name
+    published = [port for service in services.values() for port in service.get("ports", [])]
+    assert published and all(host_ip(port) == "127.0.0.1" for port in published)
+    grafana = services["grafana"]["environment"]
+    assert grafana["GF_AUTH_ANONYMOUS_ENABLED"] == "false"
+    assert grafana["GF_SECURITY_ADMIN_PASSWORD"] == "not-in-the-repo"
+    volumes = services["alertmanager"]["volumes"]
+    assert any(str(volume).startswith("alertmanager-data:/alertmanager") for volume in volumes)
+    worker = services["worker"]["environment"]
+    assert worker["CCHC_TOKENS_FILE"] == "/etc/cchc/tokens.yaml" and worker["CCHC_DEMO"] == "0"
+    demo = compose(**SECRETS, CCHC_DEMO="1")["services"]["worker"]["environment"]
+    assert demo["CCHC_DEMO"] == "1"
+    everywhere = compose(**SECRETS, CCHC_BIND="0.0.0.0")["services"]["worker"]["ports"]
+    assert host_ip(everywhere[0]) == "0.0.0.0"
+
+
+def test_compose_refuses_to_start_without_its_secrets() -> None:
+    base = {k: v for k, v in os.environ.items() if k not in SECRETS}
+    result = run(tool("docker-compose"), "config", "-q", env=base)
+    assert result.returncode != 0 and "set " in result.stderr
+
+
+def test_the_image_is_pinned_and_built_from_a_small_context() -> None:
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert re.search(r"^FROM python:\d+\.\d+\.\d+-slim-\w+$", dockerfile, re.M), "pin the base"
+    assert "-c constraints.txt" in dockerfile
+    ignored = (ROOT / ".dockerignore").read_text().split()
+    assert {".venv", ".git", "var", "test-artifacts"} <= set(ignored)
 
 
 def test_the_image_copies_every_package_it_installs() -> None:
@@ -168,6 +220,7 @@ def test_real_prometheus_scrapes_the_api_figures(cluster: Cluster, tmp_path: Pat
                     {
                         "job_name": "cchc",
                         "static_configs": [{"targets": [f"127.0.0.1:{worker.port}"]}],
+                        "authorization": {"credentials": TOKENS["metrics"]},
                     }
                 ],
             }
