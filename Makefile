@@ -6,12 +6,12 @@ STAMP := $(VENV)/.installed
 PACKAGES := schemas kpi agents streams
 CODE := $(PACKAGES) tests $(wildcard bench)
 
-.PHONY: install tools run test unit lint typecheck bench clean
+.PHONY: install tools run test unit lint typecheck bench bench-scrape soak clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev,rocksdb]'
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev,rocksdb]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -50,6 +50,14 @@ typecheck: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
+
+# One /metrics scrape with a year of the province and 1,000 unlisted units.
+bench-scrape: $(STAMP)
+	$(BIN)/python bench/scrape.py
+
+# Ten minutes at 500 events/s with hostile input, a killed worker and a frozen broker.
+soak: $(STAMP)
+	$(BIN)/python bench/soak.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache *.egg-info

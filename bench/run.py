@@ -20,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 from collections import Counter
 from dataclasses import replace
@@ -51,6 +52,18 @@ def log(message: str) -> None:
     print(message, flush=True)
 
 
+TOKEN = "bench-admin-token"
+"""The benchmark's own admin token (its workers accept nothing else)."""
+
+
+def tokens_file() -> Path:
+    from streams.access import tokens_file_entry
+
+    path = Path(tempfile.gettempdir()) / "cchc-bench-tokens.yaml"
+    path.write_text("tokens:\n" + tokens_file_entry(TOKEN, "bench", ["admin"]))
+    return path
+
+
 def environment(broker: EmbeddedBroker, prefix: str, app_id: str, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CCHC_")}
     return (
@@ -63,6 +76,7 @@ def environment(broker: EmbeddedBroker, prefix: str, app_id: str, **extra: str) 
             "CCHC_SESSION_TIMEOUT": "6",
             "CCHC_CLOCK": f"fixed:{CLOCK}",
             "CCHC_LOG_LEVEL": "warn",
+            "CCHC_TOKENS_FILE": str(tokens_file()),
         }
         | extra
     )
@@ -130,7 +144,7 @@ def noop_faust(
 
 
 class Worker:
-    def __init__(self, env: dict[str, str], name: str, data_dir: Path) -> None:
+    def __init__(self, env: dict[str, str], name: str, data_dir: Path, cwd: Path = ROOT) -> None:
         self.port = free_port()
         self.env = env | {"CCHC_WEB_PORT": str(self.port), "CCHC_DATA_DIR": str(data_dir / name)}
         self.log_path = data_dir / f"{name}.log"
@@ -140,19 +154,28 @@ class Worker:
                 env=self.env,
                 stdout=out,
                 stderr=out,
-                cwd=ROOT,
+                cwd=cwd,
             )
 
     def get(self, path: str) -> Any:
-        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=30) as response:
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{self.port}{path}", headers={"Authorization": f"Bearer {TOKEN}"}
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:
             body = response.read()
             return orjson.loads(body) if path != "/metrics" else body.decode()
 
-    def healthy(self) -> bool:
+    def health(self) -> str:
+        """What /healthz says, whatever its status."""
         try:
-            return bool(self.get("/healthz")["status"] == "ok")
-        except OSError:
-            return False
+            return str(self.get("/healthz")["status"])
+        except urllib.error.HTTPError as error:
+            return str(orjson.loads(error.read())["status"])
+        except OSError as error:
+            return f"no answer ({error})"
+
+    def healthy(self) -> bool:
+        return self.health() == "ok"
 
     def processed(self) -> int:
         return self._sum("cchc_events_processed_total{")
