@@ -79,12 +79,18 @@ class UnitTotals:
 
     def counts(self, official: str | None, period: Period) -> list[int]:
         """[resolved, late, surveys, satisfied] over the period."""
+        first, end = period.first_day, period.end_day
+        if len(self.days) < end - first:  # a quiet unit: fewer buckets than days to look up
+            buckets = [
+                b for (who, day), b in self.days.items() if who == official and first <= day < end
+            ]
+        else:
+            found = (self.days.get((official, day)) for day in range(first, end))
+            buckets = [bucket for bucket in found if bucket is not None]
         total = _counts()
-        for day in range(period.first_day, period.end_day):
-            bucket = self.days.get((official, day))
-            if bucket is not None:
-                for field in range(4):
-                    total[field] += bucket[field]
+        for bucket in buckets:
+            for field in range(4):
+                total[field] += bucket[field]
         return total
 
     def open_overdue(self, official: str | None, period: Period, clock: Instant) -> int:

@@ -61,3 +61,16 @@ def test_figures_rates_and_breaches() -> None:
     empty = Figures(0, 0, 0, 0, 0)
     assert not empty.active and empty.as_json()["late_rate"] is None
     assert empty.unit_breaches(Thresholds()) == []
+
+
+def test_counts_are_the_same_whether_buckets_or_days_are_walked() -> None:
+    busy, quiet = UnitTotals(), UnitTotals()
+    year = parse_period("2026", CLOCK)
+    for day in range(year.first_day, year.first_day + 60):  # fewer buckets than days
+        quiet.apply([(DAY, "cb-1", day, RESOLVED), (DAY, None, day, SURVEYS)], 1)
+    for day in range(year.first_day - 400, year.first_day + 60):  # more buckets than days
+        busy.apply([(DAY, "cb-1", day, RESOLVED), (DAY, None, day, SURVEYS)], 1)
+    assert len(quiet.days) < 365 < len(busy.days)
+    for period in (year, parse_period("2026-02", CLOCK), parse_period("30d", CLOCK)):
+        for official in (None, "cb-1", "cb-2"):
+            assert quiet.counts(official, period) == busy.counts(official, period)
