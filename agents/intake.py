@@ -17,6 +17,7 @@ committed. A failed write is sent again, never dropped.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable
@@ -34,6 +35,11 @@ KIND_HEADER = "cchc-kind"
 _KINDS = {kind.value.encode(): kind for kind in EventKind}
 
 log = logging.getLogger(__name__)
+
+MAX_UNCONFIRMED_BATCHES = 20
+"""Batches whose writes may await confirmation before the agent takes no more."""
+MAX_KEY_BYTES = 1024
+"""A dead letter's Kafka key is the original's first KiB (its body carries up to 64 KiB)."""
 
 BATCH_SIZE = 2000
 BATCH_WITHIN = 0.05
@@ -178,7 +184,8 @@ class Actions:
             time.time_ns() // 1000,
         )
         topic = self.worker.topics.dead_letter
-        batch.records.append(await self.worker.send(topic, message.key, letter, None))
+        key = None if message.key is None else message.key[:MAX_KEY_BYTES]
+        batch.records.append(await self.worker.send(topic, key, letter, None))
 
 
 def install(worker: Worker) -> None:
@@ -199,13 +206,21 @@ def install(worker: Worker) -> None:
         async for events in stream.take_events(BATCH_SIZE, BATCH_WITHIN):
             await worker.ready.wait()
             batch = Batch()
-            for event in events:
-                message = event.message
-                if not store.owns(message.partition):
-                    continue  # revoked while buffered: its new owner reads it again
-                await actions.handle(batch, message)
+            # Hold every message first: if anything below raises (the producer refusing a
+            # send), Faust's ack of the batch must not commit a message left unhandled.
+            owned = [e.message for e in events if store.owns(e.message.partition)]
+            for message in owned:  # the others were revoked while buffered: re-read
                 batch.hold(message)
+            try:
+                for message in owned:
+                    await actions.handle(batch, message)
+            except Exception as error:  # nothing of this batch commits; a restart re-reads it
+                log.exception("the intake could not produce; stopping the worker")
+                await app.crash(error)
+                return
             worker.outbox.close(batch)
+            while worker.outbox.backlog_batches > MAX_UNCONFIRMED_BATCHES:
+                await asyncio.sleep(0.05)  # the broker is behind: do not hold more in memory
 
     @app.task
     async def confirm_writes() -> None:

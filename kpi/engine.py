@@ -38,6 +38,7 @@ from kpi.clock import Clock
 from kpi.dossier import OVERDUE_NOW, DossierState, contribution, merge, vote_entries
 from kpi.figures import DayCounts, Figures, UnitTotals
 from kpi.periods import Period, month_starts_between, year_of, year_of_day
+from schemas.codec import EARLIEST, LATEST
 from schemas.records import (
     DossierCompleted,
     DossierSubmitted,
@@ -362,20 +363,32 @@ def _decode_state(key: bytes, value: bytes) -> StoredState:
         dossier = DossierState.decode(value)
         for part in dossier:
             if part is not None:
-                _require(isinstance(part.at, int) and isinstance(part.event_id, str))
+                _require(_instant(part.at) and isinstance(part.event_id, str))
                 _require(part.official is None or isinstance(part.official, str))
         if dossier.submission is not None:
-            _require(isinstance(dossier.submission.due, int))
+            due = dossier.submission.due
+            _require(isinstance(due, int) and EARLIEST <= due < LATEST_DUE)
+        if dossier.vote is not None:
+            _require(isinstance(dossier.vote.satisfied, bool))
         return StoredState(key, unit_id, ident, dossier)
     if kind == LOOSE_VOTE:
         vote = LooseVote(*orjson.loads(value))
-        _require(isinstance(vote.at, int) and isinstance(vote.satisfied, bool))
+        _require(_instant(vote.at) and isinstance(vote.satisfied, bool))
         _require(vote.official is None or isinstance(vote.official, str))
         return StoredState(key, unit_id, ident, vote)
     _require(kind == RANKING and isinstance(ident, int))
     published, event_id, rank = orjson.loads(value)
-    _require(isinstance(published, int) and isinstance(event_id, str) and isinstance(rank, str))
+    _require(_instant(published) and isinstance(event_id, str) and isinstance(rank, str))
     return StoredState(key, unit_id, ident, (published, event_id, rank))
+
+
+LATEST_DUE = LATEST + 400 * 365 * 24 * 3600 * 1_000_000
+"""Deadlines may run past the last valid timestamp (10,000 working days from 2099)."""
+
+
+def _instant(value: object) -> bool:
+    """An event's own timestamp as the codec admits it (so the calendar can take it)."""
+    return isinstance(value, int) and EARLIEST <= value < LATEST
 
 
 def _require(condition: bool) -> None:

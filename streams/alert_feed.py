@@ -172,7 +172,9 @@ class AlertHub:
                         alert = _decoded(record)
                         if alert is not None:
                             yield format_position(position), alert
-                position = dict(live_from)
+                # A client that read further on another worker than this hub has reached resumes
+            # where it was, not where the hub is: nothing is sent twice.
+            position = {p: max(live_from[p], (start or {}).get(p, 0)) for p in live_from}
             while True:
                 try:
                     item = await asyncio.wait_for(queue.get(), HEARTBEAT_SECONDS)
@@ -182,6 +184,8 @@ class AlertHub:
                 if isinstance(item, str):
                     raise StreamEnded(item)
                 partition, offset, alert = item
+                if offset < position.get(partition, 0):
+                    continue
                 position[partition] = offset + 1
                 yield format_position(position), alert
         finally:

@@ -49,6 +49,9 @@ def faust_options(settings: Settings) -> dict[str, Any]:
         "datadir": str(settings.data_dir),
         "topic_partitions": settings.topic_partitions,
         "processing_guarantee": "at_least_once",
+        # A rebalance waits until every held message is released (streams/outbox.py): the
+        # revoked partitions' outputs are written before their new owner reads them.
+        "stream_wait_empty": True,
         "producer_acks": settings.producer_acks,
         "producer_linger": 0.02,
         "producer_max_batch_size": 1 << 20,

@@ -69,9 +69,7 @@ class Writes:
             results = await asyncio.gather(*(r.sent for r in pending), return_exceptions=True)
             failed = []
             for record, result in zip(pending, results, strict=True):
-                if isinstance(result, asyncio.CancelledError):
-                    raise result  # the producer is shutting down
-                if isinstance(result, BaseException):
+                if isinstance(result, BaseException):  # cancelled too: sent again
                     failed.append((record, result))
             if not failed:
                 break
@@ -122,6 +120,10 @@ class Outbox:
         if batch.messages or batch.records:
             self._batches.append(batch)
             self._ready.set()
+
+    @property
+    def backlog_batches(self) -> int:
+        return len(self._batches)
 
     def backlog_seconds(self) -> float:
         """How long the oldest batch not yet confirmed has waited (0 when none)."""

@@ -57,9 +57,11 @@ def static_file(web: Any, name: str, content_type: str) -> Any:
 def install_views(worker: Worker, api: Api, peers: Peers, tokens: Tokens, hub: AlertHub) -> None:
     app = worker.app
 
-    def caller_of(request: Any) -> Caller | None:
-        query = request.query
-        token = token_of(request.headers.get("Authorization"), query.get(TOKEN_PARAMETER))
+    def caller_of(request: Any, from_query: bool = False) -> Caller | None:
+        """The caller's grant; the token in the query only on the live streams, whose
+        browsers cannot send a header (query strings end up in logs)."""
+        query_token = request.query.get(TOKEN_PARAMETER) if from_query else None
+        token = token_of(request.headers.get("Authorization"), query_token)
         grant = tokens.grant(token)
         return None if grant is None or token is None else Caller(grant, token)
 
@@ -199,7 +201,7 @@ def install_views(worker: Worker, api: Api, peers: Peers, tokens: Tokens, hub: A
 
     async def open_stream(web: Any, request: Any) -> Any:
         """The caller (or the refusal), once the stream cap allows another stream."""
-        caller = caller_of(request)
+        caller = caller_of(request, from_query=True)
         if caller is None or not caller.grant.sees_public:
             return caller, refused(web, caller)
         if open_streams[0] + hub.streams >= worker.settings.max_streams:

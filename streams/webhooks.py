@@ -30,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import logging
 import os
 import time
 from dataclasses import dataclass, field
@@ -43,6 +44,8 @@ from schemas.codec import encode, format_instant
 from streams.access import PUBLIC, AccessError, Grant, check_scope
 from streams.instruments import WEBHOOK_DELIVERIES
 from streams.settings import yaml_list
+
+log = logging.getLogger(__name__)
 
 SIGNATURE_HEADER = "X-CCHC-Signature"
 TIMESTAMP_HEADER = "X-CCHC-Timestamp"
@@ -217,6 +220,16 @@ class Deliverer:
 
     def _park(self, subscription: Subscription, alert: dict[str, Any], reason: str) -> None:
         WEBHOOK_DELIVERIES.labels(outcome="parked").inc()
+        try:
+            self._append_parked(subscription, alert, reason)
+        except OSError:  # the log is then the only record of it: say everything there
+            log.exception(
+                "could not park the undelivered alert %s for %s", alert, subscription.name
+            )
+
+    def _append_parked(
+        self, subscription: Subscription, alert: dict[str, Any], reason: str
+    ) -> None:
         self.parked.parent.mkdir(parents=True, exist_ok=True)
         record = {
             "subscription": subscription.name,

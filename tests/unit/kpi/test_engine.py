@@ -199,6 +199,8 @@ def test_rebuild_skips_states_it_cannot_read_and_reports_them() -> None:
         b'["r", "u", "2025"]': b'[1, "r", "tot"]',
         b'["q", "u", "k"]': b"[]",
         b'["d", 7, "k"]': b"[null, null, null]",
+        # Decodes, but a completion in the year 318857 would break the calendar.
+        b'["d", "u", "far"]': b'[[1, "s", 2, null], [10000000000000000000, "c", null], null]',
     }
     restarted = Engine(CALENDAR, clock, lambda unit: states)
     rebuilt = restarted.rebuild([*good.items(), *junk.items()])
