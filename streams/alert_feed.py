@@ -160,21 +160,21 @@ class AlertHub:
         queue: asyncio.Queue[Item] = asyncio.Queue(QUEUE_SIZE)
         self._queues.add(queue)  # from here on, every new alert reaches this queue
         live_from = dict(self.position)
+        resumed = start or {}
         try:
-            position = dict(live_from)
             if start is not None or from_beginning:
-                position = {p: (start or {}).get(p, 0) for p in live_from}
+                history = {p: resumed.get(p, 0) for p in live_from}
                 async for records in read_to_end(
-                    self.settings, self.topic, dict(position), ends=live_from
+                    self.settings, self.topic, dict(history), ends=live_from
                 ):
                     for record in records:
-                        position[record.partition] = record.offset + 1
+                        history[record.partition] = record.offset + 1
                         alert = _decoded(record)
                         if alert is not None:
-                            yield format_position(position), alert
-                # A client that read further on another worker than this hub has reached resumes
-            # where it was, not where the hub is: nothing is sent twice.
-            position = {p: max(live_from[p], (start or {}).get(p, 0)) for p in live_from}
+                            yield format_position(history), alert
+            # A client that read further (on a worker ahead of this hub) goes on from where
+            # it was, not from where the hub is: nothing is sent twice.
+            position = {p: max(live_from[p], resumed.get(p, 0)) for p in live_from}
             while True:
                 try:
                     item = await asyncio.wait_for(queue.get(), HEARTBEAT_SECONDS)

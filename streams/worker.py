@@ -76,7 +76,8 @@ class Worker:
     broker_reachable: bool = True
     """As the last probe found it (``agents.health``)."""
     _unlisted: tuple[int, int] = (-1, 0)
-    """(tracked units, of them not in the registry) when last counted."""
+    """(units with figures + units with rankings, of all of them the unlisted) when last
+    counted; reset when the figures are rebuilt."""
 
     def __post_init__(self) -> None:
         self.outbox = Outbox(self.writes, self.resend)
@@ -146,11 +147,15 @@ class Worker:
     def admits(self, unit_id: str) -> bool:
         """Whether the worker may track this unit: it is in the registry or already
         tracked, or fewer than ``CCHC_MAX_UNLISTED_UNITS`` unlisted units are."""
-        if unit_id in self.registry or self.engine.tracks(unit_id):
+        engine = self.engine
+        if unit_id in self.registry or engine.tracks(unit_id):
             return True
-        tracked = self.engine.tracked_units()
-        if self._unlisted[0] != len(tracked):  # units are only added, or all rebuilt
-            self._unlisted = (len(tracked), sum(1 for u in tracked if u not in self.registry))
+        # Counted again only when a unit was added (a flood of junk ids at the cap adds
+        # none, so each of its events costs two lengths, not a pass over every unit).
+        seen = len(engine.units) + len(engine.rankings)
+        if self._unlisted[0] != seen:
+            unlisted = sum(1 for u in engine.tracked_units() if u not in self.registry)
+            self._unlisted = (seen, unlisted)
         return self._unlisted[1] < self.settings.max_unlisted_units
 
     def owned_units(self) -> list[str]:
@@ -197,6 +202,7 @@ class Worker:
         try:
             applied = await self.store.assign(partitions)
             rebuilt = self.engine.rebuild(self.store.items())
+            self._unlisted = (-1, 0)
             for key in rebuilt.skipped:
                 instruments.RECORDS_UNREADABLE.labels(topic=self.store.changelog).inc()
                 log.warning("skipped unreadable state %r of %s", key[:200], self.store.changelog)
