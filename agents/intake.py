@@ -9,6 +9,12 @@ For each message, :meth:`Intake.decide` says what to do, without side effects:
    when it comes back; a unit's state is always on the partition (and worker) that owns it;
 3. :class:`Apply`: apply it to the KPI engine.
 
+A national sync message (contract §9) takes two more steps. :class:`Split`: its valid
+records go one by one to the internal records topic, keyed by ``MaHoSo``, and its invalid
+ones to the dead letters; :class:`ApplySync`: a lone record on its ``MaHoSo``'s partition
+updates that dossier's sync state, whose facts go to the units' partitions on the internal
+dossiers topic, and are applied there like events.
+
 The agent acts on the decision: it sends the dead letter, the re-keyed copy or the state
 change to the changelog, and holds the message in the worker's outbox
 (:mod:`streams.outbox`) until all of that is written; only then may its offset be
@@ -23,11 +29,21 @@ import time
 from collections.abc import Callable
 from typing import Any, NamedTuple, Protocol
 
-from schemas.codec import InvalidEvent, decode, encode_dead_letter
-from schemas.records import Event, EventKind
+from kpi.snapshots import DossierSnapshot
+from schemas.codec import InvalidEvent, decode, encode, encode_dead_letter, format_instant
+from schemas.dvcqg import (
+    DOSSIERS,
+    DossierRecord,
+    ProgressRecord,
+    decode_sync,
+    digest,
+    read_dossier,
+    read_progress,
+)
+from schemas.records import Event, EventKind, Instant
 from streams import instruments
 from streams.outbox import Batch
-from streams.topics import TopicNames, UnitPartitions
+from streams.topics import TopicNames, UnitPartitions, partition_for
 from streams.worker import Worker
 
 KIND_HEADER = "cchc-kind"
@@ -58,7 +74,7 @@ class MessageLike(Protocol):
 
 
 class Apply(NamedTuple):
-    event: Event
+    event: Event | DossierSnapshot
 
 
 class Rekey(NamedTuple):
@@ -71,7 +87,33 @@ class DeadLetter(NamedTuple):
     reason: str
 
 
-Decision = Apply | Rekey | DeadLetter
+class Forward(NamedTuple):
+    """One valid sync record, as a message of its own for its ``MaHoSo``'s partition."""
+
+    key: bytes
+    partition: int
+    value: bytes
+
+
+class Split(NamedTuple):
+    forward: list[Forward]
+    invalid: list[tuple[str, bytes]]
+    """(reason, the record as JSON) of each invalid record."""
+
+
+class ApplySync(NamedTuple):
+    record: DossierRecord | ProgressRecord
+    synced_at: Instant
+    digest: str
+
+
+Decision = Apply | Rekey | DeadLetter | Split | ApplySync
+
+
+_UNLISTED = (
+    "unit_id {!r} is not in the units registry, and this worker already tracks as many "
+    "unlisted units as CCHC_MAX_UNLISTED_UNITS allows"
+)
 
 
 def _header(headers: Any, name: str) -> bytes | None:
@@ -99,6 +141,7 @@ class Intake:
         self.admits = admits
         """Whether a unit may be tracked: listed, already tracked, or under the cap on
         units outside the registry, so junk ids cannot grow the state without bound."""
+        self.sync_topics = {topics.dvcqg_sync, topics.dvcqg_records}
 
     def kind_of(self, message: MessageLike) -> EventKind | None:
         if message.topic == self.topics.rekeyed:
@@ -106,6 +149,10 @@ class Intake:
         return self.topics.kind_of(message.topic)
 
     def decide(self, message: MessageLike) -> Decision:
+        if message.topic in self.sync_topics:
+            return self.decide_sync(message)
+        if message.topic == self.topics.dvcqg_dossiers:
+            return self.decide_fact(message)
         kind = self.kind_of(message)
         raw = message.value
         try:
@@ -118,11 +165,49 @@ class Intake:
         if message.key != key or message.partition != partition:
             return Rekey(key, partition, [(KIND_HEADER, kind.value.encode())])
         if not self.admits(event.unit_id):
-            return DeadLetter(
-                f"unit_id {event.unit_id!r} is not in the units registry, and this worker "
-                "already tracks as many unlisted units as CCHC_MAX_UNLISTED_UNITS allows"
-            )
+            return DeadLetter(_UNLISTED.format(event.unit_id))
         return Apply(event)
+
+    def decide_sync(self, message: MessageLike) -> Decision:
+        """A sync message: applied when it is one valid record on its ``MaHoSo``'s
+        partition, else split into such messages and dead letters."""
+        try:
+            sync = decode_sync(message.value)
+        except InvalidEvent as error:
+            return DeadLetter(error.reason)
+        read = read_dossier if sync.service == DOSSIERS else read_progress
+        forward: list[Forward] = []
+        invalid: list[tuple[str, bytes]] = []
+        synced_at = format_instant(sync.synced_at)
+        for position, record in enumerate(sync.records):
+            try:
+                parsed = read(record)
+            except InvalidEvent as error:
+                where = f"data[{position}]"
+                if isinstance(record, dict) and isinstance(record.get("MaHoSo"), str):
+                    where += f" (MaHoSo {record['MaHoSo'][:128]!r})"
+                invalid.append((f"{where}: {error.reason}", encode(record)))
+                continue
+            key = parsed.dossier_id.encode()
+            partition = partition_for(key, self.units.partitions)
+            if len(sync.records) == 1 and message.key == key and message.partition == partition:
+                return ApplySync(parsed, sync.synced_at, digest(record))
+            alone = {"service": sync.service, "synced_at": synced_at, "data": [record]}
+            forward.append(Forward(key, partition, encode(alone)))
+        return Split(forward, invalid)
+
+    def decide_fact(self, message: MessageLike) -> Decision:
+        """What a unit should hold of a sync-record dossier, sent by :class:`ApplySync`."""
+        try:
+            fact = DossierSnapshot.decode(message.value)
+        except InvalidEvent as error:
+            return DeadLetter(error.reason)
+        key, partition = self.units.home(fact.unit_id)
+        if message.key != key or message.partition != partition:
+            return DeadLetter(f"not on the partition of unit_id {fact.unit_id!r}")
+        if not self.admits(fact.unit_id):
+            return DeadLetter(_UNLISTED.format(fact.unit_id))
+        return Apply(fact)
 
 
 class Actions:
@@ -144,10 +229,16 @@ class Actions:
             await self.apply(batch, message, decision.event)
         elif isinstance(decision, Rekey):
             await self.rekey(batch, message, decision)
+        elif isinstance(decision, ApplySync):
+            await self.apply_sync(batch, message, decision)
+        elif isinstance(decision, Split):
+            await self.split(batch, message, decision)
         else:
             await self.dead_letter(batch, message, decision.reason)
 
-    async def apply(self, batch: Batch, message: MessageLike, event: Event) -> None:
+    async def apply(
+        self, batch: Batch, message: MessageLike, event: Event | DossierSnapshot
+    ) -> None:
         worker = self.worker
         try:
             change = worker.engine.apply(event)
@@ -166,13 +257,45 @@ class Actions:
             changelog = worker.store.changelog
             batch.records.append(await worker.send(changelog, key, value, message.partition))
 
+    async def apply_sync(self, batch: Batch, message: MessageLike, sync: ApplySync) -> None:
+        worker = self.worker
+        states = worker.store.of(message.partition)
+        try:
+            change, facts = worker.sync.apply(states, sync.record, sync.synced_at, sync.digest)
+        except Exception as error:  # as in apply: a bug's victim is set aside, not fatal
+            log.exception("applying sync record %s failed", sync.record.dossier_id)
+            self.failed[message.topic].inc()
+            reason = f"could not be applied: {type(error).__name__}: {error}"
+            await self.dead_letter(batch, message, reason)
+            return
+        self.processed[message.topic].inc()
+        if change is not None:
+            key, value = change
+            changelog = worker.store.changelog
+            batch.records.append(await worker.send(changelog, key, value, message.partition))
+        topic = worker.topics.dvcqg_dossiers
+        for fact in facts:
+            key, partition = worker.units.home(fact.unit_id)
+            batch.records.append(await worker.send(topic, key, fact.encode(), partition))
+
+    async def split(self, batch: Batch, message: MessageLike, split: Split) -> None:
+        topic = self.worker.topics.dvcqg_records
+        for key, partition, value in split.forward:
+            self.rekeyed[message.topic].inc()
+            batch.records.append(await self.worker.send(topic, key, value, partition))
+        for reason, record in split.invalid:
+            await self.dead_letter(batch, message, reason, record)
+
     async def rekey(self, batch: Batch, message: MessageLike, to: Rekey) -> None:
         self.rekeyed[message.topic].inc()
         topic = self.worker.topics.rekeyed
         sent = await self.worker.send(topic, to.key, message.value, to.partition, to.headers)
         batch.records.append(sent)
 
-    async def dead_letter(self, batch: Batch, message: MessageLike, reason: str) -> None:
+    async def dead_letter(
+        self, batch: Batch, message: MessageLike, reason: str, value: bytes | None = None
+    ) -> None:
+        """Send ``message`` (or ``value``, one record of it) to the dead letters."""
         self.dead_lettered[message.topic].inc()
         letter = encode_dead_letter(
             reason,
@@ -180,7 +303,7 @@ class Actions:
             message.partition,
             message.offset,
             message.key,
-            message.value,
+            message.value if value is None else value,
             time.time_ns() // 1000,
         )
         topic = self.worker.topics.dead_letter

@@ -7,8 +7,8 @@ arrival order give the same state::
 
     >>> from kpi.calendar import WorkingCalendar
     >>> from schemas.records import DossierCompleted
-    >>> early = DossierCompleted("c1", "u", "d", 100, None, None)
-    >>> later = DossierCompleted("c2", "u", "d", 200, None, None)
+    >>> early = DossierCompleted("c1", "u", "d", 100, None, "resolved")
+    >>> later = DossierCompleted("c2", "u", "d", 200, None, "resolved")
     >>> state = merge(DossierState(), later, WorkingCalendar())
     >>> merge(state, early, WorkingCalendar()) is None   # the earlier completion loses
     True
@@ -18,27 +18,48 @@ arrival order give the same state::
 Every figure is a sum of :func:`contribution` over dossiers, so an update retracts the old
 contribution and adds the new one. The records are named tuples: several are built for
 every event, and a tuple is built several times faster than a frozen dataclass.
+
+Pauses (Decision 766) stop a dossier's effective clock. The moment it turns overdue is
+still one instant, computed from its pauses by :func:`overdue_from`, so the clock heap and
+the daily buckets work as for a dossier without pauses, which keeps today's path.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any, NamedTuple
 
 import orjson
 
 from kpi.calendar import WorkingCalendar
 from kpi.periods import day_of, month_starts_between
-from schemas.records import DossierCompleted, DossierSubmitted, Instant, SatisfactionSurvey
+from schemas.codec import EARLIEST, LATEST
+from schemas.records import (
+    DossierCompleted,
+    DossierEvent,
+    DossierPause,
+    DossierRescheduled,
+    DossierSubmitted,
+    Instant,
+    SatisfactionSurvey,
+)
 
-RESOLVED, LATE, SURVEYS, SATISFIED = range(4)
+RESOLVED, LATE, SURVEYS, SATISFIED, RESCHEDULED, APOLOGISED = range(6)
 """Fields of a daily bucket."""
+BUCKET_FIELDS = 6
 
-DAY, OVERDUE_AT, OVERDUE_NOW, ORPHAN = range(4)
+DAY, OVERDUE_AT, OVERDUE_NOW, ORPHAN, PAUSED_AT, PAUSED_NOW = range(6)
 """Kinds of contribution entry."""
 
 Entry = tuple[int, str | None, int, int]
-"""(kind, official, x, field): DAY (day number, field), OVERDUE_AT (instant, 0),
-OVERDUE_NOW (0, 0), ORPHAN (0, 0). Every entry counts one."""
+"""(kind, official, x, field): DAY (day number, field), OVERDUE_AT and PAUSED_AT
+(instant, 0), OVERDUE_NOW, PAUSED_NOW and ORPHAN (0, 0). Every entry counts one."""
+
+OUTCOME_RANKS = {"resolved": 2, "returned": 1, "rejected": 0, "stopped": 0, "withdrawn": 0}
+"""Decision 766 takes a dossier's end from its highest-ranked completion (contract §4)."""
+
+Span = tuple[Instant, Instant | None]
+"""``(lo, hi)``: holds at t exactly when ``lo < t <= hi`` (hi None: for ever)."""
 
 
 class Submission(NamedTuple):
@@ -52,6 +73,11 @@ class Completion(NamedTuple):
     at: Instant
     event_id: str
     official: str | None
+    outcome: str = "resolved"
+
+    @property
+    def rank(self) -> tuple[int, Instant, str]:
+        return OUTCOME_RANKS[self.outcome], self.at, self.event_id
 
 
 class Vote(NamedTuple):
@@ -61,53 +87,237 @@ class Vote(NamedTuple):
     official: str | None
 
 
+class Pause(NamedTuple):
+    """The counted copy of one pause: ``[at, resumed)``, ``resumed`` None while it lasts."""
+
+    pause_id: str
+    event_id: str
+    supplement: bool
+    at: Instant
+    resumed: Instant | None
+
+    @property
+    def rank(self) -> tuple[bool, Instant, str]:
+        """Contract §4: a resumed copy beats an open one, then the later one wins."""
+        resumed = self.resumed
+        return resumed is not None, self.at if resumed is None else resumed, self.event_id
+
+
+class Reschedule(NamedTuple):
+    at: Instant
+    event_id: str
+    apology: bool
+
+
+class Snapshot(NamedTuple):
+    """What the winning national sync record says of a dossier (contract §9): it replaces
+    the dossier's own submission, completion and pauses. ``version`` orders the snapshots
+    of one dossier; a snapshot without a submission removes the dossier from this unit."""
+
+    version: tuple[Instant, str, int]
+    submission: Submission | None
+    completion: Completion | None
+    pauses: tuple[Pause, ...]
+
+    def encode(self) -> list[Any]:
+        return [
+            list(self.version),
+            _encode_submission(self.submission),
+            _encode_completion(self.completion),
+            [list(pause) for pause in self.pauses],
+        ]
+
+    @classmethod
+    def decode(cls, raw: list[Any]) -> Snapshot:
+        version, s, c, pauses = raw
+        return cls(
+            tuple(version),
+            None if s is None else Submission(*s),
+            None if c is None else Completion(*c),
+            tuple(Pause(*pause) for pause in pauses),
+        )
+
+
+def _encode_submission(s: Submission | None) -> list[Any] | None:
+    return None if s is None else [s.at, s.event_id, s.due, s.official]
+
+
+def _encode_completion(c: Completion | None) -> list[Any] | None:
+    if c is None:
+        return None
+    # Most completions are "resolved": leave it out, as states written before v1.1 do.
+    return [c.at, c.event_id, c.official] if c.outcome == "resolved" else list(c)
+
+
 class DossierState(NamedTuple):
     submission: Submission | None = None
     completion: Completion | None = None
     vote: Vote | None = None
+    pauses: tuple[Pause, ...] = ()
+    reschedule: Reschedule | None = None
+    snapshot: Snapshot | None = None
 
     def encode(self) -> bytes:
-        """Compact JSON for the changelog: ``[submission, completion, vote]`` as arrays."""
-        s, c, v = self.submission, self.completion, self.vote
-        return orjson.dumps(
-            [
-                None if s is None else [s.at, s.event_id, s.due, s.official],
-                None if c is None else [c.at, c.event_id, c.official],
-                None if v is None else [v.at, v.event_id, v.satisfied, v.official],
-            ]
-        )
+        """Compact JSON for the changelog: ``[submission, completion, vote]`` as arrays,
+        then ``[pauses, reschedule, snapshot]`` only for dossiers that have any."""
+        v = self.vote
+        parts: list[Any] = [
+            _encode_submission(self.submission),
+            _encode_completion(self.completion),
+            None if v is None else [v.at, v.event_id, v.satisfied, v.official],
+        ]
+        if self.pauses or self.reschedule is not None or self.snapshot is not None:
+            r, snap = self.reschedule, self.snapshot
+            parts.append([list(pause) for pause in self.pauses])
+            parts.append(None if r is None else list(r))
+            parts.append(None if snap is None else snap.encode())
+        return orjson.dumps(parts)
 
     @classmethod
     def decode(cls, raw: bytes) -> DossierState:
-        s, c, v = orjson.loads(raw)
-        return cls(
+        s, c, v, *more = orjson.loads(raw)
+        state = cls(
             None if s is None else Submission(*s),
             None if c is None else Completion(*c),
             None if v is None else Vote(*v),
         )
+        if not more:
+            return state
+        pauses, r, snap = more
+        return state._replace(
+            pauses=tuple(Pause(*pause) for pause in pauses),
+            reschedule=None if r is None else Reschedule(*r),
+            snapshot=None if snap is None else Snapshot.decode(snap),
+        )
+
+    def parts(self) -> tuple[Submission | None, Completion | None, tuple[Pause, ...]]:
+        """The submission, completion and pauses that count: the snapshot's, if any."""
+        snapshot = self.snapshot
+        if snapshot is None:
+            return self.submission, self.completion, self.pauses
+        return snapshot.submission, snapshot.completion, snapshot.pauses
 
     @property
     def official(self) -> str | None:
         """The dossier's official: of its completion, else of its submission."""
-        if self.completion is not None and self.completion.official is not None:
-            return self.completion.official
-        return None if self.submission is None else self.submission.official
+        submission, completion, _ = self.parts()
+        if completion is not None and completion.official is not None:
+            return completion.official
+        return None if submission is None else submission.official
 
     @property
     def earliest(self) -> Instant | None:
-        """The earliest own timestamp of the winning events (None for an empty state)."""
-        times = [part.at for part in self if part is not None]
+        """The earliest own timestamp of the events this state holds (None if none)."""
+        times = self.timestamps()
         return min(times) if times else None
 
-    def overdue_interval(self) -> tuple[Instant, Instant | None] | None:
-        """``(start, end)``: overdue at t exactly when ``start < t <= end`` (end None: ∞).
+    def timestamps(self) -> list[Instant]:
+        """The instants this state's events carry: receipt, completion, vote, pauses,
+        rescheduling and the snapshot's, each as its event's own time."""
+        times = [part.at for part in self[:3] if part is not None]
+        if self.pauses or self.reschedule is not None or self.snapshot is not None:
+            times.extend(pause.at for pause in self.pauses)
+            if self.reschedule is not None:
+                times.append(self.reschedule.at)
+            if self.snapshot is not None:
+                snapshot = self.snapshot
+                times.append(snapshot.version[0])
+                times.extend(part.at for part in snapshot[1:3] if part is not None)
+                times.extend(pause.at for pause in snapshot.pauses)
+        return times
 
-        Open-overdue at t means received before t, due before t, not completed before t.
+    def overdue_interval(self) -> Span | None:
+        """Overdue at t exactly when ``start < t <= end`` (end None: ∞); None if never.
+
+        Open-overdue at t means received before t, overdue by effective time (or after a
+        second supplement request) at t, and not completed before t.
         """
-        if self.submission is None:
+        submission, completion, pauses = self.parts()
+        if submission is None:
             return None
-        start = max(self.submission.at, self.submission.due)
-        return start, None if self.completion is None else self.completion.at
+        due = overdue_from(submission, pauses) if pauses else submission.due
+        if due is None:
+            return None
+        return max(submission.at, due), None if completion is None else completion.at
+
+    def paused_spans(self) -> list[Span]:
+        """When the dossier is open and inside a pause: ``paused_at <= t < resumed_at``,
+        received before t and not completed before t."""
+        submission, completion, pauses = self.parts()
+        if submission is None or not pauses:
+            return []
+        end = None if completion is None else completion.at
+        spans: list[Span] = []
+        for start, stop in _union((pause.at, pause.resumed) for pause in pauses):
+            lo = max(start - 1, submission.at)  # t >= start is t > start - 1 in microseconds
+            hi = stop - 1 if stop is not None else None
+            if end is not None:
+                hi = end if hi is None else min(hi, end)
+            if hi is None or lo < hi:
+                spans.append((lo, hi))
+        return spans
+
+
+def _union(intervals: Iterable[tuple[Instant, Instant | None]]) -> list[Span]:
+    """The union of half-open intervals ``[start, stop)`` (stop None: for ever), sorted,
+    as disjoint ``[start, stop)`` pairs; empty intervals vanish.
+
+    >>> _union([(5, 9), (1, 3), (2, 4), (8, None), (7, 7)])
+    [(1, 4), (5, None)]
+    """
+    merged: list[Span] = []
+    for start, stop in sorted(
+        ((start, stop) for start, stop in intervals if stop is None or stop > start),
+        key=lambda interval: interval[0],
+    ):
+        if merged and (merged[-1][1] is None or start <= merged[-1][1]):
+            last_start, last_stop = merged[-1]
+            stop = None if last_stop is None or stop is None else max(last_stop, stop)
+            merged[-1] = (last_start, stop)
+        else:
+            merged.append((start, stop))
+    return merged
+
+
+def _effective_deadline(received: Instant, due: Instant, pauses: list[Pause]) -> Instant | None:
+    """The last instant at which effective time has not passed ``due`` (None: it does not
+    pass it while the pauses stand)."""
+    if due < received:  # effective time is wall time until receipt
+        return due
+    now, remaining = received, due - received
+    for start, stop in _union((max(p.at, received), p.resumed) for p in pauses):
+        if start - now > remaining:  # effective time passes due before this pause
+            break
+        remaining -= start - now
+        if stop is None:  # paused for good within the time allowed
+            return None
+        now = stop
+    return now + remaining
+
+
+def overdue_from(submission: Submission, pauses: Iterable[Pause]) -> Instant | None:
+    """The instant after which a dossier is late (contract §3), None if never while its
+    pauses stand: effective time passes ``due`` there, or a second supplement request
+    comes first. Parts of pauses before receipt do not count.
+
+    >>> hour = 3_600_000_000
+    >>> s = Submission(0, "s", 10 * hour, None)
+    >>> overdue_from(s, [Pause("p", "e", False, 2 * hour, 5 * hour)]) // hour  # 3 h paused
+    13
+    >>> overdue_from(s, [Pause("p", "e", False, 2 * hour, None)]) is None  # paused for now
+    True
+    >>> asks = [Pause(n, "e", True, at * hour, at * hour + 1) for n, at in [("1", 1), ("2", 4)]]
+    >>> overdue_from(s, asks) // hour  # the second request makes it late
+    4
+    """
+    received = submission.at
+    pauses = list(pauses)
+    requests = sorted(p.at for p in pauses if p.supplement and p.at >= received)
+    second = requests[1] if len(requests) > 1 else None
+    by_time = _effective_deadline(received, submission.due, pauses)
+    if by_time is None:
+        return second
+    return by_time if second is None else min(by_time, second)
 
 
 def _wins(at: Instant, event_id: str, current: Any) -> bool:
@@ -115,9 +325,7 @@ def _wins(at: Instant, event_id: str, current: Any) -> bool:
 
 
 def merge(
-    state: DossierState,
-    event: DossierSubmitted | DossierCompleted | SatisfactionSurvey,
-    calendar: WorkingCalendar,
+    state: DossierState, event: DossierEvent | Snapshot, calendar: WorkingCalendar
 ) -> DossierState | None:
     """The state after ``event``, or None when the event changes nothing."""
     if isinstance(event, DossierSubmitted):
@@ -128,17 +336,48 @@ def merge(
         else:
             assert event.processing_time is not None  # the schema requires one of them
             due = calendar.deadline(event.received_at, event.processing_time)
-        submission = Submission(event.received_at, event.event_id, due, event.official_id)
-        return DossierState(submission, state.completion, state.vote)
+        return state._replace(
+            submission=Submission(event.received_at, event.event_id, due, event.official_id)
+        )
     if isinstance(event, DossierCompleted):
-        if not _wins(event.completed_at, event.event_id, state.completion):
+        completion = Completion(
+            event.completed_at, event.event_id, event.official_id, event.outcome
+        )
+        if state.completion is not None and completion.rank <= state.completion.rank:
             return None
-        completion = Completion(event.completed_at, event.event_id, event.official_id)
-        return DossierState(state.submission, completion, state.vote)
-    if not _wins(event.surveyed_at, event.event_id, state.vote):
+        return state._replace(completion=completion)
+    if isinstance(event, SatisfactionSurvey):
+        if not _wins(event.surveyed_at, event.event_id, state.vote):
+            return None
+        vote = Vote(event.surveyed_at, event.event_id, event.satisfied, event.official_id)
+        return state._replace(vote=vote)
+    if isinstance(event, DossierPause):
+        return _merge_pause(state, event)
+    if isinstance(event, DossierRescheduled):
+        if not _wins(event.rescheduled_at, event.event_id, state.reschedule):
+            return None
+        reschedule = Reschedule(event.rescheduled_at, event.event_id, event.apology)
+        return state._replace(reschedule=reschedule)
+    if state.snapshot is not None and event.version <= state.snapshot.version:
         return None
-    vote = Vote(event.surveyed_at, event.event_id, event.satisfied, event.official_id)
-    return DossierState(state.submission, state.completion, vote)
+    return state._replace(snapshot=event)
+
+
+def _merge_pause(state: DossierState, event: DossierPause) -> DossierState | None:
+    pause = Pause(
+        event.pause_id,
+        event.event_id,
+        event.reason == "supplement",
+        event.paused_at,
+        event.resumed_at,
+    )
+    others = [p for p in state.pauses if p.pause_id != pause.pause_id]
+    if len(others) < len(state.pauses):
+        (current,) = (p for p in state.pauses if p.pause_id == pause.pause_id)
+        if pause.rank <= current.rank:
+            return None
+    pauses = sorted((*others, pause), key=lambda p: p.pause_id)
+    return state._replace(pauses=tuple(pauses))
 
 
 def vote_entries(at: Instant, satisfied: bool, official: str | None) -> list[Entry]:
@@ -152,27 +391,110 @@ def vote_entries(at: Instant, satisfied: bool, official: str | None) -> list[Ent
 def contribution(state: DossierState, clock: Instant) -> list[Entry]:
     """What one dossier adds to its unit's figures when the clock reads ``clock``.
 
-    A completion or vote without its submission is held: it counts nothing yet, except
-    that a held completion is an orphan.
+    A completion, vote, pause or rescheduling without its submission is held: it counts
+    nothing yet, except that a held completion is an orphan.
     """
-    submission, completion = state.submission, state.completion
+    submission, completion, pauses = state.parts()
     if submission is None:
-        return [(ORPHAN, None, 0, 0)] if completion is not None else []
+        orphan = completion is not None and state.snapshot is None
+        return [(ORPHAN, None, 0, 0)] if orphan else []
     official = state.official
+    due = overdue_from(submission, pauses) if pauses else submission.due
     entries: list[Entry] = []
     if completion is not None:
         day = day_of(completion.at)
         entries.append((DAY, official, day, RESOLVED))
-        if completion.at > submission.due:
+        if due is not None and completion.at > due:
             entries.append((DAY, official, day, LATE))
     vote = state.vote
     if vote is not None:
         voter = vote.official if vote.official is not None else official
         entries.extend(vote_entries(vote.at, vote.satisfied, voter))
-    start = max(submission.at, submission.due)
-    if start < clock:
-        end = clock if completion is None else min(completion.at, clock)
-        entries.extend((OVERDUE_AT, official, m, 0) for m in month_starts_between(start, end))
-        if completion is None or clock <= completion.at:
-            entries.append((OVERDUE_NOW, official, 0, 0))
+    reschedule = state.reschedule
+    if reschedule is not None:
+        day = day_of(reschedule.at)
+        entries.append((DAY, official, day, RESCHEDULED))
+        if reschedule.apology:
+            entries.append((DAY, official, day, APOLOGISED))
+    if due is not None:
+        span = (max(submission.at, due), None if completion is None else completion.at)
+        entries.extend(_span_entries(span, official, clock, OVERDUE_AT, OVERDUE_NOW))
+    if pauses:
+        for span in state.paused_spans():
+            entries.extend(_span_entries(span, official, clock, PAUSED_AT, PAUSED_NOW))
     return entries
+
+
+def _span_entries(
+    span: Span, official: str | None, clock: Instant, at_kind: int, now_kind: int
+) -> list[Entry]:
+    """A span's counts frozen at the month ends it covered, and its count at the clock."""
+    lo, hi = span
+    if lo >= clock:
+        return []
+    end = clock if hi is None else min(hi, clock)
+    entries: list[Entry] = [(at_kind, official, m, 0) for m in month_starts_between(lo, end)]
+    if hi is None or clock <= hi:
+        entries.append((now_kind, official, 0, 0))
+    return entries
+
+
+LATEST_DUE = LATEST + 400 * 365 * 24 * 3600 * 1_000_000
+"""Deadlines may run past the last valid timestamp (10,000 working days from 2099)."""
+
+
+def checked(state: DossierState) -> DossierState:
+    """``state`` if it is what :func:`merge` could have made, as far as arithmetic on it
+    needs; else ValueError. Stored states are read back from topics anyone may write."""
+    _check_parts(state.submission, state.completion, state.pauses)
+    vote = state.vote
+    if vote is not None:
+        require(is_instant(vote.at) and isinstance(vote.event_id, str))
+        require(isinstance(vote.satisfied, bool) and _optional_text(vote.official))
+    reschedule = state.reschedule
+    if reschedule is not None:
+        require(is_instant(reschedule.at) and isinstance(reschedule.apology, bool))
+    if state.snapshot is not None:
+        checked_snapshot(state.snapshot)
+    return state
+
+
+def checked_snapshot(snapshot: Snapshot) -> Snapshot:
+    """``snapshot`` if its parts are sound, else ValueError."""
+    version = snapshot.version
+    require(len(version) == 3 and is_instant(version[0]) and isinstance(version[1], str))
+    require(isinstance(version[2], int))
+    _check_parts(snapshot.submission, snapshot.completion, snapshot.pauses)
+    return snapshot
+
+
+def _check_parts(
+    submission: Submission | None, completion: Completion | None, pauses: tuple[Pause, ...]
+) -> None:
+    for part in (submission, completion):
+        if part is not None:
+            require(is_instant(part.at) and isinstance(part.event_id, str))
+            require(_optional_text(part.official))
+    if submission is not None:
+        due = submission.due
+        require(isinstance(due, int) and EARLIEST <= due < LATEST_DUE)
+    if completion is not None:
+        require(completion.outcome in OUTCOME_RANKS)
+    for pause in pauses:
+        require(is_instant(pause.at) and isinstance(pause.supplement, bool))
+        resumed = pause.resumed
+        require(resumed is None or (is_instant(resumed) and resumed >= pause.at))
+
+
+def _optional_text(value: object) -> bool:
+    return value is None or isinstance(value, str)
+
+
+def is_instant(value: object) -> bool:
+    """An event's own timestamp as the codec admits it (so the calendar can take it)."""
+    return isinstance(value, int) and not isinstance(value, bool) and EARLIEST <= value < LATEST
+
+
+def require(condition: bool) -> None:
+    if not condition:
+        raise ValueError("malformed state")

@@ -19,7 +19,7 @@ derived, kept in memory, and rebuilt from that state after recovery.
     >>> engine.figures("u", parse_period("2026-03", clock.now())).open_overdue
     1
     >>> _ = engine.apply(DossierCompleted("c1", "u", "d1", t("2026-03-06T08:00:00+07:00"),
-    ...                                   None, None))
+    ...                                   None, "resolved"))
     >>> f = engine.figures("u", parse_period("2026-03", clock.now()))
     >>> (f.resolved, f.resolved_late, f.open_overdue)
     (1, 1, 0)
@@ -35,12 +35,24 @@ import orjson
 
 from kpi.calendar import WorkingCalendar
 from kpi.clock import Clock
-from kpi.dossier import OVERDUE_NOW, DossierState, contribution, merge, vote_entries
+from kpi.dossier import (
+    OVERDUE_NOW,
+    PAUSED_NOW,
+    DossierState,
+    Span,
+    checked,
+    contribution,
+    is_instant,
+    merge,
+    require,
+    vote_entries,
+)
 from kpi.figures import DayCounts, Figures, UnitTotals
 from kpi.periods import Period, month_starts_between, year_of, year_of_day
-from schemas.codec import EARLIEST, LATEST
+from kpi.snapshots import SYNC_PREFIX, DossierSnapshot
 from schemas.records import (
     DossierCompleted,
+    DossierEvent,
     DossierSubmitted,
     Event,
     Instant,
@@ -49,7 +61,11 @@ from schemas.records import (
 )
 
 DOSSIER, LOOSE_VOTE, RANKING = "d", "v", "r"
-"""Kinds of durable state, the first element of a state key."""
+"""Kinds of durable state, the first element of a state key (and ``"s"``, the sync
+records of a ``MaHoSo``: :mod:`kpi.snapshots`)."""
+
+_COMMON = (DossierSubmitted, DossierCompleted, SatisfactionSurvey)
+"""Events whose own timestamp is the earliest instant they can change."""
 
 StatesOf = Callable[[str], MutableMapping[bytes, bytes]]
 """The mapping that holds a unit's durable state: ``states_of(unit_id)``."""
@@ -81,6 +97,14 @@ class DueDossier(NamedTuple):
     due_at: Instant
 
 
+class PausedDossier(NamedTuple):
+    """An open dossier inside a pause, and when that pause began."""
+
+    dossier_id: str
+    official_id: str | None
+    paused_at: Instant
+
+
 class Engine:
     def __init__(
         self,
@@ -98,14 +122,16 @@ class Engine:
         # Dossiers with a boundary (start or end of being overdue) not yet passed, and a
         # heap of those boundaries: the clock moves them without any event arriving.
         self._intervals: dict[bytes, tuple[str, str | None, Instant, Instant | None]] = {}
+        self._paused: dict[bytes, tuple[str, str | None, list[Span]]] = {}
         self._boundaries: list[tuple[Instant, bytes]] = []
         # (unit, year) pairs whose figures or rankings changed since the alerts last looked.
         self.dirty: dict[str, set[int]] = {}
 
     # -- events -------------------------------------------------------------------
 
-    def apply(self, event: Event) -> tuple[bytes, bytes] | None:
-        """Apply one valid event; return the (key, state) to make durable, or None."""
+    def apply(self, event: Event | DossierSnapshot) -> tuple[bytes, bytes] | None:
+        """Apply one valid event, or a national sync record's dossier; return the
+        (key, state) to make durable, or None."""
         self.clock.observe(event.timestamp)
         if self.clock.spec.mode == "event":
             self.advance()
@@ -117,13 +143,14 @@ class Engine:
         return self._apply_dossier_event(event, event.dossier_id)
 
     def _apply_dossier_event(
-        self, event: DossierSubmitted | DossierCompleted | SatisfactionSurvey, dossier_id: str
+        self, event: DossierEvent | DossierSnapshot, dossier_id: str
     ) -> tuple[bytes, bytes] | None:
         key = state_key(DOSSIER, event.unit_id, dossier_id)
         states = self.states_of(event.unit_id)
         raw = states.get(key)
         old = DossierState() if raw is None else DossierState.decode(raw)
-        new = merge(old, event, self.calendar)
+        change = event.snapshot if isinstance(event, DossierSnapshot) else event
+        new = merge(old, change, self.calendar)
         if new is None:
             return None
         totals = self.totals(event.unit_id)
@@ -132,7 +159,10 @@ class Engine:
         if raw is not None:  # a new dossier contributed nothing yet
             totals.apply(contribution(old, self.now), -1)
         # A replaced event may be earlier than any in the new state: its years change too.
+        # A pause or a snapshot changes figures from instants before its own timestamp.
         earliest, replaced = event.timestamp, old.earliest
+        if not isinstance(event, _COMMON):
+            earliest = min(earliest, new.earliest or earliest)
         self._mark(event.unit_id, earliest if replaced is None else min(earliest, replaced))
         self._track(key, event.unit_id, new)
         encoded = new.encode()
@@ -183,6 +213,7 @@ class Engine:
         days = {day for _, day in totals.days} if totals else set()
         return (
             {year_of_day(day) for day in days}
+            | (totals.overdue_years() if totals else set())
             | set(self.rankings.get(unit_id, {}))
             | {year_of(self.now)}
         )
@@ -206,6 +237,8 @@ class Engine:
     # -- the clock ------------------------------------------------------------------
 
     def _track(self, key: bytes, unit_id: str, state: DossierState) -> None:
+        if state.pauses or state.snapshot is not None or key in self._paused:
+            self._track_paused(key, unit_id, state)
         interval = state.overdue_interval()
         if interval is None:
             self._intervals.pop(key, None)
@@ -219,6 +252,18 @@ class Engine:
             if boundary is not None and boundary >= self.now:
                 heapq.heappush(self._boundaries, (boundary, key))
 
+    def _track_paused(self, key: bytes, unit_id: str, state: DossierState) -> None:
+        now = self.now
+        spans = [(lo, hi) for lo, hi in state.paused_spans() if hi is None or hi >= now]
+        if not spans:
+            self._paused.pop(key, None)
+            return
+        self._paused[key] = (unit_id, state.official, spans)
+        for lo, hi in spans:
+            for boundary in (lo, hi):
+                if boundary is not None and boundary >= now:
+                    heapq.heappush(self._boundaries, (boundary, key))
+
     def advance(self) -> None:
         """Move to the clock's time; units whose open-overdue changed are marked dirty."""
         target = self.clock.now()
@@ -226,11 +271,14 @@ class Engine:
             return
         for month_start in month_starts_between(self.now, target):
             self._advance_to(month_start)
-            for unit_id, totals in self.units.items():  # freeze the count at a month's end
+            for unit_id, totals in self.units.items():  # freeze the counts at a month's end
                 for official, count in totals.overdue_now.items():
                     if count:
                         totals.overdue_at[official, month_start] += count
                         self.dirty.setdefault(unit_id, set()).add(year_of(month_start - 1))
+                for official, count in totals.paused_now.items():
+                    if count:
+                        totals.paused_at[official, month_start] += count
         self._advance_to(target)
 
     def _advance_to(self, target: Instant) -> None:
@@ -239,6 +287,8 @@ class Engine:
         while self._boundaries and self._boundaries[0][0] < target:
             due.add(heapq.heappop(self._boundaries)[1])
         for key in due:
+            if key in self._paused:
+                self._pass_paused(key, before, target)
             interval = self._intervals.get(key)
             if interval is None:
                 continue
@@ -252,6 +302,28 @@ class Engine:
                 del self._intervals[key]
         self.now = target
         self._clock_year = year_of(target)
+
+    def _pass_paused(self, key: bytes, before: Instant, target: Instant) -> None:
+        unit_id, official, spans = self._paused[key]
+        was = any(lo < before and (hi is None or before <= hi) for lo, hi in spans)
+        now = any(lo < target and (hi is None or target <= hi) for lo, hi in spans)
+        if was != now:
+            self.totals(unit_id).apply([(PAUSED_NOW, official, 0, 0)], 1 if now else -1)
+        if all(hi is not None and hi < target for _, hi in spans):
+            del self._paused[key]
+
+    def paused_dossiers(self, unit_id: str) -> list[PausedDossier]:
+        """The unit's open dossiers inside a pause at the clock, longest waiting first."""
+        found = []
+        for key, (unit, official, spans) in self._paused.items():
+            if unit != unit_id:
+                continue
+            for lo, hi in spans:
+                if lo < self.now and (hi is None or self.now <= hi):
+                    dossier_id = str(parse_state_key(key)[2])
+                    # lo is the pause's start less a microsecond, or the receipt
+                    found.append(PausedDossier(dossier_id, official, lo + 1))
+        return sorted(found, key=lambda dossier: dossier.paused_at)
 
     def due_within(
         self, until: Instant, since: Instant | None = None
@@ -279,10 +351,13 @@ class Engine:
         self.units.clear()
         self.rankings.clear()
         self._intervals.clear()
+        self._paused.clear()
         self._boundaries.clear()
         owned: list[StoredState] = []
         skipped: list[bytes] = []
         for key, value in states:
+            if key.startswith(SYNC_PREFIX):
+                continue
             try:
                 owned.append(_decode_state(key, value))
             except (ValueError, TypeError):  # orjson's errors are ValueErrors
@@ -345,7 +420,7 @@ class StoredState(NamedTuple):
     def timestamps(self) -> list[Instant]:
         """The own timestamps of the events this state holds (for the ``event`` clock)."""
         if isinstance(self.state, DossierState):
-            return [part.at for part in self.state if part is not None]
+            return self.state.timestamps()
         return [self.state[0]]
 
 
@@ -358,39 +433,15 @@ class Rebuilt(NamedTuple):
 def _decode_state(key: bytes, value: bytes) -> StoredState:
     """A stored state, checked as far as arithmetic on it needs; ValueError or TypeError."""
     kind, unit_id, ident = parse_state_key(key)
-    _require(isinstance(unit_id, str))
+    require(isinstance(unit_id, str))
     if kind == DOSSIER:
-        dossier = DossierState.decode(value)
-        for part in dossier:
-            if part is not None:
-                _require(_instant(part.at) and isinstance(part.event_id, str))
-                _require(part.official is None or isinstance(part.official, str))
-        if dossier.submission is not None:
-            due = dossier.submission.due
-            _require(isinstance(due, int) and EARLIEST <= due < LATEST_DUE)
-        if dossier.vote is not None:
-            _require(isinstance(dossier.vote.satisfied, bool))
-        return StoredState(key, unit_id, ident, dossier)
+        return StoredState(key, unit_id, ident, checked(DossierState.decode(value)))
     if kind == LOOSE_VOTE:
         vote = LooseVote(*orjson.loads(value))
-        _require(_instant(vote.at) and isinstance(vote.satisfied, bool))
-        _require(vote.official is None or isinstance(vote.official, str))
+        require(is_instant(vote.at) and isinstance(vote.satisfied, bool))
+        require(vote.official is None or isinstance(vote.official, str))
         return StoredState(key, unit_id, ident, vote)
-    _require(kind == RANKING and isinstance(ident, int))
+    require(kind == RANKING and isinstance(ident, int))
     published, event_id, rank = orjson.loads(value)
-    _require(_instant(published) and isinstance(event_id, str) and isinstance(rank, str))
+    require(is_instant(published) and isinstance(event_id, str) and isinstance(rank, str))
     return StoredState(key, unit_id, ident, (published, event_id, rank))
-
-
-LATEST_DUE = LATEST + 400 * 365 * 24 * 3600 * 1_000_000
-"""Deadlines may run past the last valid timestamp (10,000 working days from 2099)."""
-
-
-def _instant(value: object) -> bool:
-    """An event's own timestamp as the codec admits it (so the calendar can take it)."""
-    return isinstance(value, int) and EARLIEST <= value < LATEST
-
-
-def _require(condition: bool) -> None:
-    if not condition:
-        raise ValueError("malformed state")

@@ -4,7 +4,8 @@ Counts live in daily buckets per official (``None`` is the whole unit): a year i
 at most 366 small lists, cheaper at query time than three bucket updates on every event.
 Open-overdue is not bucketed by event: ``overdue_now`` is the count at the clock, and
 ``overdue_at[(official, m)]`` the count frozen at month start ``m`` (the end of the month
-before it, and of a year when ``m`` is 1 January).
+before it, and of a year when ``m`` is 1 January). Paused dossiers are counted the same
+way, in ``paused_now`` and ``paused_at``.
 """
 
 from __future__ import annotations
@@ -13,8 +14,16 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from kpi.dossier import DAY, ORPHAN, OVERDUE_AT, OVERDUE_NOW, Entry
-from kpi.periods import Period
+from kpi.dossier import (
+    BUCKET_FIELDS,
+    DAY,
+    ORPHAN,
+    OVERDUE_AT,
+    OVERDUE_NOW,
+    PAUSED_AT,
+    Entry,
+)
+from kpi.periods import Period, year_of
 from kpi.rules import (
     OFFICIAL_LATE_RATE,
     UNIT_LATE_RATE,
@@ -28,7 +37,7 @@ from schemas.records import Instant
 
 
 def _counts() -> list[int]:
-    return [0, 0, 0, 0]
+    return [0] * BUCKET_FIELDS
 
 
 class DayCounts(NamedTuple):
@@ -39,17 +48,21 @@ class DayCounts(NamedTuple):
     resolved_late: int
     surveys: int
     satisfied: int
+    rescheduled: int
+    apologised: int
 
 
 class UnitTotals:
     """Every count of one unit and its officials."""
 
-    __slots__ = ("days", "orphans", "overdue_at", "overdue_now")
+    __slots__ = ("days", "orphans", "overdue_at", "overdue_now", "paused_at", "paused_now")
 
     def __init__(self) -> None:
         self.days: defaultdict[tuple[str | None, int], list[int]] = defaultdict(_counts)
         self.overdue_at: defaultdict[tuple[str | None, Instant], int] = defaultdict(int)
         self.overdue_now: defaultdict[str | None, int] = defaultdict(int)
+        self.paused_at: defaultdict[tuple[str | None, Instant], int] = defaultdict(int)
+        self.paused_now: defaultdict[str | None, int] = defaultdict(int)
         self.orphans = 0
 
     def apply(self, entries: list[Entry], sign: int) -> None:
@@ -65,20 +78,32 @@ class UnitTotals:
                     self.overdue_at[who, x] += sign
                 elif kind == OVERDUE_NOW:
                     self.overdue_now[who] += sign
+                elif kind == PAUSED_AT:
+                    self.paused_at[who, x] += sign
+                else:
+                    self.paused_now[who] += sign
 
     def officials(self) -> set[str]:
         return (
             {who for who, _ in self.days if who is not None}
             | {who for who in self.overdue_now if who is not None}
             | {who for who, _ in self.overdue_at if who is not None}
+            | {who for who in self.paused_now if who is not None}
+            | {who for who, _ in self.paused_at if who is not None}
         )
 
+    def overdue_years(self) -> set[int]:
+        """Years that end with a dossier of the unit open and overdue (section 6: such a
+        year has figures even when no event falls in it)."""
+        return {year_of(m - 1) for (who, m), n in self.overdue_at.items() if who is None and n}
+
     def day(self, official: str | None, day: int) -> DayCounts:
-        bucket = self.days.get((official, day))
-        return DayCounts(day, *bucket) if bucket is not None else DayCounts(day, 0, 0, 0, 0)
+        bucket = self.days.get((official, day)) or _counts()
+        return DayCounts(day, *bucket)
 
     def counts(self, official: str | None, period: Period) -> list[int]:
-        """[resolved, late, surveys, satisfied] over the period."""
+        """The fields of a daily bucket (:data:`kpi.dossier.RESOLVED`...), summed over the
+        period."""
         first, end = period.first_day, period.end_day
         if len(self.days) < end - first:  # a quiet unit: fewer buckets than days to look up
             buckets = [
@@ -87,17 +112,19 @@ class UnitTotals:
         else:
             found = (self.days.get((official, day)) for day in range(first, end))
             buckets = [bucket for bucket in found if bucket is not None]
-        total = _counts()
-        for bucket in buckets:
-            for field in range(4):
-                total[field] += bucket[field]
-        return total
+        return [sum(column) for column in zip(*buckets, strict=True)] if buckets else _counts()
 
     def open_overdue(self, official: str | None, period: Period, clock: Instant) -> int:
         """Open-overdue at ``min(period end, clock)``."""
         if period.end > clock:
             return self.overdue_now.get(official, 0)
         return self.overdue_at.get((official, period.end), 0)
+
+    def paused(self, official: str | None, period: Period, clock: Instant) -> int:
+        """Open and paused at ``min(period end, clock)``."""
+        if period.end > clock:
+            return self.paused_now.get(official, 0)
+        return self.paused_at.get((official, period.end), 0)
 
 
 @dataclass(frozen=True)
@@ -109,13 +136,27 @@ class Figures:
     open_overdue: int
     surveys: int
     satisfied: int
+    paused: int = 0
+    rescheduled: int = 0
+    apologised: int = 0
 
     @classmethod
     def of(
         cls, totals: UnitTotals, official: str | None, period: Period, clock: Instant
     ) -> Figures:
-        resolved, late, surveys, satisfied = totals.counts(official, period)
-        return cls(resolved, late, totals.open_overdue(official, period, clock), surveys, satisfied)
+        resolved, late, surveys, satisfied, rescheduled, apologised = totals.counts(
+            official, period
+        )
+        return cls(
+            resolved,
+            late,
+            totals.open_overdue(official, period, clock),
+            surveys,
+            satisfied,
+            totals.paused(official, period, clock),
+            rescheduled,
+            apologised,
+        )
 
     @property
     def late(self) -> int:
@@ -153,4 +194,8 @@ class Figures:
             "surveys": self.surveys,
             "satisfied": self.satisfied,
             "satisfaction_index": ratio(self.satisfied, self.surveys),
+            "late_rate_resolved": ratio(self.resolved_late, self.resolved),
+            "paused": self.paused,
+            "rescheduled": self.rescheduled,
+            "apologised": self.apologised,
         }

@@ -26,6 +26,8 @@ import orjson
 
 from schemas.records import (
     DossierCompleted,
+    DossierPause,
+    DossierRescheduled,
     DossierSubmitted,
     Event,
     EventKind,
@@ -87,6 +89,12 @@ def parse_instant(text: str, field: str) -> Instant:
         raise InvalidEvent(f"{field}: {text!r} is not an RFC 3339 timestamp") from None
     if moment.tzinfo is None:
         raise InvalidEvent(f"{field}: timestamp has no UTC offset")
+    return in_range(moment, field, text)
+
+
+def in_range(moment: datetime, field: str, text: str) -> Instant:
+    """``moment`` (with a time zone) as an Instant, or InvalidEvent when outside the valid
+    range; ``text`` is how it was written, for the reason."""
     try:
         instant = (moment - _EPOCH) // _MICROSECOND
     except OverflowError:  # an offset that takes year 1 or 9999 out of datetime's range
@@ -101,7 +109,7 @@ def format_instant(instant: Instant) -> str:
     return (_EPOCH + instant * _MICROSECOND).astimezone(LOCAL_TZ).isoformat()
 
 
-def _json_type(value: Any) -> str:
+def json_type(value: Any) -> str:
     for python_type, name in (
         (bool, "boolean"),
         (int, "integer"),
@@ -129,7 +137,7 @@ def _reason(error: fastjsonschema.JsonSchemaValueException) -> str:
     if rule == "type":
         wanted = " or ".join(expected) if isinstance(expected, list) else expected
         article = "an" if wanted[0] in "aeiou" else "a"
-        return f"{field}: must be {article} {wanted}, got {_json_type(value)}"
+        return f"{field}: must be {article} {wanted}, got {json_type(value)}"
     if rule == "format" and isinstance(value, str):
         parse_instant(value, field)  # raises the precise reason (no offset, bad date)
         return f"{field}: {value!r} is not an RFC 3339 timestamp"
@@ -144,25 +152,25 @@ def _reason(error: fastjsonschema.JsonSchemaValueException) -> str:
     return error.message.replace("data.", "", 1).replace("data ", "event ", 1)
 
 
-def _nfc(text: str) -> str:
+def nfc(text: str) -> str:
     # Vietnamese ids may arrive composed (NFC) or decomposed (NFD); one form keeps one unit.
     return text if unicodedata.is_normalized("NFC", text) else unicodedata.normalize("NFC", text)
 
 
 def _optional_id(data: dict[str, Any], field: str) -> str | None:
     value = data.get(field)
-    return None if value is None else _nfc(value)
+    return None if value is None else nfc(value)
 
 
 def _build(kind: EventKind, data: dict[str, Any]) -> Event:
-    event_id, unit_id = _nfc(data["event_id"]), _nfc(data["unit_id"])
+    event_id, unit_id = nfc(data["event_id"]), nfc(data["unit_id"])
     if kind is EventKind.SUBMITTED:
         due = data.get("due_at")
         processing = data.get("processing_time")
         return DossierSubmitted(
             event_id=event_id,
             unit_id=unit_id,
-            dossier_id=_nfc(data["dossier_id"]),
+            dossier_id=nfc(data["dossier_id"]),
             received_at=parse_instant(data["received_at"], "received_at"),
             due_at=None if due is None else parse_instant(due, "due_at"),
             processing_time=None
@@ -177,10 +185,36 @@ def _build(kind: EventKind, data: dict[str, Any]) -> Event:
         return DossierCompleted(
             event_id=event_id,
             unit_id=unit_id,
-            dossier_id=_nfc(data["dossier_id"]),
+            dossier_id=nfc(data["dossier_id"]),
             completed_at=parse_instant(data["completed_at"], "completed_at"),
             official_id=_optional_id(data, "official_id"),
-            outcome=data.get("outcome"),
+            outcome=data.get("outcome", "resolved"),
+        )
+    if kind is EventKind.PAUSE:
+        paused_at = parse_instant(data["paused_at"], "paused_at")
+        resumed = data.get("resumed_at")
+        resumed_at = None if resumed is None else parse_instant(resumed, "resumed_at")
+        if resumed_at is not None and resumed_at < paused_at:
+            raise InvalidEvent("resumed_at: before paused_at")
+        return DossierPause(
+            event_id=event_id,
+            unit_id=unit_id,
+            dossier_id=nfc(data["dossier_id"]),
+            pause_id=nfc(data["pause_id"]),
+            reason=data["reason"],
+            paused_at=paused_at,
+            resumed_at=resumed_at,
+            official_id=_optional_id(data, "official_id"),
+        )
+    if kind is EventKind.RESCHEDULED:
+        return DossierRescheduled(
+            event_id=event_id,
+            unit_id=unit_id,
+            dossier_id=nfc(data["dossier_id"]),
+            rescheduled_at=parse_instant(data["rescheduled_at"], "rescheduled_at"),
+            new_due_at=parse_instant(data["new_due_at"], "new_due_at"),
+            apology=data["apology"],
+            official_id=_optional_id(data, "official_id"),
         )
     if kind is EventKind.SURVEY:
         return SatisfactionSurvey(
@@ -200,18 +234,20 @@ def _build(kind: EventKind, data: dict[str, Any]) -> Event:
     )
 
 
-def _validated(raw: bytes | None, validate: Callable[[Any], Any]) -> dict[str, Any]:
+def validated(
+    raw: bytes | None, validate: Callable[[Any], Any], limit: int = MAX_PAYLOAD_BYTES
+) -> dict[str, Any]:
     """The JSON object in ``raw`` if ``validate`` accepts it, else InvalidEvent."""
     if raw is None:
         raise InvalidEvent("message has no value (tombstone)")
-    if len(raw) > MAX_PAYLOAD_BYTES:
-        raise InvalidEvent(f"payload is {len(raw)} bytes, over the {MAX_PAYLOAD_BYTES}-byte limit")
+    if len(raw) > limit:
+        raise InvalidEvent(f"payload is {len(raw)} bytes, over the {limit}-byte limit")
     try:
         data = orjson.loads(raw)
     except orjson.JSONDecodeError as error:
         raise InvalidEvent(f"not JSON: {error}") from None
     if not isinstance(data, dict):
-        raise InvalidEvent(f"event must be a JSON object, got {_json_type(data)}")
+        raise InvalidEvent(f"event must be a JSON object, got {json_type(data)}")
     try:
         validate(data)
     except fastjsonschema.JsonSchemaValueException as error:
@@ -221,7 +257,7 @@ def _validated(raw: bytes | None, validate: Callable[[Any], Any]) -> dict[str, A
 
 def decode(kind: EventKind, raw: bytes | None) -> Event:
     """Validate one message of ``kind`` and return its record, or raise InvalidEvent."""
-    return _build(kind, _validated(raw, _VALIDATORS[kind]))
+    return _build(kind, validated(raw, _VALIDATORS[kind]))
 
 
 _ALERT = fastjsonschema.compile(load_schema("alert"))
@@ -236,7 +272,7 @@ def decode_alert(raw: bytes | None) -> dict[str, Any]:
     ...
     schemas.codec.InvalidEvent: event must be a JSON object, got array
     """
-    return _validated(raw, _ALERT)
+    return validated(raw, _ALERT)
 
 
 def encode(value: Any) -> bytes:

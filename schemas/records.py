@@ -17,15 +17,19 @@ Instant = int
 ProcessingUnit = Literal["working_days", "calendar_days", "hours"]
 Rating = Literal["very_satisfied", "satisfied", "dissatisfied"]
 Rank = Literal["tot", "kha", "trung_binh", "yeu"]
+Outcome = Literal["resolved", "returned", "rejected", "stopped", "withdrawn"]
+PauseReason = Literal["supplement", "financial_obligation"]
 
 
 class EventKind(enum.Enum):
-    """The four input event types; the value is the default topic's suffix."""
+    """The input event types of section 2; the value is the default topic's suffix."""
 
     SUBMITTED = "dossier-submitted"
     COMPLETED = "dossier-completed"
     SURVEY = "satisfaction-survey"
     RANKING = "unit-ranking"
+    PAUSE = "dossier-pause"
+    RESCHEDULED = "dossier-rescheduled"
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,11 +62,44 @@ class DossierCompleted:
     dossier_id: str
     completed_at: Instant
     official_id: str | None
-    outcome: str | None
+    outcome: Outcome
 
     @property
     def timestamp(self) -> Instant:
         return self.completed_at
+
+
+@dataclass(frozen=True, slots=True)
+class DossierPause:
+    """One copy of a pause: the open one (``resumed_at`` None), or the resumed one."""
+
+    event_id: str
+    unit_id: str
+    dossier_id: str
+    pause_id: str
+    reason: PauseReason
+    paused_at: Instant
+    resumed_at: Instant | None
+    official_id: str | None
+
+    @property
+    def timestamp(self) -> Instant:
+        return self.paused_at if self.resumed_at is None else self.resumed_at
+
+
+@dataclass(frozen=True, slots=True)
+class DossierRescheduled:
+    event_id: str
+    unit_id: str
+    dossier_id: str
+    rescheduled_at: Instant
+    new_due_at: Instant
+    apology: bool
+    official_id: str | None
+
+    @property
+    def timestamp(self) -> Instant:
+        return self.rescheduled_at
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,4 +133,8 @@ class UnitRanking:
         return self.published_at
 
 
-Event = DossierSubmitted | DossierCompleted | SatisfactionSurvey | UnitRanking
+DossierEvent = (
+    DossierSubmitted | DossierCompleted | SatisfactionSurvey | DossierPause | DossierRescheduled
+)
+"""Events that belong to a dossier (a survey only when it names one)."""
+Event = DossierEvent | UnitRanking

@@ -43,13 +43,31 @@ class TopicNames:
         return self._name("rekeyed")
 
     @property
+    def dvcqg_sync(self) -> str:
+        """National dossier-sync messages (contract §9), keyed by ``MaHoSo`` or not at all."""
+        return self._name("dvcqg-sync")
+
+    @property
+    def dvcqg_records(self) -> str:
+        """Internal: one sync record per message, keyed by its ``MaHoSo``, so that every
+        record of a dossier meets on one partition whatever message it came in."""
+        return self._name("dvcqg-records")
+
+    @property
+    def dvcqg_dossiers(self) -> str:
+        """Internal: what a unit holds of a sync-record dossier, keyed by ``unit_id``."""
+        return self._name("dvcqg-dossiers")
+
+    @property
     def inputs(self) -> tuple[str, ...]:
-        return tuple(self.for_kind(kind) for kind in EventKind)
+        """The topics producers write to: section 2's events and the sync record."""
+        return (*(self.for_kind(kind) for kind in EventKind), self.dvcqg_sync)
 
     @property
     def co_partitioned(self) -> tuple[str, ...]:
-        """Every topic keyed by unit_id that the intake agent reads, partition by partition."""
-        return (*self.inputs, self.rekeyed)
+        """Every topic the intake agent reads, partition by partition: a partition's state
+        (a unit's, or a ``MaHoSo``'s) is in that partition's store."""
+        return (*self.inputs, self.rekeyed, self.dvcqg_records, self.dvcqg_dossiers)
 
     def kind_of(self, topic: str) -> EventKind | None:
         for kind in EventKind:

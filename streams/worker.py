@@ -27,7 +27,8 @@ from kpi.alerts import AlertBook
 from kpi.calendar import WorkingCalendar
 from kpi.clock import Clock
 from kpi.engine import Engine
-from kpi.units import Unit, load_units
+from kpi.snapshots import SyncBook
+from kpi.units import Unit, by_dvcqg_code, load_units
 from schemas.codec import InvalidEvent, decode_alert
 from streams import instruments
 from streams.outbox import Outbox, Record, Writes
@@ -63,6 +64,8 @@ class Worker:
     engine: Engine
     registry: dict[str, Unit]
     alerts: AlertBook
+    sync: SyncBook
+    """Where national sync records meet, per ``MaHoSo`` (:mod:`kpi.snapshots`)."""
     ready: asyncio.Event = field(default_factory=asyncio.Event)
     """Set while the owned partitions' state is recovered and events may be applied."""
     recovering: asyncio.Task[None] | None = None
@@ -91,6 +94,7 @@ class Worker:
             Clock(settings.clock),
             lambda unit_id: store.of(units.home(unit_id)[1]),
         )
+        registry = load_units(settings.units_file)
         return cls(
             settings,
             app,
@@ -98,8 +102,9 @@ class Worker:
             units,
             store,
             engine,
-            load_units(settings.units_file),
+            registry,
             AlertBook(settings.thresholds),
+            SyncBook(by_dvcqg_code(registry).get),
         )
 
     @property

@@ -1,18 +1,43 @@
-"""An independent batch recount of contract §3-5, written plainly for the tests.
+"""An independent batch recount of contract (v1.1) §3-5, written plainly for the tests.
 
 It shares nothing with the engine but the deadline arithmetic (tested on its own in
-test_domain.py): it takes the whole set of events, picks the winners, and counts.
+test_domain.py): it takes the whole set of events, picks the winners, and counts. Pauses
+are done by brute force: paused(t) is the length of the union of the dossier's counted
+pause intervals, clipped to [received_at, t), found by sorting and merging afresh at
+every instant it is needed.
+
+- A dossier is (unit_id, dossier_id); events are deduplicated by (type, event_id).
+- Submissions, surveys and reschedulings: the greatest (own timestamp, event_id) wins.
+- Completions: the greatest (outcome rank, completed_at, event_id) wins, with
+  resolved > returned > rejected = stopped = withdrawn.
+- Pauses: per pause_id one copy counts, the greatest (has resumed_at, resumed_at or
+  paused_at, event_id); a pause without resumed_at runs on for ever.
+- Late at x: τ(x) = x − paused(x) > due, or S(x) ≥ 2 where S(x) counts the supplement
+  pauses with received_at ≤ paused_at < x. A completion at e is late when late at e;
+  an open dossier is open-overdue at t when late at t. Rescheduling never changes lateness.
+- paused: dossiers open at t and inside a counted pause at t; rescheduled: dossiers whose
+  winning rescheduling falls in the period; apologised: those of them that apologise.
+- Pauses and reschedulings count for the dossier's official (its winning completion's
+  official_id, else its submission's), and nowhere without a submission.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 from kpi.calendar import WorkingCalendar
 from kpi.periods import Period
-from schemas.records import DossierCompleted, DossierSubmitted, Event, Instant, SatisfactionSurvey
+from schemas.records import (
+    DossierCompleted,
+    DossierPause,
+    DossierRescheduled,
+    DossierSubmitted,
+    Event,
+    Instant,
+    SatisfactionSurvey,
+)
 
 
 @dataclass(frozen=True)
@@ -22,10 +47,76 @@ class Row:
     open_overdue: int = 0
     surveys: int = 0
     satisfied: int = 0
+    paused: int = 0
+    rescheduled: int = 0
+    apologised: int = 0
+
+
+FIELD = {f.name: i for i, f in enumerate(fields(Row))}
+"""A Row field's position, so that counts are added by name."""
+
+OUTCOME_RANK = {"resolved": 2, "returned": 1, "rejected": 0, "stopped": 0, "withdrawn": 0}
 
 
 def _winner(events: list[Any]) -> Any:
+    """Submissions, surveys, reschedulings: the greatest (own timestamp, event_id)."""
     return max(events, key=lambda e: (e.timestamp, e.event_id)) if events else None
+
+
+def _winning_completion(completions: list[DossierCompleted]) -> DossierCompleted | None:
+    """First by outcome rank, then by (completed_at, event_id)."""
+    if not completions:
+        return None
+    return max(completions, key=lambda c: (OUTCOME_RANK[c.outcome], c.completed_at, c.event_id))
+
+
+def _counted_pauses(pauses: list[DossierPause]) -> list[DossierPause]:
+    """One copy per pause_id: a resumed copy beats an open one, then (timestamp, event_id)."""
+    copies: dict[str, list[DossierPause]] = defaultdict(list)
+    for pause in pauses:
+        copies[pause.pause_id].append(pause)
+    return [
+        max(group, key=lambda p: (p.resumed_at is not None, p.timestamp, p.event_id))
+        for group in copies.values()
+    ]
+
+
+def _paused(pauses: list[DossierPause], received_at: Instant, t: Instant) -> int:
+    """paused(t): the length of the union of [paused_at, resumed_at) within [received_at, t)."""
+    clipped = []
+    for pause in pauses:
+        lo = max(pause.paused_at, received_at)
+        hi = t if pause.resumed_at is None else min(pause.resumed_at, t)
+        if lo < hi:
+            clipped.append((lo, hi))
+    clipped.sort()
+    total = 0
+    current: list[int] | None = None
+    for lo, hi in clipped:
+        if current is not None and lo <= current[1]:
+            current[1] = max(current[1], hi)
+        else:
+            if current is not None:
+                total += current[1] - current[0]
+            current = [lo, hi]
+    if current is not None:
+        total += current[1] - current[0]
+    return total
+
+
+def _supplements(pauses: list[DossierPause], received_at: Instant, x: Instant) -> int:
+    """S(x): supplement pauses with received_at <= paused_at < x."""
+    return sum(1 for p in pauses if p.reason == "supplement" and received_at <= p.paused_at < x)
+
+
+def _late_at(pauses: list[DossierPause], received_at: Instant, due: Instant, x: Instant) -> bool:
+    """τ(x) > due, or a second request for supplements before x."""
+    effective = x - _paused(pauses, received_at, x)
+    return effective > due or _supplements(pauses, received_at, x) >= 2
+
+
+def _inside_a_pause(pauses: list[DossierPause], t: Instant) -> bool:
+    return any(p.paused_at <= t and (p.resumed_at is None or t < p.resumed_at) for p in pauses)
 
 
 def recount(
@@ -41,52 +132,65 @@ def recount(
             by_dossier[event.unit_id, event.dossier_id]["s"].append(event)
         elif isinstance(event, DossierCompleted):
             by_dossier[event.unit_id, event.dossier_id]["c"].append(event)
+        elif isinstance(event, DossierPause):
+            by_dossier[event.unit_id, event.dossier_id]["p"].append(event)
+        elif isinstance(event, DossierRescheduled):
+            by_dossier[event.unit_id, event.dossier_id]["r"].append(event)
         elif isinstance(event, SatisfactionSurvey):
             if event.dossier_id is None:
                 loose_votes.append(event)
             else:
                 by_dossier[event.unit_id, event.dossier_id]["v"].append(event)
 
-    counts: dict[tuple[str, str | None], list[int]] = defaultdict(lambda: [0, 0, 0, 0, 0])
+    counts: dict[tuple[str, str | None], list[int]] = defaultdict(lambda: [0] * len(FIELD))
     orphans: dict[str, int] = defaultdict(int)
     start, end = period.start, period.end
     t = min(end, clock)
 
-    def add(unit: str, official: str | None, field: int) -> None:
-        counts[unit, None][field] += 1
+    def add(unit: str, official: str | None, name: str) -> None:
+        counts[unit, None][FIELD[name]] += 1
         if official is not None:
-            counts[unit, official][field] += 1
+            counts[unit, official][FIELD[name]] += 1
 
     for (unit, _), kinds in by_dossier.items():
-        submission, completion, vote = (_winner(kinds[k]) for k in "scv")
+        submission = _winner(kinds["s"])
+        completion = _winning_completion(kinds["c"])
+        vote = _winner(kinds["v"])
+        rescheduling = _winner(kinds["r"])
+        pauses = _counted_pauses(kinds["p"])
         if submission is None:
             if completion is not None:
                 orphans[unit] += 1
             continue
+        received = submission.received_at
         due = submission.due_at
         if due is None:
-            due = calendar.deadline(submission.received_at, submission.processing_time)
+            due = calendar.deadline(received, submission.processing_time)
         official = submission.official_id
         if completion is not None and completion.official_id is not None:
             official = completion.official_id
+
         if completion is not None and start <= completion.completed_at < end:
-            add(unit, official, 0)
-            if completion.completed_at > due:
-                add(unit, official, 1)
-        if (
-            submission.received_at < t
-            and due < t
-            and (completion is None or completion.completed_at >= t)
-        ):
-            add(unit, official, 2)
+            add(unit, official, "resolved")
+            if _late_at(pauses, received, due, completion.completed_at):
+                add(unit, official, "resolved_late")
+        open_at_t = received < t and (completion is None or completion.completed_at >= t)
+        if open_at_t and _late_at(pauses, received, due, t):
+            add(unit, official, "open_overdue")
         if vote is not None and start <= vote.surveyed_at < end:
             voter = vote.official_id if vote.official_id is not None else official
-            add(unit, voter, 3)
+            add(unit, voter, "surveys")
             if vote.rating != "dissatisfied":
-                add(unit, voter, 4)
+                add(unit, voter, "satisfied")
+        if open_at_t and _inside_a_pause(pauses, t):
+            add(unit, official, "paused")
+        if rescheduling is not None and start <= rescheduling.rescheduled_at < end:
+            add(unit, official, "rescheduled")
+            if rescheduling.apology:
+                add(unit, official, "apologised")
     for vote in loose_votes:
         if start <= vote.surveyed_at < end:
-            add(vote.unit_id, vote.official_id, 3)
+            add(vote.unit_id, vote.official_id, "surveys")
             if vote.rating != "dissatisfied":
-                add(vote.unit_id, vote.official_id, 4)
+                add(vote.unit_id, vote.official_id, "satisfied")
     return {key: Row(*values) for key, values in counts.items()}, dict(orphans)

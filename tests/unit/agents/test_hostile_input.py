@@ -53,6 +53,23 @@ VALID: dict[EventKind, dict[str, Any]] = {
         "rank": "tot",
         "published_at": "2026-01-15T08:00:00+07:00",
     },
+    EventKind.PAUSE: {
+        "event_id": "p1",
+        "unit_id": "u",
+        "dossier_id": "d",
+        "pause_id": "bs-1",
+        "reason": "supplement",
+        "paused_at": "2026-03-03T08:00:00+07:00",
+        "resumed_at": "2026-03-04T08:00:00+07:00",
+    },
+    EventKind.RESCHEDULED: {
+        "event_id": "h1",
+        "unit_id": "u",
+        "dossier_id": "d",
+        "rescheduled_at": "2026-03-05T08:00:00+07:00",
+        "new_due_at": "2026-03-09T17:00:00+07:00",
+        "apology": True,
+    },
 }
 
 

@@ -8,7 +8,7 @@ from typing import Any, cast
 
 import orjson
 
-from agents.intake import KIND_HEADER, Actions, Apply, DeadLetter, Intake, Rekey
+from agents.intake import KIND_HEADER, Actions, Apply, ApplySync, DeadLetter, Intake, Rekey, Split
 from schemas.records import DossierSubmitted, EventKind
 from streams.outbox import Batch, Record
 from streams.topics import TopicNames, UnitPartitions, partition_for
@@ -136,3 +136,57 @@ def test_an_applied_event_sends_its_state_change_to_the_changelog() -> None:
     batch = Batch()
     asyncio.run(Actions(cast(Any, worker)).handle(batch, Message()))
     assert worker.sent == [("changelog", b"key", b"state")] and len(batch.records) == 1
+
+
+SYNC_RECORD = {
+    "MaHoSo": "HS-1",
+    "DonViXuLy": "000.01.30.H34",
+    "TrangThaiHoSo": 2,
+    "NgayTiepNhan": "20260302080000",
+    "NgayHenTra": "20260304170000",
+}
+SYNC_HOME = partition_for(b"HS-1", PARTITIONS)
+
+
+def sync_message(*records: Any, key: bytes | None = None, partition: int = 0) -> Message:
+    body = {"service": "DongBoHoSoMC", "synced_at": "2026-03-02T08:00:00+07:00", "data": records}
+    return Message(TOPICS.dvcqg_sync, orjson.dumps(body), key, partition)
+
+
+def test_a_lone_sync_record_on_its_partition_is_applied() -> None:
+    decision = decide(sync_message(SYNC_RECORD, key=b"HS-1", partition=SYNC_HOME))
+    assert isinstance(decision, ApplySync)
+    assert decision.record.dossier_id == "HS-1" and len(decision.digest) == 64
+
+
+def test_a_batch_is_split_by_mahoso_and_its_invalid_records_set_aside() -> None:
+    other = SYNC_RECORD | {"MaHoSo": "HS-2"}
+    decision = decide(sync_message(SYNC_RECORD, 7, other | {"TrangThaiHoSo": 0}, other))
+    assert isinstance(decision, Split)
+    assert [(f.key, f.partition) for f in decision.forward] == [
+        (b"HS-1", SYNC_HOME),
+        (b"HS-2", partition_for(b"HS-2", PARTITIONS)),
+    ]
+    alone = orjson.loads(decision.forward[0].value)
+    assert alone["data"] == [SYNC_RECORD] and alone["service"] == "DongBoHoSoMC"
+    assert [reason for reason, _ in decision.invalid] == [
+        "data[1]: record must be a JSON object, got integer",
+        "data[2] (MaHoSo 'HS-2'): TrangThaiHoSo: 0 is not 1..10",
+    ]
+    # the forwarded copy is applied where it lands
+    landed = Message(TOPICS.dvcqg_records, decision.forward[0].value, b"HS-1", SYNC_HOME)
+    assert isinstance(decide(landed), ApplySync)
+
+
+def test_a_message_that_is_no_sync_message_is_a_dead_letter() -> None:
+    assert decide(Message(TOPICS.dvcqg_sync, b"[]")) == DeadLetter(
+        "event must be a JSON object, got array"
+    )
+
+
+def test_a_fact_must_be_readable_and_on_its_units_partition() -> None:
+    fact = orjson.dumps(["xa-cam-lam", "HS-1", [[1772413200000000, "ab", 0], None, None, []]])
+    wrong = Message(TOPICS.dvcqg_dossiers, fact, b"xa-cam-lam", (HOME + 1) % PARTITIONS)
+    assert decide(wrong) == DeadLetter("not on the partition of unit_id 'xa-cam-lam'")
+    junk = Message(TOPICS.dvcqg_dossiers, b'["xa-cam-lam"]', b"xa-cam-lam", HOME)
+    assert isinstance(decide(junk), DeadLetter)

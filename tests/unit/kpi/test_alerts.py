@@ -41,7 +41,7 @@ class Scenario:
         )
         if not open_:
             done = DUE + (HOUR_US if late else -HOUR_US)
-            self.engine.apply(DossierCompleted(f"c{n}", unit, f"d{n}", done, None, None))
+            self.engine.apply(DossierCompleted(f"c{n}", unit, f"d{n}", done, None, "resolved"))
 
     def changes(self) -> list[dict[str, Any]]:
         self.engine.advance()
@@ -127,7 +127,7 @@ def test_earlier_years_are_evaluated_when_an_event_touches_them() -> None:
     s = Scenario(Thresholds(min_dossiers=1), now="2026-03-10T12:00:00+07:00")
     received, due = t("2025-12-01T08:00:00+07:00"), t("2025-12-03T00:00:00+07:00")
     s.engine.apply(DossierSubmitted("s", "u", "d", received, due, None, None, None, None))
-    s.engine.apply(DossierCompleted("c", "u", "d", due + HOUR_US, None, None))
+    s.engine.apply(DossierCompleted("c", "u", "d", due + HOUR_US, None, "resolved"))
     assert ("unit_late_rate", "firing", None, "2025") in states(s.changes())
 
 
@@ -222,7 +222,7 @@ def test_open_overdue_dossiers_are_listed_oldest_first() -> None:
     )
     s.engine.apply(DossierSubmitted("b", "u", "late-0", RECEIVED, DUE, None, None, None, None))
     s.engine.apply(DossierSubmitted("c", "u", "done", RECEIVED, DUE, None, None, None, None))
-    s.engine.apply(DossierCompleted("d", "u", "done", DUE + HOUR_US, None, None))
+    s.engine.apply(DossierCompleted("d", "u", "done", DUE + HOUR_US, None, "resolved"))
     s.engine.advance()
     overdue = s.engine.due_within(s.engine.now - 1, since=0)["u"]
     assert [(official, at) for _, official, at in overdue] == [(None, DUE), ("cb1", DUE + HOUR_US)]

@@ -35,7 +35,7 @@ def submitted(event_id: str = "s1", official: str | None = "cb-1") -> DossierSub
 
 
 def completed(at: str, event_id: str = "c1", official: str | None = None) -> DossierCompleted:
-    return DossierCompleted(event_id, "u", "d", t(at), official, None)
+    return DossierCompleted(event_id, "u", "d", t(at), official, "resolved")
 
 
 def state(*events: DossierSubmitted | DossierCompleted | SatisfactionSurvey) -> DossierState:

@@ -1,4 +1,5 @@
-"""Random streams (duplicates, shuffles, corrections, a moving clock) against the recount."""
+"""Random streams (duplicates, shuffles, corrections, pauses, outcomes, reschedulings, a
+moving clock) against the independent recount."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ from kpi.periods import HOUR_US, Period, PeriodError, parse_period
 from schemas.codec import parse_instant
 from schemas.records import (
     DossierCompleted,
+    DossierPause,
+    DossierRescheduled,
     DossierSubmitted,
     Event,
     Instant,
@@ -27,6 +30,7 @@ from tests.recount import Row, recount
 BASE = parse_instant("2025-12-20T00:00:00+07:00", "t")
 UNITS = ("u1", "u2")
 DOSSIERS = ("d0", "d1", "d2", "d3", "d4", "d5")
+OUTCOMES = ("resolved", "returned", "rejected", "stopped", "withdrawn")
 OFFICIALS = (None, "o1", "o2")
 PERIODS = ("2025", "2026", "2025-12", "2026-01", "2026-02", "2026-03", "30d", None)
 CALENDAR = WorkingCalendar()
@@ -35,17 +39,33 @@ hours = st.integers(min_value=0, max_value=24 * 100)
 
 
 @st.composite
-def event_specs(draw: Any) -> list[tuple[str, dict[str, Any]]]:
+def event_specs(
+    draw: Any,
+    kinds: tuple[str, ...] = ("s", "s", "c", "c", "v", "loose", "p", "p", "r"),
+    units: tuple[str, ...] = UNITS,
+    dossiers: tuple[str, ...] = DOSSIERS,
+    hours: Any = hours,
+) -> list[tuple[str, dict[str, Any]]]:
     specs = []
     for _ in range(draw(st.integers(min_value=1, max_value=30))):
-        kind = draw(st.sampled_from(["s", "s", "c", "c", "v", "loose"]))
+        kind = draw(st.sampled_from(kinds))
         common = {
-            "unit_id": draw(st.sampled_from(UNITS)),
+            "unit_id": draw(st.sampled_from(units)),
             "official": draw(st.sampled_from(OFFICIALS)),
             "at": BASE + draw(hours) * HOUR_US,
         }
-        if kind in "scv":
-            common["dossier_id"] = draw(st.sampled_from(DOSSIERS))
+        if kind in "scvpr":
+            common["dossier_id"] = draw(st.sampled_from(dossiers))
+        if kind == "c":
+            common["outcome"] = draw(st.sampled_from(OUTCOMES))
+        if kind == "p":
+            # few pause ids, so that copies of one pause (open, resumed, re-sent) meet
+            common["pause_id"] = draw(st.sampled_from(["a", "b", "c"]))
+            common["supplement"] = draw(st.booleans())
+            lasts = draw(st.one_of(st.none(), st.integers(0, 24 * 3), st.integers(0, 24 * 15)))
+            common["resumed_at"] = None if lasts is None else common["at"] + lasts * HOUR_US
+        if kind == "r":
+            common["apology"] = draw(st.booleans())
         if kind == "s":
             if draw(st.booleans()):
                 common["due_at"] = common["at"] + draw(st.integers(-48, 24 * 20)) * HOUR_US
@@ -81,7 +101,33 @@ def build(specs: list[tuple[str, dict[str, Any]]]) -> list[Event]:
         elif kind == "c":
             events.append(
                 DossierCompleted(
-                    event_id, f["unit_id"], f["dossier_id"], f["at"], f["official"], None
+                    event_id, f["unit_id"], f["dossier_id"], f["at"], f["official"], f["outcome"]
+                )
+            )
+        elif kind == "p":
+            reason = "supplement" if f["supplement"] else "financial_obligation"
+            events.append(
+                DossierPause(
+                    event_id,
+                    f["unit_id"],
+                    f["dossier_id"],
+                    f["pause_id"],
+                    reason,
+                    f["at"],
+                    f["resumed_at"],
+                    f["official"],
+                )
+            )
+        elif kind == "r":
+            events.append(
+                DossierRescheduled(
+                    event_id,
+                    f["unit_id"],
+                    f["dossier_id"],
+                    f["at"],
+                    f["at"] + 48 * HOUR_US,
+                    f["apology"],
+                    f["official"],
                 )
             )
         else:
@@ -103,7 +149,16 @@ def engine_rows(
             orphans[unit_id] = totals.orphans
         for official in [None, *sorted(totals.officials())]:
             f = engine.figures(unit_id, period, official)
-            row = Row(f.resolved, f.resolved_late, f.open_overdue, f.surveys, f.satisfied)
+            row = Row(
+                f.resolved,
+                f.resolved_late,
+                f.open_overdue,
+                f.surveys,
+                f.satisfied,
+                f.paused,
+                f.rescheduled,
+                f.apologised,
+            )
             if row != Row():
                 rows[unit_id, official] = row
     return rows, orphans
@@ -122,16 +177,42 @@ def compare(engine: Engine, events: list[Event], clock: Instant) -> None:
         assert orphans == expected_orphans
 
 
-@settings(max_examples=300, deadline=None)
-@given(
-    specs=event_specs(),
-    seed=st.integers(0, 2**32),
-    duplicates=st.integers(0, 10),
-    steps=st.lists(st.integers(0, 24 * 40), min_size=1, max_size=8),
+PAUSED_DOSSIERS = event_specs(
+    kinds=("s", "c", "p", "p", "p"),
+    units=("u1",),
+    dossiers=("d0", "d1"),
+    hours=st.integers(min_value=0, max_value=24 * 6),
 )
+"""Few dossiers, pauses and hours: pauses meet deadlines, receipts and each other."""
+
+STEPS = st.lists(st.integers(0, 24 * 40), min_size=1, max_size=8)
+
+
+@settings(max_examples=300, deadline=None)
+@given(specs=event_specs(), seed=st.integers(0, 2**32), duplicates=st.integers(0, 10), steps=STEPS)
 def test_any_order_and_duplicates_give_the_recount(
     specs: list[tuple[str, dict[str, Any]]], seed: int, duplicates: int, steps: list[int]
 ) -> None:
+    replay(specs, seed, duplicates, steps)
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    specs=PAUSED_DOSSIERS,
+    seed=st.integers(0, 2**32),
+    steps=st.lists(st.integers(0, 24 * 8), min_size=1, max_size=8),
+)
+def test_pauses_give_the_recount(
+    specs: list[tuple[str, dict[str, Any]]], seed: int, steps: list[int]
+) -> None:
+    replay(specs, seed, 3, steps)
+
+
+def replay(
+    specs: list[tuple[str, dict[str, Any]]], seed: int, duplicates: int, steps: list[int]
+) -> None:
+    """Deliver the events shuffled, some twice, with the clock moving between them; then
+    compare with the recount, and again after a restart from the stored states alone."""
     events = build(specs)
     rng = random.Random(seed)
     delivered = events + [rng.choice(events) for _ in range(duplicates)]

@@ -22,13 +22,13 @@ def test_counts_per_official_and_for_the_whole_unit() -> None:
     totals.apply([(DAY, None, FEB_2, RESOLVED), (DAY, "cb-2", FEB_2, SURVEYS)], 1)
     totals.apply([(DAY, "cb-2", FEB_2, SATISFIED)], 1)
     march, year = parse_period("2026-03", CLOCK), parse_period("2026", CLOCK)
-    assert totals.counts(None, march) == [1, 1, 0, 0]
-    assert totals.counts(None, year) == [2, 1, 1, 1]
-    assert totals.counts("cb-1", year) == [1, 1, 0, 0]
-    assert totals.counts("cb-2", year) == [0, 0, 1, 1]
+    assert totals.counts(None, march) == [1, 1, 0, 0, 0, 0]
+    assert totals.counts(None, year) == [2, 1, 1, 1, 0, 0]
+    assert totals.counts("cb-1", year) == [1, 1, 0, 0, 0, 0]
+    assert totals.counts("cb-2", year) == [0, 0, 1, 1, 0, 0]
     assert totals.officials() == {"cb-1", "cb-2"}
-    assert totals.day(None, MARCH_2) == DayCounts(MARCH_2, 1, 1, 0, 0)
-    assert totals.day("cb-9", MARCH_2) == DayCounts(MARCH_2, 0, 0, 0, 0)
+    assert totals.day(None, MARCH_2) == DayCounts(MARCH_2, 1, 1, 0, 0, 0, 0)
+    assert totals.day("cb-9", MARCH_2) == DayCounts(MARCH_2, 0, 0, 0, 0, 0, 0)
 
 
 def test_retraction_undoes_a_contribution_exactly() -> None:
@@ -37,7 +37,7 @@ def test_retraction_undoes_a_contribution_exactly() -> None:
     totals.apply(entries, 1)
     assert totals.orphans == 1 and totals.overdue_now["cb-1"] == 1
     totals.apply(entries, -1)
-    assert totals.counts(None, parse_period("2026", CLOCK)) == [0, 0, 0, 0]
+    assert totals.counts(None, parse_period("2026", CLOCK)) == [0, 0, 0, 0, 0, 0]
     assert totals.orphans == 0 and totals.overdue_now[None] == 0
 
 

@@ -1,0 +1,223 @@
+"""National sync records as dossier state (contract §9), one ``MaHoSo`` at a time.
+
+A one-stop system sends the national portal a *snapshot* of a dossier each time it
+changes (``DongBoHoSoMC``), and progress records naming who handled each step
+(``CapNhatTienDoHoSoMC``). Snapshots of one ``MaHoSo`` arrive in any order and any number
+of times, and progress records carry no unit. So they meet first by ``MaHoSo``, in a
+:class:`SyncState`: the winning snapshot (greatest ``(synced_at, digest)``) and every
+distinct progress record. From it, :func:`facts` derives what the dossier's unit should
+hold, a :class:`DossierSnapshot`, which the unit's engine takes like an event.
+
+    >>> from schemas.dvcqg import DossierRecord
+    >>> record = DossierRecord("HS-1", 4, "000.01.30.H34", 10, 99, None, None, (), ())
+    >>> state = merge_record(None, record, 1000, "ab")
+    >>> state = merge_progress(state, Progress(20, "cb-lan"))
+    >>> [(f.unit_id, f.snapshot.submission.official) for f in facts(state, {}.get)]
+    [('000.01.30.H34', 'cb-lan')]
+
+A fact's version is ``(synced_at, digest, number of progress records)``: it grows with
+every change of the state, so the unit keeps the latest fact whatever the order it gets
+them in. Facts are sent again on every record, even one that changes nothing: if the
+worker stopped after saving the state but before sending its facts, the record comes
+again and the facts go out then. A unit ignores a fact it already has.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, MutableMapping
+from typing import Any, NamedTuple
+
+import orjson
+
+from kpi.dossier import OUTCOME_RANKS, Completion, Pause, Snapshot, Submission, checked_snapshot
+from schemas.codec import InvalidEvent
+from schemas.dvcqg import DossierRecord, ProgressRecord
+from schemas.records import Instant
+
+SYNC_PREFIX = b'["s",'
+"""How the store key of every :class:`SyncState` begins (``["s","",MaHoSo]``): these
+states share the partition stores with the units' states, but are not figures."""
+
+
+class Progress(NamedTuple):
+    """One step of a dossier: who handled it, and when."""
+
+    at: Instant
+    official: str
+
+
+class DossierSnapshot(NamedTuple):
+    """What a unit's engine holds of a sync-record dossier: applied like an event."""
+
+    unit_id: str
+    dossier_id: str
+    snapshot: Snapshot
+
+    @property
+    def timestamp(self) -> Instant:
+        """The ``synced_at`` of the winning record (the ``event`` clock's reading)."""
+        return self.snapshot.version[0]
+
+    @property
+    def event_id(self) -> str:
+        return f"{self.dossier_id}@{self.snapshot.version[1][:12]}"
+
+    def encode(self) -> bytes:
+        return orjson.dumps([self.unit_id, self.dossier_id, self.snapshot.encode()])
+
+    @classmethod
+    def decode(cls, raw: bytes | None) -> DossierSnapshot:
+        """A fact read back from the internal topic, or InvalidEvent: anyone may write to a
+        topic, and a record that cannot be read must be set aside, not fatal."""
+        try:
+            unit_id, dossier_id, snapshot = orjson.loads(raw or b"")
+            if not isinstance(unit_id, str) or not isinstance(dossier_id, str):
+                raise TypeError("ids must be strings")
+            return cls(unit_id, dossier_id, checked_snapshot(Snapshot.decode(snapshot)))
+        except (ValueError, TypeError) as error:  # orjson's errors are ValueErrors
+            raise InvalidEvent(f"not a dossier snapshot: {error}") from None
+
+
+class SyncState(NamedTuple):
+    """Everything known of one ``MaHoSo``."""
+
+    synced_at: Instant | None = None
+    digest: str = ""
+    record: DossierRecord | None = None
+    progress: tuple[Progress, ...] = ()
+    homes: tuple[str, ...] = ()
+    """Every unit a fact was sent to: a dossier that moved is removed from the others."""
+
+    def encode(self) -> bytes:
+        record = None if self.record is None else _encode_record(self.record)
+        progress = [list(p) for p in self.progress]
+        return orjson.dumps([self.synced_at, self.digest, record, progress, list(self.homes)])
+
+    @classmethod
+    def decode(cls, raw: bytes) -> SyncState:
+        synced_at, digest, record, progress, homes = orjson.loads(raw)
+        return cls(
+            synced_at,
+            digest,
+            None if record is None else _decode_record(record),
+            tuple(Progress(*p) for p in progress),
+            tuple(homes),
+        )
+
+
+def _encode_record(record: DossierRecord) -> list[Any]:
+    return [*record[:7], [list(p) for p in record.pauses], [list(e) for e in record.ends]]
+
+
+def _decode_record(raw: list[Any]) -> DossierRecord:
+    dossier_id, status, unit_code, received_at, due_at, procedure, channel, pauses, ends = raw
+    return DossierRecord(
+        dossier_id,
+        status,
+        unit_code,
+        received_at,
+        due_at,
+        procedure,
+        channel,
+        tuple((pause_id, at, resumed) for pause_id, at, resumed in pauses),
+        tuple((outcome, at) for outcome, at in ends),
+    )
+
+
+def merge_record(
+    state: SyncState | None, record: DossierRecord, synced_at: Instant, digest: str
+) -> SyncState:
+    """The state once ``record`` (sent at ``synced_at``, with this digest) is known."""
+    state = state or SyncState()
+    if state.synced_at is not None and (synced_at, digest) <= (state.synced_at, state.digest):
+        return state
+    return state._replace(synced_at=synced_at, digest=digest, record=record)
+
+
+def merge_progress(state: SyncState | None, progress: Progress) -> SyncState:
+    state = state or SyncState()
+    if progress in state.progress:
+        return state
+    return state._replace(progress=tuple(sorted((*state.progress, progress))))
+
+
+def facts(state: SyncState, unit_of: Callable[[str], str | None]) -> list[DossierSnapshot]:
+    """What each unit should hold of this dossier: its snapshot for the unit that
+    ``DonViXuLy`` names (through ``unit_of``, the registry's ``dvcqg_code``; an unknown code
+    is its own unit id), and a removal for every unit it was in before. Empty until a
+    dossier record is known."""
+    record = state.record
+    if record is None or state.synced_at is None:
+        return []
+    version = (state.synced_at, state.digest, len(state.progress))
+    unit_id = unit_of(record.unit_code) or record.unit_code
+    removed = Snapshot(version, None, None, ())
+    found = [
+        DossierSnapshot(home, record.dossier_id, removed) for home in state.homes if home != unit_id
+    ]
+    found.append(DossierSnapshot(unit_id, record.dossier_id, snapshot(record, state, version)))
+    return found
+
+
+def with_home(state: SyncState, unit_id: str) -> SyncState:
+    """The state once a fact went to ``unit_id``."""
+    return state if unit_id in state.homes else state._replace(homes=(*state.homes, unit_id))
+
+
+def snapshot(
+    record: DossierRecord, state: SyncState, version: tuple[Instant, str, int]
+) -> Snapshot:
+    """The submission, completion and pauses the record stands for (contract §9)."""
+    if not record.received:
+        return Snapshot(version, None, None, ())
+    assert record.received_at is not None and record.due_at is not None  # checked on read
+    completion = None
+    if record.ends:
+        outcome, at = max(record.ends, key=lambda end: (OUTCOME_RANKS[end[0]], end[1]))
+        completion = Completion(at, "", None, outcome)
+    end = None if completion is None else completion.at
+    steps = [p for p in state.progress if end is None or p.at <= end]
+    official = max(steps).official if steps else None
+    submission = Submission(record.received_at, "", record.due_at, official)
+    pauses: dict[str, Pause] = {}
+    for pause_id, paused_at, resumed_at in record.pauses:
+        pause = Pause(pause_id, "", True, paused_at, resumed_at)
+        current = pauses.get(pause_id)
+        if current is None or pause.rank > current.rank:
+            pauses[pause_id] = pause
+    return Snapshot(version, submission, completion, tuple(sorted(pauses.values())))
+
+
+class SyncBook:
+    """Applies sync records to the :class:`SyncState` of their ``MaHoSo``, kept in the
+    mapping of the partition they arrived on, and says what each unit should hold.
+
+    ``unit_of`` maps a ``DonViXuLy`` code to a unit id (the registry's ``dvcqg_code``).
+    """
+
+    def __init__(self, unit_of: Callable[[str], str | None]) -> None:
+        self.unit_of = unit_of
+
+    def apply(
+        self,
+        states: MutableMapping[bytes, bytes],
+        record: DossierRecord | ProgressRecord,
+        synced_at: Instant,
+        digest: str,
+    ) -> tuple[tuple[bytes, bytes] | None, list[DossierSnapshot]]:
+        """The (key, state) to make durable (None if unchanged) and the facts to send."""
+        key = orjson.dumps(["s", "", record.dossier_id])
+        raw = states.get(key)
+        old = None if raw is None else SyncState.decode(raw)
+        if isinstance(record, ProgressRecord):
+            new = merge_progress(old, Progress(record.at, record.official))
+        else:
+            new = merge_record(old, record, synced_at, digest)
+        found = facts(new, self.unit_of)
+        for fact in found:
+            new = with_home(new, fact.unit_id)
+        if new == old:
+            return None, found
+        encoded = new.encode()
+        states[key] = encoded
+        return (key, encoded), found

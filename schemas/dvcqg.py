@@ -1,0 +1,245 @@
+"""The national dossier-sync record (contract §9): what one-stop systems send the national
+public service portal, read into typed records.
+
+A message is the body a one-stop system sends the portal plus ``synced_at``. The message
+is checked as a whole (it must be a DvcqgSync object); then each record on its own, so one
+bad record costs only itself::
+
+    >>> message = decode_sync(b'{"service": "DongBoHoSoMC", "synced_at": '
+    ...     b'"2026-03-02T08:00:00+07:00", "data": [{"MaHoSo": "HS-1", "TrangThaiHoSo": "1"}, 7]}')
+    >>> read_dossier(message.records[0]).received
+    False
+    >>> read_dossier(message.records[1])
+    Traceback (most recent call last):
+    ...
+    schemas.codec.InvalidEvent: record must be a JSON object, got integer
+
+Dates inside records are ``yyyyMMddHHmmss`` in Vietnam time; empty strings and absent
+fields mean "none". The list of invalid records in the contract is exhaustive; where a
+record is odd in a way it does not list, the choice is in ``docs/decisions.md``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from datetime import datetime
+from typing import Any, NamedTuple
+
+import fastjsonschema
+
+from schemas.codec import (
+    LOCAL_TZ,
+    InvalidEvent,
+    in_range,
+    json_type,
+    load_schema,
+    nfc,
+    parse_instant,
+    validated,
+)
+from schemas.records import Instant
+
+DOSSIERS, PROGRESS = "DongBoHoSoMC", "CapNhatTienDoHoSoMC"
+"""The portal's services: dossier snapshots, and progress records."""
+MAX_SYNC_BYTES = 1024 * 1024
+"""A sync message carries a batch of records: its limit is 1 MiB, not 64 KiB."""
+
+NOT_RECEIVED = (1, 3)
+"""Mới đăng ký, Không được tiếp nhận: the dossier was never received."""
+ENDS = {9: "resolved", 8: "stopped", 7: "withdrawn"}
+"""Ended statuses whose end is ``NgayKetThucXuLy``; 10 (Đã trả kết quả) is read apart."""
+CHANNELS = {1: "counter", 2: "online", 3: "postal"}
+
+_DATE = re.compile(r"[0-9]{14}")
+_DIGITS = re.compile(r"[0-9]+")
+_VALIDATE = fastjsonschema.compile(load_schema("dvcqg-sync"))
+
+
+class SyncMessage(NamedTuple):
+    service: str
+    synced_at: Instant
+    records: list[Any]
+
+
+class DossierRecord(NamedTuple):
+    """A ``DongBoHoSoMC`` record: the state of a dossier when it was sent."""
+
+    dossier_id: str
+    status: int
+    unit_code: str
+    received_at: Instant | None
+    due_at: Instant | None
+    procedure_code: str | None
+    channel: str | None
+    pauses: tuple[tuple[str, Instant, Instant | None], ...]
+    """Supplement pauses: (``pause_id``, ``paused_at``, ``resumed_at``)."""
+    ends: tuple[tuple[str, Instant], ...]
+    """Every (outcome, instant) the record closes the dossier with; precedence picks one."""
+
+    @property
+    def received(self) -> bool:
+        return self.status not in NOT_RECEIVED
+
+
+class ProgressRecord(NamedTuple):
+    """A ``CapNhatTienDoHoSoMC`` record: who handled a step of a dossier, and when."""
+
+    dossier_id: str
+    at: Instant
+    official: str
+
+
+def decode_sync(raw: bytes | None) -> SyncMessage:
+    """A DvcqgSync message, checked as a whole (not its records), or InvalidEvent."""
+    data = validated(raw, _VALIDATE, MAX_SYNC_BYTES)
+    return SyncMessage(data["service"], parse_instant(data["synced_at"], "synced_at"), data["data"])
+
+
+def digest(record: Any) -> str:
+    """The SHA-256 the contract orders snapshots of one ``synced_at`` by."""
+    text = json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def dossier_id_of(record: Any) -> str:
+    """The record's ``MaHoSo``: required of every record, at most 128 characters."""
+    if not isinstance(record, dict):
+        raise InvalidEvent(f"record must be a JSON object, got {json_type(record)}")
+    value = _text(record, "MaHoSo")
+    if value is None:
+        raise InvalidEvent("MaHoSo: missing")
+    if len(value) > 128:
+        raise InvalidEvent("MaHoSo: longer than 128 characters")
+    return value
+
+
+def read_dossier(record: Any) -> DossierRecord:
+    """A ``DongBoHoSoMC`` record, or InvalidEvent with the first thing wrong with it."""
+    dossier_id = dossier_id_of(record)
+    status = _code(record, "TrangThaiHoSo")
+    if status is None or not 1 <= status <= 10:
+        raise InvalidEvent(f"TrangThaiHoSo: {record.get('TrangThaiHoSo')!r} is not 1..10")
+    if status in NOT_RECEIVED:
+        return DossierRecord(dossier_id, status, "", None, None, None, None, (), ())
+    unit_code = _text(record, "DonViXuLy")
+    if unit_code is None or len(unit_code) > 64:
+        raise InvalidEvent("DonViXuLy: missing" if unit_code is None else "DonViXuLy: over 64")
+    received_at = _date(record, "NgayTiepNhan")
+    if received_at is None:
+        raise InvalidEvent("NgayTiepNhan: missing")
+    pauses, due_before = _supplements(record.get("DanhSachHoSoBoSung"))
+    due_given = _date(record, "NgayHenTra")
+    due_at = due_before if due_before is not None else due_given
+    if due_at is None:
+        raise InvalidEvent("NgayHenTra: missing, and no supplement gives NgayHenTraTruoc")
+    ends = _ends(record, status)
+    channel = _code(record, "KenhThucHien")
+    return DossierRecord(
+        dossier_id,
+        status,
+        unit_code,
+        received_at,
+        due_at,
+        _text(record, "MaTTHC"),
+        None if channel is None else CHANNELS.get(channel),
+        pauses,
+        ends,
+    )
+
+
+def read_progress(record: Any) -> ProgressRecord:
+    """A ``CapNhatTienDoHoSoMC`` record, or InvalidEvent."""
+    dossier_id = dossier_id_of(record)
+    official = _text(record, "NguoiXuLy")
+    if official is None:
+        raise InvalidEvent("NguoiXuLy: missing")
+    at = _date(record, "ThoiDiemXuLy")
+    if at is None:
+        raise InvalidEvent("ThoiDiemXuLy: missing")
+    return ProgressRecord(dossier_id, at, official)
+
+
+def _ends(record: dict[str, Any], status: int) -> tuple[tuple[str, Instant], ...]:
+    ends: list[tuple[str, Instant]] = []
+    finished = _date(record, "NgayKetThucXuLy")
+    returned = _date(record, "NgayTra")
+    if status in ENDS:
+        if finished is None:
+            raise InvalidEvent(f"NgayKetThucXuLy: missing for TrangThaiHoSo {status}")
+        ends.append((ENDS[status], finished))
+    elif status == 10 and finished is not None:
+        ends.append(("resolved", finished))
+    elif status == 10:
+        if returned is None:
+            raise InvalidEvent("NgayKetThucXuLy and NgayTra: missing for TrangThaiHoSo 10")
+        ends.append(("returned", returned))
+    refused = _date(record, "NgayTuChoi")
+    if refused is not None:
+        ends.append(("rejected", refused))
+    return tuple(ends)
+
+
+def _supplements(
+    entries: Any,
+) -> tuple[tuple[tuple[str, Instant, Instant | None], ...], Instant | None]:
+    """The supplement pauses of ``DanhSachHoSoBoSung``, and the appointment before
+    supplements moved it: ``NgayHenTraTruoc`` of the earliest request that gives one."""
+    if entries is None or entries == "":
+        return (), None
+    if not isinstance(entries, list):
+        raise InvalidEvent(f"DanhSachHoSoBoSung: must be an array, got {json_type(entries)}")
+    pauses = []
+    earliest: tuple[Instant, int, Instant] | None = None
+    for position, entry in enumerate(entries):
+        where = f"DanhSachHoSoBoSung[{position}]"
+        if not isinstance(entry, dict):
+            raise InvalidEvent(f"{where}: must be an object, got {json_type(entry)}")
+        paused_at = _date(entry, "NgayBoSung", where)
+        if paused_at is None:
+            raise InvalidEvent(f"{where}.NgayBoSung: missing")
+        resumed_at = _date(entry, "NgayTiepNhanBoSung", where)
+        if resumed_at is not None and resumed_at < paused_at:
+            raise InvalidEvent(f"{where}.NgayTiepNhanBoSung: before NgayBoSung")
+        due_before = _date(entry, "NgayHenTraTruoc", where)
+        if due_before is not None and (earliest is None or (paused_at, position) < earliest[:2]):
+            earliest = (paused_at, position, due_before)
+        pause_id = _text(entry, "HoSoBoSungId") or f"#{position}"
+        pauses.append((pause_id, paused_at, resumed_at))
+    return tuple(pauses), None if earliest is None else earliest[2]
+
+
+def _text(record: dict[str, Any], field: str) -> str | None:
+    """A field as text: strings as given, numbers in decimal; "" and null are none."""
+    value = record.get(field)
+    if value is None or value == "" or isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return str(value)
+    return nfc(value) if isinstance(value, str) else None
+
+
+def _code(record: dict[str, Any], field: str) -> int | None:
+    """An integer, or a string of decimal digits, as the portal's codes come."""
+    value = record.get(field)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and _DIGITS.fullmatch(value):
+        return int(value)
+    return None
+
+
+def _date(record: dict[str, Any], field: str, where: str = "") -> Instant | None:
+    """A ``yyyyMMddHHmmss`` date in Vietnam time, or None; InvalidEvent if malformed."""
+    value = record.get(field)
+    if value is None or value == "":
+        return None
+    name = f"{where}.{field}" if where else field
+    if not isinstance(value, str) or not _DATE.fullmatch(value):
+        raise InvalidEvent(f"{name}: {value!r} is not a yyyyMMddHHmmss date")
+    try:
+        moment = datetime.strptime(value, "%Y%m%d%H%M%S").replace(tzinfo=LOCAL_TZ)
+    except ValueError:
+        raise InvalidEvent(f"{name}: {value!r} is not a date") from None
+    return in_range(moment, name, value)

@@ -1,0 +1,193 @@
+"""Sync records meet per MaHoSo, and units hold what the winning snapshot says (§9)."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from kpi.calendar import WorkingCalendar
+from kpi.clock import Clock, ClockSpec
+from kpi.engine import Engine
+from kpi.figures import Figures
+from kpi.periods import parse_period
+from kpi.snapshots import DossierSnapshot, SyncBook
+from schemas.codec import parse_instant
+from schemas.dvcqg import digest, read_dossier, read_progress
+from schemas.records import DossierCompleted, DossierSubmitted, SatisfactionSurvey
+
+CAL = WorkingCalendar()
+CODES = {"000.01.30.H34": "xa-a", "000.02.30.H34": "xa-b"}
+
+
+def local(text: str) -> int:
+    return parse_instant(text + "+07:00", "t")
+
+
+def snapshot(status: int, unit: str = "000.01.30.H34", **fields: Any) -> dict[str, Any]:
+    return {
+        "MaHoSo": "HS-1",
+        "DonViXuLy": unit,
+        "TrangThaiHoSo": status,
+        "NgayTiepNhan": "20260302080000",
+        "NgayHenTra": "20260304170000",
+    } | fields
+
+
+def step(official: str, at: str) -> dict[str, Any]:
+    return {"MaHoSo": "HS-1", "NguoiXuLy": official, "ThoiDiemXuLy": at, "TrangThai": 4}
+
+
+class Monitor:
+    """A SyncBook and an Engine wired as the worker wires them, without Kafka."""
+
+    def __init__(self) -> None:
+        self.sync_states: dict[bytes, bytes] = {}
+        self.states: dict[str, dict[bytes, bytes]] = {}
+        clock = Clock(ClockSpec("fixed", local("2026-03-31T12:00:00")))
+        self.engine = Engine(CAL, clock, lambda unit: self.states.setdefault(unit, {}))
+        self.book = SyncBook(CODES.get)
+
+    def sync(self, synced_at: str, record: dict[str, Any]) -> None:
+        read = read_progress if "NguoiXuLy" in record else read_dossier
+        at = local(synced_at)
+        _, facts = self.book.apply(self.sync_states, read(record), at, digest(record))
+        for fact in facts:
+            self.engine.apply(DossierSnapshot.decode(fact.encode()))  # as over the topic
+
+    def figures(self, unit: str, official: str | None = None) -> Figures:
+        return self.engine.figures(unit, parse_period("2026-03", self.engine.now), official)
+
+
+MESSAGES = [
+    ("2026-03-02T08:00:00", snapshot(2)),
+    ("2026-03-02T08:00:01", step("cb-lan", "20260302080000")),
+    (
+        "2026-03-03T09:00:00",
+        snapshot(
+            5,
+            DanhSachHoSoBoSung=[
+                {
+                    "HoSoBoSungId": "1",
+                    "NgayBoSung": "20260303090000",
+                    "NgayHenTraTruoc": "20260304170000",
+                }
+            ],
+        ),
+    ),
+    (
+        "2026-03-05T09:00:00",
+        snapshot(
+            9,
+            NgayHenTra="20260305170000",
+            NgayKetThucXuLy="20260305090000",
+            DanhSachHoSoBoSung=[
+                {
+                    "HoSoBoSungId": "1",
+                    "NgayBoSung": "20260303090000",
+                    "NgayTiepNhanBoSung": "20260304090000",
+                    "NgayHenTraTruoc": "20260304170000",
+                }
+            ],
+        ),
+    ),
+    ("2026-03-05T09:00:01", step("cb-minh", "20260305090000")),
+    ("2026-03-06T09:00:01", step("cb-van-thu", "20260306090000")),  # after its end
+]
+
+
+def test_the_latest_snapshot_gives_the_dossier_with_pauses_and_its_official() -> None:
+    monitor = Monitor()
+    for synced_at, record in MESSAGES:
+        monitor.sync(synced_at, record)
+    f = monitor.figures("xa-a")
+    # due 4 March 17:00, paused a day: on time at 5 March 09:00
+    assert (f.resolved, f.resolved_late, f.open_overdue, f.paused) == (1, 0, 0, 0)
+    resolved_by = {
+        o: monitor.figures("xa-a", o).resolved for o in ("cb-lan", "cb-minh", "cb-van-thu")
+    }
+    assert resolved_by == {"cb-lan": 0, "cb-minh": 1, "cb-van-thu": 0}
+
+
+@settings(max_examples=100, deadline=None)
+@given(seed=st.integers(0, 2**32), repeats=st.integers(0, 6))
+def test_any_order_and_any_repeats_give_the_same_figures(seed: int, repeats: int) -> None:
+    expected = Monitor()
+    for synced_at, record in MESSAGES:
+        expected.sync(synced_at, record)
+    rng = random.Random(seed)
+    delivered = MESSAGES + [rng.choice(MESSAGES) for _ in range(repeats)]
+    rng.shuffle(delivered)
+    got = Monitor()
+    for synced_at, record in delivered:
+        got.sync(synced_at, record)
+    assert got.figures("xa-a") == expected.figures("xa-a")
+    for official in ("cb-lan", "cb-minh", "cb-van-thu"):
+        assert got.figures("xa-a", official) == expected.figures("xa-a", official)
+
+
+def test_a_later_sync_wins_even_when_it_moves_the_dossier_back() -> None:
+    monitor = Monitor()
+    done = snapshot(9, NgayKetThucXuLy="20260303090000")
+    monitor.sync("2026-03-05T08:00:00", snapshot(4))  # re-sent later, by a system's replay
+    monitor.sync("2026-03-04T08:00:00", done)
+    f = monitor.figures("xa-a")
+    assert (f.resolved, f.open_overdue) == (0, 1)  # open, and overdue since 4 March 17:00
+
+
+def test_a_new_unit_takes_the_dossier_from_the_old_one() -> None:
+    monitor = Monitor()
+    monitor.sync("2026-03-02T08:00:00", snapshot(2))
+    monitor.sync("2026-03-03T08:00:00", snapshot(2, unit="000.02.30.H34"))
+    assert monitor.figures("xa-a").open_overdue == 0
+    assert monitor.figures("xa-b").open_overdue == 1
+    monitor.sync("2026-03-01T08:00:00", snapshot(2))  # an older one changes nothing
+    assert (monitor.figures("xa-a").open_overdue, monitor.figures("xa-b").open_overdue) == (0, 1)
+
+
+def test_an_unknown_code_is_its_own_unit_and_status_1_counts_nowhere() -> None:
+    monitor = Monitor()
+    monitor.sync("2026-03-02T08:00:00", snapshot(2, unit="G22.99"))
+    assert monitor.figures("G22.99").open_overdue == 1
+    monitor.sync("2026-03-03T08:00:00", snapshot(3, unit="G22.99"))
+    assert monitor.figures("G22.99").open_overdue == 0
+
+
+def test_progress_before_its_snapshot_waits_for_it() -> None:
+    monitor = Monitor()
+    monitor.sync("2026-03-02T08:00:00", step("cb-lan", "20260302080000"))
+    assert monitor.engine.units == {}
+    monitor.sync("2026-03-02T08:00:01", snapshot(2))
+    assert monitor.engine.officials("xa-a") == ["cb-lan"]
+
+
+def test_the_snapshot_replaces_the_dossiers_own_events_but_not_its_vote() -> None:
+    monitor = Monitor()
+    engine = monitor.engine
+    received = local("2026-03-02T08:00:00")
+    engine.apply(DossierSubmitted("s", "xa-a", "HS-1", received, received, None, "x", None, None))
+    engine.apply(DossierCompleted("c", "xa-a", "HS-1", received + 1, None, "resolved"))
+    engine.apply(SatisfactionSurvey("v", "xa-a", received, "satisfied", "HS-1", None))
+    assert monitor.figures("xa-a").resolved == 1
+    monitor.sync("2026-03-02T08:00:00", snapshot(2))
+    f = monitor.figures("xa-a")
+    assert (f.resolved, f.open_overdue, f.surveys) == (0, 1, 1)
+    monitor.sync("2026-03-02T09:00:00", snapshot(1))  # removed: its vote is held, as any
+    f = monitor.figures("xa-a")
+    assert (f.resolved, f.open_overdue, f.surveys, engine.orphans("xa-a")) == (0, 0, 0, 0)
+
+
+def test_sync_states_are_not_figures_on_rebuild() -> None:
+    monitor = Monitor()
+    for synced_at, record in MESSAGES:
+        monitor.sync(synced_at, record)
+    restarted = Engine(CAL, monitor.engine.clock, monitor.states.__getitem__)
+    everything = [*monitor.sync_states.items()]
+    everything += [item for unit in monitor.states.values() for item in unit.items()]
+    rebuilt = restarted.rebuild(everything)
+    assert rebuilt.skipped == []
+    assert restarted.figures("xa-a", parse_period("2026-03", restarted.now)) == monitor.figures(
+        "xa-a"
+    )

@@ -1,0 +1,151 @@
+"""Reading national sync records (contract §9): the mapping, and every invalid record."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+import pytest
+
+from schemas.codec import InvalidEvent, parse_instant
+from schemas.dvcqg import (
+    MAX_SYNC_BYTES,
+    decode_sync,
+    digest,
+    read_dossier,
+    read_progress,
+)
+
+
+def local(text: str) -> int:
+    return parse_instant(text + "+07:00", "t")
+
+
+RECORD: dict[str, Any] = {
+    "MaHoSo": "H34.22-260302-0001",
+    "MaTTHC": "1.001612",
+    "TenTTHC": "Đăng ký khai sinh",
+    "DonViXuLy": "000.01.30.H34",
+    "KenhThucHien": "2",
+    "TrangThaiHoSo": 10,
+    "NgayTiepNhan": "20260302080000",
+    "NgayHenTra": "20260306170000",
+    "NgayKetThucXuLy": "",
+    "NgayTra": "20260305100000",
+    "DanhSachHoSoBoSung": [
+        {
+            "HoSoBoSungId": "BS-2",
+            "NgayBoSung": "20260303090000",
+            "NgayTiepNhanBoSung": "20260304090000",
+            "NgayHenTraTruoc": "20260305170000",
+        },
+        {"NgayBoSung": "20260302100000", "NgayTiepNhanBoSung": ""},
+    ],
+}
+
+
+def test_a_returned_dossier_with_supplements() -> None:
+    record = read_dossier(RECORD)
+    assert record.received and record.unit_code == "000.01.30.H34"
+    assert record.received_at == local("2026-03-02T08:00:00")
+    # the earliest supplement that gives NgayHenTraTruoc: BS-2's, not NgayHenTra
+    assert record.due_at == local("2026-03-05T17:00:00")
+    assert record.channel == "online" and record.procedure_code == "1.001612"
+    assert record.pauses == (
+        ("BS-2", local("2026-03-03T09:00:00"), local("2026-03-04T09:00:00")),
+        ("#1", local("2026-03-02T10:00:00"), None),
+    )
+    assert record.ends == (("returned", local("2026-03-05T10:00:00")),)
+
+
+@pytest.mark.parametrize(
+    ("change", "ends"),
+    [
+        ({"TrangThaiHoSo": "9", "NgayKetThucXuLy": "20260304100000"}, [("resolved", "04")]),
+        ({"NgayKetThucXuLy": "20260304100000"}, [("resolved", "04")]),  # status 10
+        ({"TrangThaiHoSo": 8, "NgayKetThucXuLy": "20260304100000"}, [("stopped", "04")]),
+        ({"TrangThaiHoSo": 7, "NgayKetThucXuLy": "20260304100000"}, [("withdrawn", "04")]),
+        ({"TrangThaiHoSo": 4, "NgayTuChoi": "20260303100000"}, [("rejected", "03")]),
+        ({"TrangThaiHoSo": 5}, []),
+        ({"TrangThaiHoSo": 6}, []),
+    ],
+)
+def test_statuses_and_their_ends(change: dict[str, Any], ends: list[tuple[str, str]]) -> None:
+    record = read_dossier(RECORD | change)
+    assert record.ends == tuple(
+        (outcome, local(f"2026-03-{day}T10:00:00")) for outcome, day in ends
+    )
+
+
+def test_never_received_needs_nothing_else() -> None:
+    for status in (1, "3"):
+        record = read_dossier({"MaHoSo": "X", "TrangThaiHoSo": status, "NgayTiepNhan": "bad"})
+        assert not record.received
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"MaHoSo": ""}, "MaHoSo: missing"),
+        ({"MaHoSo": "x" * 129}, "MaHoSo: longer than 128 characters"),
+        ({"TrangThaiHoSo": 11}, "TrangThaiHoSo: 11 is not 1..10"),
+        ({"TrangThaiHoSo": "2a"}, "TrangThaiHoSo: '2a' is not 1..10"),
+        ({"TrangThaiHoSo": True}, "TrangThaiHoSo: True is not 1..10"),
+        ({"DonViXuLy": None}, "DonViXuLy: missing"),
+        ({"DonViXuLy": "x" * 65}, "DonViXuLy: over 64"),
+        ({"NgayTiepNhan": ""}, "NgayTiepNhan: missing"),
+        ({"NgayTiepNhan": "2026030208000"}, "is not a yyyyMMddHHmmss date"),
+        ({"NgayTiepNhan": "20261302080000"}, "is not a date"),
+        ({"NgayTiepNhan": "19990302080000"}, "is outside 2000-01-01..2099-12-31"),
+        ({"NgayTra": ""}, "NgayKetThucXuLy and NgayTra: missing for TrangThaiHoSo 10"),
+        ({"TrangThaiHoSo": 9}, "NgayKetThucXuLy: missing for TrangThaiHoSo 9"),
+        ({"NgayHenTra": "", "DanhSachHoSoBoSung": []}, "NgayHenTra: missing"),
+        ({"DanhSachHoSoBoSung": [7]}, "DanhSachHoSoBoSung[0]: must be an object"),
+        ({"DanhSachHoSoBoSung": [{"NgayTiepNhanBoSung": ""}]}, "[0].NgayBoSung: missing"),
+        (
+            {"DanhSachHoSoBoSung": [{"NgayBoSung": "20260303", "NgayTiepNhanBoSung": ""}]},
+            "[0].NgayBoSung: '20260303' is not a yyyyMMddHHmmss date",
+        ),
+        (
+            {
+                "DanhSachHoSoBoSung": [
+                    {"NgayBoSung": "20260303090000", "NgayTiepNhanBoSung": "20260303080000"}
+                ]
+            },
+            "NgayTiepNhanBoSung: before NgayBoSung",
+        ),
+    ],
+)
+def test_invalid_records_say_why(change: dict[str, Any], reason: str) -> None:
+    with pytest.raises(InvalidEvent) as raised:
+        read_dossier(RECORD | change)
+    assert reason in raised.value.reason
+
+
+def test_progress_records() -> None:
+    step = {"MaHoSo": "X", "NguoiXuLy": "cb-lan", "ThoiDiemXuLy": "20260302090000", "TrangThai": 4}
+    assert read_progress(step).official == "cb-lan"
+    for missing in ("MaHoSo", "NguoiXuLy", "ThoiDiemXuLy"):
+        with pytest.raises(InvalidEvent, match=f"{missing}: missing"):
+            read_progress(step | {missing: ""})
+
+
+def test_the_digest_is_of_sorted_compact_json_and_ignores_key_order() -> None:
+    reordered = dict(reversed(list(RECORD.items())))
+    assert digest(reordered) == digest(RECORD)
+    assert digest(RECORD | {"TenTTHC": "Đăng ký khai sinh "}) != digest(RECORD)
+
+
+def test_the_message_is_checked_as_a_whole() -> None:
+    body = {"service": "DongBoHoSoMC", "synced_at": "2026-03-02T08:00:00+07:00", "data": []}
+    assert decode_sync(orjson.dumps(body)).records == []
+    for bad, reason in [
+        (body | {"service": "LayHoSo"}, "service: 'LayHoSo' is not one of"),
+        (body | {"synced_at": "2026-03-02T08:00:00"}, "synced_at: timestamp has no UTC offset"),
+        (body | {"data": {}}, "data: must be an array"),
+    ]:
+        with pytest.raises(InvalidEvent, match=reason):
+            decode_sync(orjson.dumps(bad))
+    big = body | {"data": [RECORD] * (MAX_SYNC_BYTES // len(orjson.dumps(RECORD)) + 1)}
+    with pytest.raises(InvalidEvent, match="over the 1048576-byte limit"):
+        decode_sync(orjson.dumps(big))
