@@ -29,8 +29,10 @@ tools:
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(SYSTEM_PACKAGES) >/dev/null; \
 	fi
 
+# DEMO_FORMAT=dvcqg feeds the same demo as national sync records (contract §9).
+DEMO_FORMAT ?= events
 run: $(STAMP)
-	$(BIN)/cchc run --demo
+	$(BIN)/cchc run --demo --demo-format $(DEMO_FORMAT)
 
 # Everything: lint, types, the pure tests and doctests, and the integration tests that
 # start the embedded broker, Prometheus and Chromium themselves.

@@ -31,15 +31,7 @@ from typing import Any, NamedTuple, Protocol
 
 from kpi.snapshots import DossierSnapshot
 from schemas.codec import InvalidEvent, decode, encode, encode_dead_letter, format_instant
-from schemas.dvcqg import (
-    DOSSIERS,
-    DossierRecord,
-    ProgressRecord,
-    decode_sync,
-    digest,
-    read_dossier,
-    read_progress,
-)
+from schemas.dvcqg import DossierRecord, ProgressRecord, decode_sync, digest, read_record, where
 from schemas.records import Event, EventKind, Instant
 from streams import instruments
 from streams.outbox import Batch
@@ -175,18 +167,14 @@ class Intake:
             sync = decode_sync(message.value)
         except InvalidEvent as error:
             return DeadLetter(error.reason)
-        read = read_dossier if sync.service == DOSSIERS else read_progress
         forward: list[Forward] = []
         invalid: list[tuple[str, bytes]] = []
         synced_at = format_instant(sync.synced_at)
         for position, record in enumerate(sync.records):
             try:
-                parsed = read(record)
+                parsed = read_record(sync.service, record)
             except InvalidEvent as error:
-                where = f"data[{position}]"
-                if isinstance(record, dict) and isinstance(record.get("MaHoSo"), str):
-                    where += f" (MaHoSo {record['MaHoSo'][:128]!r})"
-                invalid.append((f"{where}: {error.reason}", encode(record)))
+                invalid.append((f"{where(position, record)}: {error.reason}", encode(record)))
                 continue
             key = parsed.dossier_id.encode()
             partition = partition_for(key, self.units.partitions)

@@ -28,10 +28,12 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 import fastjsonschema
+import orjson
 
 from schemas.codec import (
     LOCAL_TZ,
     InvalidEvent,
+    format_instant,
     in_range,
     json_type,
     load_schema,
@@ -55,6 +57,10 @@ CHANNELS = {1: "counter", 2: "online", 3: "postal"}
 _DATE = re.compile(r"[0-9]{14}")
 _DIGITS = re.compile(r"[0-9]+")
 _VALIDATE = fastjsonschema.compile(load_schema("dvcqg-sync"))
+
+
+class TooLarge(InvalidEvent):
+    """A body whose message would be over :data:`MAX_SYNC_BYTES`."""
 
 
 class SyncMessage(NamedTuple):
@@ -95,6 +101,58 @@ def decode_sync(raw: bytes | None) -> SyncMessage:
     """A DvcqgSync message, checked as a whole (not its records), or InvalidEvent."""
     data = validated(raw, _VALIDATE, MAX_SYNC_BYTES)
     return SyncMessage(data["service"], parse_instant(data["synced_at"], "synced_at"), data["data"])
+
+
+def read_record(service: str, record: Any) -> DossierRecord | ProgressRecord:
+    """A record of a message of ``service``, or InvalidEvent."""
+    return read_dossier(record) if service == DOSSIERS else read_progress(record)
+
+
+def where(position: int, record: Any) -> str:
+    """How a reason names a record: ``data[3] (MaHoSo 'H34.22-…')``."""
+    named = isinstance(record, dict) and isinstance(record.get("MaHoSo"), str)
+    return f"data[{position}] (MaHoSo {record['MaHoSo'][:128]!r})" if named else f"data[{position}]"
+
+
+class Stamped(NamedTuple):
+    """A portal body made a DvcqgSync message, and what is wrong with its records."""
+
+    message: bytes
+    records: int
+    errors: list[dict[str, Any]]
+    """``{"index", "MaHoSo", "reason"}`` of each invalid record."""
+
+
+def stamp(body: bytes, synced_at: Instant) -> Stamped:
+    """The body a one-stop system sends the national portal, stamped with ``synced_at``;
+    InvalidEvent when it is not a sync body at all. The portal's ``session`` (its access
+    token) is left out: a credential never goes into a topic.
+
+    >>> stamped = stamp(b'{"session": "secret", "service": "CapNhatTienDoHoSoMC", '
+    ...                 b'"data": [{"MaHoSo": "HS-1"}]}', 1772413200000000)
+    >>> orjson.loads(stamped.message)["synced_at"], stamped.errors[0]["reason"]
+    ('2026-03-02T08:00:00+07:00', 'NguoiXuLy: missing')
+    """
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError as error:
+        raise InvalidEvent(f"not JSON: {error}") from None
+    if not isinstance(data, dict):
+        raise InvalidEvent(f"body must be a JSON object, got {json_type(data)}")
+    data.pop("session", None)
+    data["synced_at"] = format_instant(synced_at)
+    message = orjson.dumps(data)
+    if len(message) > MAX_SYNC_BYTES:
+        raise TooLarge(f"the message would be {len(message)} bytes, over {MAX_SYNC_BYTES}")
+    sync = decode_sync(message)
+    errors = []
+    for position, record in enumerate(sync.records):
+        try:
+            read_record(sync.service, record)
+        except InvalidEvent as error:
+            mahoso = record.get("MaHoSo") if isinstance(record, dict) else None
+            errors.append({"index": position, "MaHoSo": mahoso, "reason": error.reason})
+    return Stamped(message, len(sync.records), errors)
 
 
 def digest(record: Any) -> str:

@@ -15,7 +15,7 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
@@ -24,6 +24,7 @@ from typing import Any, NoReturn
 import orjson
 
 from streams.broker import EmbeddedBroker
+from streams.produce import Message
 from streams.settings import Settings, SettingsError
 from streams.topics import TopicNames
 
@@ -138,7 +139,9 @@ def cmd_run(args: argparse.Namespace) -> None:
             session_timeout=settings.session_timeout or EMBEDDED_SESSION_TIMEOUT,
         )
     stop_feed = threading.Event()
-    feed = threading.Thread(target=_demo_feed, args=(settings, stop_feed), daemon=True)
+    feed = threading.Thread(
+        target=_demo_feed, args=(settings, stop_feed, args.demo_format), daemon=True
+    )
     try:
         if args.demo:
             settings = replace(settings, demo=True)
@@ -154,9 +157,11 @@ def cmd_run(args: argparse.Namespace) -> None:
             (settings.data_dir / BROKER_FILE).unlink(missing_ok=True)
 
 
-def _demo_feed(settings: Settings, stop: threading.Event) -> None:
-    """The year so far at a tenth of normal volume, then live at 20x: something to watch."""
-    from streams.simulator import SYNTHETIC_NOTE, Simulator, paced
+def _demo_feed(settings: Settings, stop: threading.Event, form: str) -> None:
+    """The year so far at a tenth of normal volume, then live at 20x: something to watch,
+    as section 2's events or as national sync records (``form``)."""
+    from streams.produce import publish
+    from streams.simulator import SYNTHETIC_NOTE, Simulator, as_dvcqg, paced
 
     today = date.today()
     start = date(today.year, 1, 1)
@@ -164,14 +169,19 @@ def _demo_feed(settings: Settings, stop: threading.Event) -> None:
     events = simulator.history(
         start, (today - start).days + 30, live_from=time.time_ns() // 1000, live_scale=20.0
     )
-    print(f"cchc-monitor: demo feed started. {SYNTHETIC_NOTE}", flush=True)
-    _publish_events(settings, paced(events, stop))
+    if form == "dvcqg":
+        events = as_dvcqg(events)
+    print(f"cchc-monitor: demo feed ({form}) started. {SYNTHETIC_NOTE}", flush=True)
+    publish(settings, _messages(paced(events, stop)))
 
 
-def _publish_events(settings: Settings, events: Iterable[tuple[str, dict[str, Any]]]) -> None:
-    from streams.produce import publish
+def _messages(events: Iterable[tuple[str, dict[str, Any]]]) -> Iterator[Message]:
+    """Simulated traffic as Kafka messages, keyed as the contract says."""
+    from streams.simulator import message_key
 
-    publish(settings, ((t, e["unit_id"].encode(), orjson.dumps(e)) for t, e in events))
+    for topic, value in events:
+        key = message_key(topic, value)
+        yield topic, None if key is None else key.encode(), orjson.dumps(value)
 
 
 def cmd_worker(args: argparse.Namespace) -> None:
@@ -213,21 +223,27 @@ def cmd_produce(args: argparse.Namespace) -> None:
 
 
 def cmd_simulate(args: argparse.Namespace) -> None:
-    from streams.simulator import Simulator, paced
+    from streams.produce import publish
+    from streams.simulator import Simulator, as_dvcqg, message_key, paced
 
     simulator = Simulator(seed=args.seed, scale=args.scale, units_limit=args.units)
     if args.live:
         start = args.start or date(date.today().year, 1, 1)
         days = (date.today() - start).days + args.days
-        events = paced(simulator.history(start, days, time.time_ns() // 1000, args.live_scale))
+        events = simulator.history(start, days, time.time_ns() // 1000, args.live_scale)
     else:
         events = simulator.history(args.start or date(2026, 1, 1), args.days)
+    if args.format == "dvcqg":
+        events = as_dvcqg(events)
+    if args.live:
+        events = paced(events)
     if args.publish:
-        _publish_events(_broker_settings(_settings()), events)
+        publish(_broker_settings(_settings()), _messages(events))
         return
     out = sys.stdout.buffer
-    for topic, event in events:
-        out.write(orjson.dumps({"topic": topic, "key": event["unit_id"], "value": event}) + b"\n")
+    for topic, value in events:
+        line = {"topic": topic, "key": message_key(topic, value), "value": value}
+        out.write(orjson.dumps(line) + b"\n")
     out.flush()
 
 
@@ -269,6 +285,12 @@ def parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", help="broker, worker and web: the main job")
     run.add_argument("--demo", action="store_true", help="also feed simulated (synthetic) events")
+    run.add_argument(
+        "--demo-format",
+        choices=("events", "dvcqg"),
+        default="events",
+        help="the demo's traffic as section 2 events, or as national sync records",
+    )
     run.set_defaults(handler=cmd_run)
 
     commands.add_parser("worker", help="the worker alone").set_defaults(handler=cmd_worker)
@@ -311,6 +333,13 @@ def parser() -> argparse.ArgumentParser:
     )
     simulate.add_argument(
         "--live-scale", type=float, default=20.0, help="volume multiplier from now on, with --live"
+    )
+    simulate.add_argument(
+        "--format",
+        choices=("events", "dvcqg"),
+        default="events",
+        help="events: the contract's events (default); dvcqg: dossiers as national sync "
+        "records (cchc.dvcqg-sync), reschedulings, surveys and rankings as events",
     )
     simulate.set_defaults(handler=cmd_simulate)
 

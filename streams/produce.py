@@ -1,9 +1,10 @@
 """``cchc produce``: publish JSON lines ``{"topic": ..., "value": {...}, "key": ...}``.
 
 ``topic`` is a contract name (``cchc.dossier-submitted`` …; the topic prefix is applied);
-``key`` defaults to the event's ``unit_id``. Every line is checked against the contract
-first; a file with an invalid line publishes nothing (unless ``skip_invalid``), and the
-errors name their line numbers.
+``key`` defaults to the event's ``unit_id`` (to none for a ``cchc.dvcqg-sync`` message,
+whose records may be of many dossiers). Every line is checked against the contract
+first, a sync message record by record; a file with an invalid line publishes nothing
+(unless ``skip_invalid``), and the errors name their line numbers.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dataclasses import dataclass, field
 import orjson
 
 from schemas.codec import InvalidEvent, decode
+from schemas.dvcqg import decode_sync, read_record, where
 from streams.kafka import new_producer
 from streams.settings import Settings
 from streams.topics import TopicNames
@@ -22,7 +24,7 @@ from streams.topics import TopicNames
 _CONTRACT = TopicNames("")
 
 
-Message = tuple[str, bytes, bytes]
+Message = tuple[str, bytes | None, bytes]
 """(contract topic name, key, value)."""
 
 
@@ -51,16 +53,26 @@ def _check(text: bytes) -> Message:
         raise InvalidEvent(f"not JSON: {error}") from None
     if not isinstance(envelope, dict) or not isinstance(envelope.get("value"), dict):
         raise InvalidEvent('expected {"topic": ..., "value": {...}}')
-    kind = _CONTRACT.kind_of(envelope.get("topic", ""))
-    if kind is None:
-        inputs = ", ".join(_CONTRACT.inputs)
-        raise InvalidEvent(f"topic {envelope.get('topic')!r} is not one of {inputs}")
+    topic = envelope.get("topic", "")
     value = orjson.dumps(envelope["value"])
-    event = decode(kind, value)
-    key = envelope.get("key", event.unit_id)
-    if not isinstance(key, str):
+    if topic == _CONTRACT.dvcqg_sync:
+        sync = decode_sync(value)
+        for position, record in enumerate(sync.records):
+            try:
+                read_record(sync.service, record)
+            except InvalidEvent as error:
+                raise InvalidEvent(f"{where(position, record)}: {error.reason}") from None
+        default_key = None
+    else:
+        kind = _CONTRACT.kind_of(topic)
+        if kind is None:
+            inputs = ", ".join(_CONTRACT.inputs)
+            raise InvalidEvent(f"topic {envelope.get('topic')!r} is not one of {inputs}")
+        default_key = decode(kind, value).unit_id
+    key = envelope.get("key", default_key)
+    if key is not None and not isinstance(key, str):
         raise InvalidEvent("key must be a string")
-    return _CONTRACT.for_kind(kind), key.encode(), value
+    return topic, None if key is None else key.encode(), value
 
 
 def publish(settings: Settings, messages: Iterable[Message]) -> Counter[str]:

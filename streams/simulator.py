@@ -5,13 +5,28 @@ provincial agency) and takes dossiers on working days (counter and postal in off
 online around the clock) for procedures with statutory processing times. Most units stay
 within Conclusion 91; some drift over the 5 % late line as the weeks pass, some have a
 satisfaction index near or under 80 %, and some officials run late on over 10 % of their
-dossiers. At-least-once delivery is imitated with a few duplicate events.
+dossiers. At-least-once delivery is imitated with a few duplicate submissions, delivered
+up to an hour after the original; every other event comes in the order of its own
+timestamp, rankings included.
+
+Decision 766's traffic comes with it: about 8 % of dossiers get a request for supplements
+(a pause, sent open and re-sent with ``resumed_at`` when the citizen brings the papers),
+about 1 % a second one (late by contract), about 3 % wait for a financial obligation
+(mostly land and construction), and a few pauses never end. Pauses stop the dossier's
+clock, so a paused dossier completes later in wall time by as long as it waited. Every
+outcome occurs (a quarter of the resolved dossiers also send a later "returned" when the
+result is handed over), and about a third of the late dossiers are rescheduled around
+their deadline, mostly with an apology. Timestamps are whole seconds, so the national sync
+format, whose dates have no fraction, carries them without loss.
 
 Output is deterministic for a given seed and window::
 
     >>> events = list(Simulator(seed=1, units_limit=2).history(date(2026, 1, 5), days=1))
-    >>> events[0][0]
-    'cchc.unit-ranking'
+    >>> events[0][0], events[0][1]["dossier_id"]
+    ('cchc.dossier-submitted', '000.01.30.H34-260105-0003')
+
+:func:`as_dvcqg` turns such a stream into the national portal's sync messages (contract
+section 9); ``cchc simulate --format dvcqg`` prints it.
 """
 
 from __future__ import annotations
@@ -21,37 +36,151 @@ import itertools
 import random
 import threading
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections import deque
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from operator import itemgetter
+from typing import Any, NamedTuple
+
+import orjson
 
 from kpi.calendar import WorkingCalendar
-from kpi.periods import DAY_US, HOUR_US, date_of_day, day_number, day_start
+from kpi.dossier import Completion, Pause
+from kpi.periods import DAY_US, HOUR_US, date_of_day, day_number, day_of, day_start
 from kpi.units import Unit, load_units
-from schemas.codec import format_instant, parse_instant
-from schemas.records import Instant, ProcessingTime
+from schemas.codec import decode, format_instant, parse_instant
+from schemas.records import (
+    DossierCompleted,
+    DossierPause,
+    DossierSubmitted,
+    Event,
+    EventKind,
+    Instant,
+    PauseReason,
+    ProcessingTime,
+)
+from streams.topics import TopicNames
 
 SYNTHETIC_NOTE = "Dữ liệu mô phỏng (synthetic demo data)"
+SECOND_US = 1_000_000
 
-# (procedure code, processing time, share of online submissions)
+
+class Procedure(NamedTuple):
+    code: str
+    name: str
+    """TenTTHC, the name the national portal shows."""
+    processing: ProcessingTime
+    online_share: float
+    financial_share: float
+    """Dossiers that wait for a financial obligation (taxes and fees: land, building)."""
+
+
 COMMUNE_PROCEDURES = [
-    ("chung-thuc-ban-sao", ProcessingTime(8, "hours"), 0.2),
-    ("dang-ky-khai-sinh", ProcessingTime(1, "working_days"), 0.5),
-    ("dang-ky-ket-hon", ProcessingTime(5, "working_days"), 0.3),
-    ("xac-nhan-tinh-trang-hon-nhan", ProcessingTime(3, "working_days"), 0.4),
-    ("dang-ky-bien-dong-dat-dai", ProcessingTime(10, "working_days"), 0.2),
-    ("ho-tro-nguoi-co-cong", ProcessingTime(15, "calendar_days"), 0.1),
+    Procedure(
+        "chung-thuc-ban-sao",
+        "Chứng thực bản sao từ bản chính",
+        ProcessingTime(8, "hours"),
+        0.2,
+        0.0,
+    ),
+    Procedure(
+        "dang-ky-khai-sinh", "Đăng ký khai sinh", ProcessingTime(1, "working_days"), 0.5, 0.0
+    ),
+    Procedure("dang-ky-ket-hon", "Đăng ký kết hôn", ProcessingTime(5, "working_days"), 0.3, 0.0),
+    Procedure(
+        "xac-nhan-tinh-trang-hon-nhan",
+        "Cấp Giấy xác nhận tình trạng hôn nhân",
+        ProcessingTime(3, "working_days"),
+        0.4,
+        0.0,
+    ),
+    Procedure(
+        "dang-ky-bien-dong-dat-dai",
+        "Đăng ký biến động quyền sử dụng đất",
+        ProcessingTime(10, "working_days"),
+        0.2,
+        0.15,
+    ),
+    Procedure(
+        "ho-tro-nguoi-co-cong",
+        "Giải quyết chế độ trợ cấp đối với người có công",
+        ProcessingTime(15, "calendar_days"),
+        0.1,
+        0.03,
+    ),
 ]
 PROVINCE_PROCEDURES = [
-    ("cap-giay-phep-xay-dung", ProcessingTime(15, "working_days"), 0.6),
-    ("dang-ky-doanh-nghiep", ProcessingTime(3, "working_days"), 0.9),
-    ("cap-phieu-ly-lich-tu-phap", ProcessingTime(10, "working_days"), 0.7),
-    ("cap-giay-phep-lao-dong", ProcessingTime(5, "working_days"), 0.5),
-    ("cap-chung-chi-hanh-nghe", ProcessingTime(20, "working_days"), 0.4),
-    ("xac-nhan-ho-so-khan-cap", ProcessingTime(24, "hours"), 0.3),
+    Procedure(
+        "cap-giay-phep-xay-dung",
+        "Cấp giấy phép xây dựng",
+        ProcessingTime(15, "working_days"),
+        0.6,
+        0.08,
+    ),
+    Procedure(
+        "dang-ky-doanh-nghiep",
+        "Đăng ký thành lập doanh nghiệp",
+        ProcessingTime(3, "working_days"),
+        0.9,
+        0.02,
+    ),
+    Procedure(
+        "cap-phieu-ly-lich-tu-phap",
+        "Cấp Phiếu lý lịch tư pháp",
+        ProcessingTime(10, "working_days"),
+        0.7,
+        0.0,
+    ),
+    Procedure(
+        "cap-giay-phep-lao-dong",
+        "Cấp giấy phép lao động cho người lao động nước ngoài",
+        ProcessingTime(5, "working_days"),
+        0.5,
+        0.02,
+    ),
+    Procedure(
+        "cap-chung-chi-hanh-nghe",
+        "Cấp chứng chỉ hành nghề",
+        ProcessingTime(20, "working_days"),
+        0.4,
+        0.05,
+    ),
+    Procedure(
+        "xac-nhan-ho-so-khan-cap",
+        "Xác nhận hồ sơ khẩn cấp",
+        ProcessingTime(24, "hours"),
+        0.3,
+        0.01,
+    ),
 ]
+PROCEDURE_NAMES = {p.code: p.name for p in (*COMMUNE_PROCEDURES, *PROVINCE_PROCEDURES)}
 RANKS = (("tot", 0.4), ("kha", 0.4), ("trung_binh", 0.15), ("yeu", 0.05))
+OUTCOMES = (
+    ("resolved", 0.91),
+    ("returned", 0.03),  # alone: a system that records only the handover of the result
+    ("rejected", 0.03),
+    ("stopped", 0.01),
+    ("withdrawn", 0.02),
+)
+HANDED_OVER = 0.25
+"""Resolved dossiers that also send a later "returned" completion (result handed over)."""
+SUPPLEMENTED = 0.08
+ASKED_TWICE = 0.3
+"""Late dossiers that are late by a second request for supplements (Decision 766 counts
+it as late whatever the times) rather than by time: about 1 % of all dossiers, more in
+the units that run late, and the late rates keep the model's character."""
+NEVER_RESUMED = 0.05
+"""Pauses whose citizen never comes back: the dossier stays open and paused."""
+RESCHEDULED, APOLOGISED = 0.3, 0.85
+"""Late dossiers that get a new appointment; of those, the ones with an apology letter."""
+
+SUBMITTED_TOPIC = "cchc.dossier-submitted"
+COMPLETED_TOPIC = "cchc.dossier-completed"
+PAUSE_TOPIC = "cchc.dossier-pause"
+RESCHEDULED_TOPIC = "cchc.dossier-rescheduled"
+SYNC_TOPIC = "cchc.dvcqg-sync"
+_KINDS = {TopicNames().for_kind(kind): kind for kind in EventKind}
 
 
 @dataclass
@@ -63,6 +192,16 @@ class UnitProfile:
     late_drift: float  # added to it by the end of a year
     dissatisfied: float
     slow_officials: frozenset[str]
+
+
+class PlannedPause(NamedTuple):
+    """A pause on the dossier's own clock: ``clock_at`` is effective time (contract §3)."""
+
+    clock_at: Instant
+    pause_id: str
+    reason: PauseReason
+    duration: Instant | None
+    """Wall time paused; None: never resumed."""
 
 
 class Simulator:
@@ -111,7 +250,8 @@ class Simulator:
         rng = random.Random(self.seed * 7919 + start.toordinal())
         first_day = day_number(start)
         pending: list[tuple[Instant, int, str, dict[str, Any]]] = []
-        yield from self._rankings(start, rng)
+        for topic, event, at in self._rankings(start, rng):
+            heapq.heappush(pending, (at, next(self._sequence), topic, event))
         for day in range(first_day, first_day + days):
             day_end = day_start(day + 1)
             scale = live_scale if live_from is not None and day_end > live_from else self.scale
@@ -125,8 +265,11 @@ class Simulator:
             _, _, topic, event = heapq.heappop(pending)
             yield topic, event
 
-    def _rankings(self, start: date, rng: random.Random) -> Iterator[tuple[str, dict[str, Any]]]:
-        published = format_instant(day_start(day_number(date(start.year, 1, 15))) + 9 * HOUR_US)
+    def _rankings(
+        self, start: date, rng: random.Random
+    ) -> Iterator[tuple[str, dict[str, Any], Instant]]:
+        """The two past years' ranks, published on 15 January of the window's year."""
+        published = day_start(day_number(date(start.year, 1, 15))) + 9 * HOUR_US
         for profile in self.profiles:
             for year in (start.year - 2, start.year - 1):
                 rank = rng.choices([r for r, _ in RANKS], [w for _, w in RANKS])[0]
@@ -137,8 +280,9 @@ class Simulator:
                         "unit_id": profile.unit.unit_id,
                         "year": year,
                         "rank": rank,
-                        "published_at": published,
+                        "published_at": format_instant(published),
                     },
+                    published,
                 )
 
     def _day_of_unit(
@@ -149,18 +293,20 @@ class Simulator:
         procedures = PROVINCE_PROCEDURES if profile.unit.level == "province" else COMMUNE_PROCEDURES
         progress = min(1.0, (day - first_day) / 365)
         late_probability = profile.late_start + profile.late_drift * progress
+        # MaHoSo style (agency code, yyMMdd, serial): unique in the province, so that the
+        # national sync records, keyed by MaHoSo alone, can use the same dossier_id.
+        prefix = f"{profile.unit.dvcqg_code or profile.unit.unit_id}-{date_of_day(day):%y%m%d}"
         for number in range(_poisson(expected, rng)):
-            code, processing, online_share = rng.choice(procedures)
-            online = rng.random() < online_share or not working
+            procedure = rng.choice(procedures)
+            online = rng.random() < procedure.online_share or not working
             if online:
-                received = day_start(day) + rng.randrange(DAY_US)
+                received = day_start(day) + _seconds(rng, 0, 86_400)
             else:  # office hours 07:30-17:00
-                received = day_start(day) + int((7.5 + rng.random() * 9.5) * HOUR_US)
+                received = day_start(day) + _seconds(rng, 27_000, 61_200)
             yield from self._dossier(
                 profile,
-                f"{date_of_day(day):%Y%m%d}-{number:04d}",
-                code,
-                processing,
+                f"{prefix}-{number + 1:04d}",
+                procedure,
                 "online" if online else rng.choice(("counter", "counter", "postal")),
                 received,
                 late_probability,
@@ -170,61 +316,141 @@ class Simulator:
     def _dossier(
         self,
         profile: UnitProfile,
-        serial: str,
-        code: str,
-        processing: ProcessingTime,
+        dossier_id: str,
+        procedure: Procedure,
         channel: str,
         received: Instant,
         late_probability: float,
         rng: random.Random,
     ) -> Iterator[tuple[str, dict[str, Any], Instant]]:
         unit_id = profile.unit.unit_id
-        dossier_id = f"HS-{serial}"
+        prefix = f"{unit_id}/{dossier_id}"
         official = rng.choice(profile.officials)
-        due = self.calendar.deadline(received, processing)
+        about = {"unit_id": unit_id, "dossier_id": dossier_id}
+        due = self.calendar.deadline(received, procedure.processing)
+        processing = procedure.processing
         submitted: dict[str, Any] = {
-            "event_id": f"{unit_id}/{dossier_id}/s",
-            "unit_id": unit_id,
-            "dossier_id": dossier_id,
+            "event_id": f"{prefix}/s",
+            **about,
             "received_at": format_instant(received),
             "processing_time": {"amount": processing.amount, "unit": processing.unit},
             "official_id": official,
-            "procedure_code": code,
+            "procedure_code": procedure.code,
             "channel": channel,
         }
-        yield "cchc.dossier-submitted", submitted, received
+        yield SUBMITTED_TOPIC, submitted, received
         if rng.random() < 0.01:
-            yield "cchc.dossier-submitted", submitted, received + rng.randrange(HOUR_US)
+            yield SUBMITTED_TOPIC, submitted, received + rng.randrange(HOUR_US)
         slow = official in profile.slow_officials
-        if rng.random() < (late_probability + (0.12 if slow else 0.0)):
-            completed = due + rng.randrange(HOUR_US, 6 * DAY_US)
+        late = rng.random() < (late_probability + (0.12 if slow else 0.0))
+        asked_twice = late and rng.random() < ASKED_TWICE
+        # When the dossier's clock reaches its end; pauses then push it later in wall time.
+        if late and not asked_twice:
+            finish = due + _seconds(rng, 3_600, 6 * 86_400)
         else:
-            completed = received + int((due - received) * rng.uniform(0.05, 0.98))
+            finish = received + _whole(int((due - received) * rng.uniform(0.05, 0.98)))
+        pauses = _planned_pauses(procedure, received, finish, asked_twice, rng)
+        paused = 0
+        for pause in pauses:
+            paused_at = pause.clock_at + paused
+            opened = {
+                "event_id": f"{prefix}/{pause.pause_id}",
+                **about,
+                "pause_id": pause.pause_id,
+                "reason": pause.reason,
+                "paused_at": format_instant(paused_at),
+                "official_id": official,
+            }
+            yield PAUSE_TOPIC, opened, paused_at
+            if pause.duration is None:
+                return  # the citizen never came back: the dossier stays open, paused
+            paused += pause.duration
+            resumed = paused_at + pause.duration
+            closed = {
+                "event_id": f"{prefix}/{pause.pause_id}/r",
+                "resumed_at": format_instant(resumed),
+            }
+            yield PAUSE_TOPIC, opened | closed, resumed
+        completed = finish + paused
+        if late and rng.random() < RESCHEDULED:
+            # around the moment the deadline passes in wall time, and before the end
+            deadline = due + sum(p.duration or 0 for p in pauses if p.clock_at < due)
+            moment = deadline + _seconds(rng, -2 * 86_400, 4 * 3_600)
+            rescheduled = max(received, min(moment, completed))
+            new_due = max(completed + _seconds(rng, -12 * 3_600, 2 * 86_400), due + HOUR_US)
+            event = {
+                "event_id": f"{prefix}/d",
+                **about,
+                "rescheduled_at": format_instant(rescheduled),
+                "new_due_at": format_instant(new_due),
+                "apology": rng.random() < APOLOGISED,
+                "official_id": official,
+            }
+            yield RESCHEDULED_TOPIC, event, rescheduled
+        outcome = rng.choices([o for o, _ in OUTCOMES], [w for _, w in OUTCOMES])[0]
         completion = {
-            "event_id": f"{unit_id}/{dossier_id}/c",
-            "unit_id": unit_id,
-            "dossier_id": dossier_id,
+            "event_id": f"{prefix}/c",
+            **about,
             "completed_at": format_instant(completed),
             "official_id": official,
-            "outcome": rng.choices(("resolved", "rejected", "withdrawn"), (0.94, 0.04, 0.02))[0],
+            "outcome": outcome,
         }
-        yield "cchc.dossier-completed", completion, completed
+        yield COMPLETED_TOPIC, completion, completed
+        if outcome == "resolved" and rng.random() < HANDED_OVER:
+            handed = completed + _seconds(rng, 3_600, 3 * 86_400)
+            handover = {"event_id": f"{prefix}/t", "completed_at": format_instant(handed)}
+            yield COMPLETED_TOPIC, completion | handover | {"outcome": "returned"}, handed
         if rng.random() < 0.35:
-            surveyed = completed + rng.randrange(2 * DAY_US)
+            surveyed = completed + _seconds(rng, 0, 2 * 86_400)
             dissatisfied = rng.random() < profile.dissatisfied
             rating = "dissatisfied" if dissatisfied else rng.choice(("satisfied", "very_satisfied"))
             yield (
                 "cchc.satisfaction-survey",
                 {
-                    "event_id": f"{unit_id}/{dossier_id}/v",
-                    "unit_id": unit_id,
-                    "dossier_id": dossier_id,
+                    "event_id": f"{prefix}/v",
+                    **about,
                     "surveyed_at": format_instant(surveyed),
                     "rating": rating,
                     "official_id": official,
                 },
                 surveyed,
             )
+
+
+def _planned_pauses(
+    procedure: Procedure,
+    received: Instant,
+    finish: Instant,
+    asked_twice: bool,
+    rng: random.Random,
+) -> list[PlannedPause]:
+    """The dossier's pauses in clock order: supplements early, the financial one late."""
+    span = finish - received
+    planned: list[tuple[Instant, str, PauseReason]] = []
+    if asked_twice or rng.random() < SUPPLEMENTED:
+        first = received + _whole(int(span * rng.uniform(0.05, 0.5)))
+        planned.append((first, "bs1", "supplement"))
+        if asked_twice:
+            second = first + _whole(int((finish - first) * rng.uniform(0.2, 0.8)))
+            planned.append((second, "bs2", "supplement"))
+    if rng.random() < procedure.financial_share:
+        obligation = received + _whole(int(span * rng.uniform(0.6, 0.95)))
+        planned.append((obligation, "nvtc1", "financial_obligation"))
+    pauses = []
+    for clock_at, pause_id, reason in sorted(planned):
+        longest = 5 * 86_400 if reason == "supplement" else 10 * 86_400
+        duration = None if rng.random() < NEVER_RESUMED else _seconds(rng, 2 * 3_600, longest)
+        pauses.append(PlannedPause(clock_at, pause_id, reason, duration))
+    return pauses
+
+
+def _seconds(rng: random.Random, low: int, high: int) -> Instant:
+    """A random whole number of seconds in [low, high), as microseconds."""
+    return rng.randrange(low, high) * SECOND_US
+
+
+def _whole(duration: Instant) -> Instant:
+    return duration - duration % SECOND_US
 
 
 def _poisson(mean: float, rng: random.Random) -> int:
@@ -238,12 +464,29 @@ def _poisson(mean: float, rng: random.Random) -> int:
     return count
 
 
-TIMESTAMP_FIELD = {
-    "cchc.dossier-submitted": "received_at",
-    "cchc.dossier-completed": "completed_at",
-    "cchc.satisfaction-survey": "surveyed_at",
-    "cchc.unit-ranking": "published_at",
-}
+def _decoded(topic: str, event: dict[str, Any]) -> Event:
+    """The contract's record of a section-2 event: its own timestamp, defaults applied."""
+    kind = _KINDS.get(topic)
+    if kind is None:
+        raise ValueError(f"{topic!r} is not a topic of the contract's section 2")
+    return decode(kind, orjson.dumps(event))
+
+
+def event_time(topic: str, event: dict[str, Any]) -> Instant:
+    """An event's own timestamp (contract §6): a DvcqgSync message's is ``synced_at``."""
+    if topic == SYNC_TOPIC:
+        return parse_instant(event["synced_at"], "synced_at")
+    return _decoded(topic, event).timestamp
+
+
+def message_key(topic: str, value: dict[str, Any]) -> str | None:
+    """The Kafka key (contract §1): the ``MaHoSo`` of a one-record sync message, none for
+    a batch; ``unit_id`` for every other event."""
+    if topic != SYNC_TOPIC:
+        key: str = value["unit_id"]
+        return key
+    records = value["data"]
+    return str(records[0]["MaHoSo"]) if len(records) == 1 else None
 
 
 def paced(
@@ -255,8 +498,314 @@ def paced(
     """
     stop = stop or threading.Event()
     for topic, event in events:
-        field = TIMESTAMP_FIELD[topic]
-        wait = (parse_instant(event[field], field) - time.time_ns() // 1000) / 1e6
+        wait = (event_time(topic, event) - time.time_ns() // 1000) / 1e6
         if (wait > 0 and stop.wait(wait)) or stop.is_set():
             return
         yield topic, event
+
+
+# The national dossier-sync records (contract section 9).
+
+DOSSIER_SERVICE = "DongBoHoSoMC"
+PROGRESS_SERVICE = "CapNhatTienDoHoSoMC"
+CHANNEL_CODES = {"counter": 1, "online": 2, "postal": 3}
+# TrangThaiHoSo
+RECEIVED = 2  # Đã tiếp nhận
+PROCESSING = 4  # Đang xử lý
+AWAITING_SUPPLEMENT = 5  # Chờ bổ sung
+AWAITING_OBLIGATION = 6  # Chờ thực hiện nghĩa vụ tài chính
+WITHDRAWN = 7  # Công dân yêu cầu rút hồ sơ
+STOPPED = 8  # Dừng xử lý
+PROCESSED = 9  # Đã xử lý xong
+RETURNED = 10  # Đã trả kết quả
+STEP_NAMES = {
+    "resolved": "Hoàn thành xử lý hồ sơ",
+    "returned": "Trả kết quả cho công dân",
+    "rejected": "Từ chối giải quyết hồ sơ",
+    "stopped": "Dừng xử lý hồ sơ",
+    "withdrawn": "Công dân rút hồ sơ",
+}
+SYNC_INTERVAL = 60 * SECOND_US
+"""A one-stop system sends what changed in each minute as one call per service."""
+BATCH_LIMIT = 50
+FORGET_AFTER = 30 * DAY_US
+"""The simulator never changes a dossier this long after its end (a handover comes
+within days)."""
+
+
+_day_digits: dict[int, str] = {}
+
+
+def sync_date(instant: Instant) -> str:
+    """A sync record's date: ``yyyyMMddHHmmss`` in Asia/Ho_Chi_Minh (fractions dropped).
+
+    The day's digits are memoised: a snapshot has several dates, mostly on few days, and
+    ``strftime`` for each was a good part of what a conversion costs.
+
+    >>> sync_date(parse_instant("2026-01-05T20:30:59.5Z", "t"))
+    '20260106033059'
+    """
+    day = day_of(instant)
+    digits = _day_digits.get(day)
+    if digits is None:
+        digits = _day_digits[day] = f"{date_of_day(day):%Y%m%d}"
+    seconds = (instant - day_start(day)) // SECOND_US
+    return f"{digits}{seconds // 3600:02d}{seconds // 60 % 60:02d}{seconds % 60:02d}"
+
+
+def _sync_date_or_none(instant: Instant | None) -> str:
+    return "" if instant is None else sync_date(instant)
+
+
+def as_dvcqg(
+    events: Iterable[tuple[str, dict[str, Any]]],
+    units: Mapping[str, Unit] | None = None,
+    calendar: WorkingCalendar | None = None,
+) -> Iterator[tuple[str, dict[str, Any]]]:
+    """The same traffic as a one-stop system sends it to the national portal (contract §9).
+
+    Submissions, completions and supplement pauses become ``DongBoHoSoMC`` snapshots on
+    ``cchc.dvcqg-sync``: at every change of a dossier its whole state (cumulative), which the
+    contract's rules turn back into the winning submission, completion and supplement
+    pauses of the events. ``MaHoSo`` is the dossier_id (so dossier ids must be unique across
+    units, as the simulator's are); ``DonViXuLy`` the unit's ``dvcqg_code`` (its unit_id
+    without one, which the contract maps back to itself); ``NgayHenTra`` the appointment
+    as supplements moved it (each resumed pause moves it by its length), the first entry's
+    ``NgayHenTraTruoc`` the original due. The winning completion (contract §4) gives the
+    status: resolved 9 (10 with ``NgayTra`` once a "returned" also came), returned 10,
+    stopped 8, withdrawn 7, each with its date; rejected keeps the open status and sets
+    ``NgayTuChoi``. ``CapNhatTienDoHoSoMC`` progress records name the submission's official
+    at receipt and the completion's (else the submission's) at the end.
+
+    What sync records cannot say: financial-obligation pauses (status 6 carries no date, so
+    their time counts as processing and such a dossier may turn late); the official is
+    not a field of the dossier but the latest progress record up to its end, so when a
+    dossier ends in the very second it was received, by another official, the contract's
+    tie-break (``NguoiXuLy`` by code point) may name the other one; a snapshot holds one
+    end, so losing completions vanish (figures use only the winner anyway); completions or
+    pauses of a dossier whose submission never comes (no ``NgayTiepNhan``) are dropped,
+    so orphans are lost; two units' dossiers with the same dossier_id would be one
+    ``MaHoSo``; dates lose any fraction of a second. Reschedulings, surveys and rankings
+    are not sync records: they pass through unchanged on their own topics. Kafka keys:
+    :func:`message_key`.
+
+    Batches: a change goes into the message of its minute and service, at most
+    :data:`BATCH_LIMIT` records each, whose ``synced_at`` is the latest change time in it.
+    A dossier appears at most once per minute (its latest state), so each later snapshot of
+    it lies in a later minute, with a strictly later ``synced_at``: the contract's winner is
+    always the latest state. Input must come in time order (as :meth:`Simulator.history`
+    yields it); an event older than one before it is taken at the time already reached.
+    The output is in time order, each event at its own time and each message at its
+    ``synced_at``. A dossier ended :data:`FORGET_AFTER` before the stream's time is
+    forgotten, so that a year converts in bounded memory; a later event of it would be
+    taken for an orphan.
+    """
+    converter = _DvcqgConverter(units if units is not None else load_units(), calendar)
+    for topic, event in events:
+        yield from converter.feed(topic, event)
+    yield from converter.flush()
+
+
+@dataclass(slots=True)
+class _DossierState:
+    """What the events said so far of one dossier: the winners of contract section 4."""
+
+    submission: DossierSubmitted | None = None
+    due: Instant = 0
+    completion: Completion | None = None
+    returned_at: Instant | None = None
+    """The latest "returned": the handover after a "resolved" (status 10)."""
+    pauses: dict[str, Pause] = field(default_factory=dict)
+    record: dict[str, Any] | None = None
+    """The last snapshot sent."""
+    steps: set[tuple[Instant, str]] = field(default_factory=set)
+    """(ThoiDiemXuLy, NguoiXuLy) of the progress records sent."""
+    touched: Instant = 0
+
+
+class _DvcqgConverter:
+    """The state :func:`as_dvcqg` keeps: each dossier's winners, and the current minute."""
+
+    def __init__(self, units: Mapping[str, Unit], calendar: WorkingCalendar | None) -> None:
+        self._codes = {unit.unit_id: unit.dvcqg_code for unit in units.values() if unit.dvcqg_code}
+        self._calendar = calendar or WorkingCalendar()
+        self._dossiers: dict[str, _DossierState] = {}
+        self._ended: deque[tuple[Instant, str]] = deque()
+        self._now: Instant | None = None
+        # this minute's output: latest snapshot per MaHoSo, progress records, other events
+        self._snapshots: dict[str, tuple[Instant, dict[str, Any]]] = {}
+        self._progress: list[tuple[Instant, dict[str, Any]]] = []
+        self._passed: list[tuple[Instant, str, dict[str, Any]]] = []
+
+    def feed(self, topic: str, event: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+        record = _decoded(topic, event)
+        at = record.timestamp if self._now is None else max(self._now, record.timestamp)
+        if self._now is not None and at // SYNC_INTERVAL != self._now // SYNC_INTERVAL:
+            yield from self.flush()
+        self._now = at
+        if isinstance(record, DossierSubmitted | DossierCompleted | DossierPause):
+            self._apply(record, at)
+        else:
+            self._passed.append((at, topic, event))
+
+    def flush(self) -> Iterator[tuple[str, dict[str, Any]]]:
+        """The minute's messages and events, in time order."""
+        out = self._passed
+        snapshots = sorted(self._snapshots.values(), key=itemgetter(0))
+        for service, records in ((DOSSIER_SERVICE, snapshots), (PROGRESS_SERVICE, self._progress)):
+            for start in range(0, len(records), BATCH_LIMIT):
+                batch = records[start : start + BATCH_LIMIT]
+                synced = batch[-1][0]
+                message = {
+                    "service": service,
+                    "synced_at": format_instant(synced),
+                    "data": [record for _, record in batch],
+                }
+                out.append((synced, SYNC_TOPIC, message))
+        out.sort(key=itemgetter(0))
+        self._snapshots, self._progress, self._passed = {}, [], []
+        self._forget()
+        for _, topic, value in out:
+            yield topic, value
+
+    def _forget(self) -> None:
+        if self._now is None:
+            return
+        horizon = self._now - FORGET_AFTER
+        while self._ended and self._ended[0][0] < horizon:
+            touched, dossier_id = self._ended.popleft()
+            state = self._dossiers.get(dossier_id)
+            if state is not None and state.touched == touched:
+                del self._dossiers[dossier_id]
+
+    def _apply(
+        self, record: DossierSubmitted | DossierCompleted | DossierPause, at: Instant
+    ) -> None:
+        state = self._dossiers.setdefault(record.dossier_id, _DossierState())
+        if isinstance(record, DossierSubmitted):
+            current = state.submission
+            if current is None or (record.received_at, record.event_id) > (
+                current.received_at,
+                current.event_id,
+            ):
+                state.submission = record
+                state.due = self._due(record)
+        elif isinstance(record, DossierCompleted):
+            end = Completion(
+                record.completed_at, record.event_id, record.official_id, record.outcome
+            )
+            if end.outcome == "returned":
+                state.returned_at = max(end.at, state.returned_at or end.at)
+            if state.completion is None or end.rank > state.completion.rank:
+                state.completion = end
+        else:
+            supplement = record.reason == "supplement"
+            pause = Pause(
+                record.pause_id, record.event_id, supplement, record.paused_at, record.resumed_at
+            )
+            known = state.pauses.get(pause.pause_id)
+            if known is None or pause.rank > known.rank:
+                state.pauses[pause.pause_id] = pause
+        if state.completion is not None:
+            state.touched = at
+            self._ended.append((at, record.dossier_id))
+        snapshot = self._snapshot(record.dossier_id, state)
+        if snapshot is None or snapshot == state.record:
+            return
+        state.record = snapshot
+        self._snapshots[record.dossier_id] = (at, snapshot)
+        for moment, official, status, what in self._steps(state, snapshot["TrangThaiHoSo"]):
+            if (moment, official) not in state.steps:
+                state.steps.add((moment, official))
+                progress = {
+                    "MaHoSo": record.dossier_id,
+                    "NguoiXuLy": official,
+                    "ThoiDiemXuLy": sync_date(moment),
+                    "TrangThai": status,
+                    "NoiDungXuLy": what,
+                }
+                self._progress.append((at, progress))
+
+    def _due(self, submission: DossierSubmitted) -> Instant:
+        if submission.due_at is not None:
+            return submission.due_at
+        assert submission.processing_time is not None  # the schema requires one of them
+        return self._calendar.deadline(submission.received_at, submission.processing_time)
+
+    @staticmethod
+    def _steps(state: _DossierState, status: int) -> list[tuple[Instant, str, int, str]]:
+        """(ThoiDiemXuLy, NguoiXuLy, TrangThai, NoiDungXuLy) of the steps that name the
+        dossier's official: its receipt, and its end (``status``) by the completion's
+        official, else the submission's, as section 5 gives the dossier's official."""
+        submission, end = state.submission, state.completion
+        assert submission is not None
+        steps = []
+        if submission.official_id:
+            steps.append(
+                (submission.received_at, submission.official_id, RECEIVED, "Tiếp nhận hồ sơ")
+            )
+        if end is not None:
+            official = end.official or submission.official_id
+            if official:
+                steps.append((end.at, official, status, STEP_NAMES[end.outcome]))
+        return steps
+
+    def _snapshot(self, dossier_id: str, state: _DossierState) -> dict[str, Any] | None:
+        """The DongBoHoSoMC record of the dossier's state; None before its receipt."""
+        submission = state.submission
+        if submission is None:
+            return None
+        appointment, supplements = state.due, []
+        pauses = sorted(state.pauses.values(), key=lambda p: (p.at, p.pause_id))
+        for pause in pauses:
+            if not pause.supplement:
+                continue
+            moved = None if pause.resumed is None else appointment + pause.resumed - pause.at
+            supplements.append(
+                {
+                    "HoSoBoSungId": pause.pause_id,
+                    "NgayBoSung": sync_date(pause.at),
+                    "NgayTiepNhanBoSung": _sync_date_or_none(pause.resumed),
+                    "NgayHenTraTruoc": sync_date(appointment),
+                    "NgayHenTraMoi": _sync_date_or_none(moved),
+                }
+            )
+            appointment = appointment if moved is None else moved
+        waiting = [pause.supplement for pause in pauses if pause.resumed is None]
+        status = (
+            AWAITING_SUPPLEMENT
+            if any(waiting)
+            else AWAITING_OBLIGATION
+            if waiting
+            else PROCESSING
+            if pauses
+            else RECEIVED
+        )
+        processed = returned = rejected = None
+        end = state.completion
+        if end is not None and end.outcome == "rejected":
+            rejected = end.at
+        elif end is not None and end.outcome == "returned":
+            status, returned = RETURNED, end.at
+        elif end is not None and end.outcome == "resolved":
+            processed, returned = end.at, state.returned_at
+            status = PROCESSED if returned is None else RETURNED
+        elif end is not None:
+            processed = end.at
+            status = STOPPED if end.outcome == "stopped" else WITHDRAWN
+        record: dict[str, Any] = {
+            "MaHoSo": dossier_id,
+            "MaTTHC": submission.procedure_code or "",
+            "TenTTHC": PROCEDURE_NAMES.get(submission.procedure_code or "", ""),
+            "DonViXuLy": self._codes.get(submission.unit_id, submission.unit_id),
+            "TrangThaiHoSo": status,
+            "NgayTiepNhan": sync_date(submission.received_at),
+            "NgayHenTra": sync_date(appointment),
+            "NgayKetThucXuLy": _sync_date_or_none(processed),
+            "NgayTra": _sync_date_or_none(returned),
+            "NgayTuChoi": _sync_date_or_none(rejected),
+            "DanhSachHoSoBoSung": supplements,
+        }
+        if submission.channel in CHANNEL_CODES:
+            record["KenhThucHien"] = CHANNEL_CODES[submission.channel]
+        return record

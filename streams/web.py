@@ -9,22 +9,27 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import aiohttp.web
+import faust.web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from kpi.periods import PeriodError
-from schemas.codec import encode
+from schemas.codec import InvalidEvent, encode
+from schemas.dvcqg import MAX_SYNC_BYTES, TooLarge, stamp
 from streams.access import Caller, Grant, Tokens, token_of
 from streams.alert_feed import AlertHub, StreamEnded, TooManyStreams, parse_position
 from streams.api import UNITS_STREAM_SECONDS, Api, BadRequest, Forbidden, NotFound, whole_number
 from streams.instruments import REGISTRY
 from streams.peers import LOCAL, PeerError, Peers
 from streams.worker import Worker
+
+log = logging.getLogger(__name__)
 
 STATIC = Path(__file__).resolve().parent / "static"
 SSE_HEADERS = {
@@ -179,6 +184,46 @@ def install_views(worker: Worker, api: Api, peers: Peers, tokens: Tokens, hub: A
             return api.info(caller)
 
         return await respond(web, request, answer, lambda grant: True)
+
+    class IngestDvcqg(faust.web.View):
+        """``POST /ingest/dvcqg``: a copy of what a one-stop system sends the national
+        portal, published on the sync topic and answered in the portal's way."""
+
+        async def post(self, request: Any) -> Any:
+            caller = caller_of(request)
+            if caller is None or not caller.grant.ingests:
+                return refused(self, caller)
+            too_large = f"the body is over {MAX_SYNC_BYTES} bytes"
+            if (request.content_length or 0) > MAX_SYNC_BYTES:
+                return error_response(self, 413, too_large)
+            try:
+                body = await request.read()
+            except aiohttp.web.HTTPRequestEntityTooLarge:
+                return error_response(self, 413, too_large)
+            try:
+                stamped = stamp(body, time.time_ns() // 1000)
+            except TooLarge as error:
+                return error_response(self, 413, error.reason)
+            except InvalidEvent as error:
+                return error_response(self, 400, f"not a national sync body: {error.reason}")
+            try:
+                sent = await worker.send(worker.topics.dvcqg_sync, None, stamped.message, None)
+                await sent.sent
+            except Exception as error:  # the body is not published: the sender sends again
+                log.warning("could not publish a sync body: %r", error)
+                return error_response(self, 503, f"the broker did not take the body: {error}")
+            accepted = stamped.records - len(stamped.errors)
+            answer: dict[str, Any] = {
+                "error_code": 1 if stamped.errors else 0,
+                "message": f"Đã nhận {accepted}/{stamped.records} bản ghi hợp lệ "
+                f"({accepted} of {stamped.records} records valid)",
+                "accepted": accepted,
+            }
+            if stamped.errors:
+                answer["errors"] = stamped.errors
+            return json_response(self, answer)
+
+    app.page("/ingest/dvcqg")(IngestDvcqg)
 
     @app.page("/")
     async def overview(web: Any, request: Any) -> Any:

@@ -24,6 +24,8 @@ def test_simulate_is_deterministic_and_realistic() -> None:
         "cchc.dossier-completed",
         "cchc.satisfaction-survey",
         "cchc.unit-ranking",
+        "cchc.dossier-pause",
+        "cchc.dossier-rescheduled",
     }
     assert topics["cchc.unit-ranking"] == 24  # two past years for each of 12 units
     assert all(line["key"] == line["value"]["unit_id"] for line in lines)
