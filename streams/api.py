@@ -12,7 +12,7 @@ import asyncio
 import time
 from typing import Any
 
-from kpi.engine import DueDossier
+from kpi.engine import DueDossier, PausedDossier
 from kpi.periods import Period, date_of_day, day_of, parse_period
 from kpi.rules import RULE_NAMES, percent_ratio
 from kpi.units import lookup
@@ -63,6 +63,17 @@ def _due_rows(dossiers: list[DueDossier]) -> list[dict[str, Any]]:
             "dossier_id": dossier.dossier_id,
             "official_id": dossier.official_id,
             "due_at": format_instant(dossier.due_at),
+        }
+        for dossier in dossiers
+    ]
+
+
+def _paused_rows(dossiers: list[PausedDossier]) -> list[dict[str, Any]]:
+    return [
+        {
+            "dossier_id": dossier.dossier_id,
+            "official_id": dossier.official_id,
+            "paused_at": format_instant(dossier.paused_at),
         }
         for dossier in dossiers
     ]
@@ -124,8 +135,10 @@ class Api:
         return rows
 
     def due_soon(self, unit_id: str, days: int) -> dict[str, Any]:
-        """Open dossiers that turn overdue within ``days`` working days, and those already
-        overdue (oldest first)."""
+        """Open dossiers that turn overdue within ``days`` working days, those already
+        overdue (oldest first), and those waiting inside a pause for the citizen's papers
+        or financial obligation (longest waiting first): a paused dossier's clock stands
+        still, so it is listed apart, and among the overdue only when it already is."""
         self.require_unit(unit_id)
         engine = self.worker.engine
         engine.advance()
@@ -137,10 +150,12 @@ class Api:
             "until": format_instant(until),
             "dossiers": _due_rows(engine.due_within(until).get(unit_id, [])),
             "overdue": _due_rows(engine.due_within(engine.now - 1, since=0).get(unit_id, [])),
+            "paused": _paused_rows(engine.paused_dossiers(unit_id)),
         }
 
     def daily(self, unit_id: str, days: int) -> dict[str, Any]:
-        """Per local day: resolved, late, surveys, satisfied, for the last ``days`` days."""
+        """Per local day: resolved, late, surveys, satisfied, rescheduled and apologised,
+        for the last ``days`` days."""
         self.require_unit(unit_id)
         engine = self.worker.engine
         engine.advance()
@@ -152,6 +167,8 @@ class Api:
                 "resolved_late": counts.resolved_late,
                 "surveys": counts.surveys,
                 "satisfied": counts.satisfied,
+                "rescheduled": counts.rescheduled,
+                "apologised": counts.apologised,
             }
             for counts in engine.daily(unit_id, today - days + 1, today + 1)
         ]

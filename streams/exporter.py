@@ -3,6 +3,8 @@
 Only the units this worker owns are exported, so several workers never export the same
 series. Rates are ``_ratio`` gauges (0..1; a series is absent while its denominator is 0);
 counts of a period are gauges, since corrections and the turning of the period lower them.
+Officials are not labels: their figures need their unit's token in the API (contract §8),
+so here they appear only as a count per unit (``cchc_unit_officials_in_breach``).
 """
 
 from __future__ import annotations
@@ -49,12 +51,26 @@ class FiguresCollector(Collector):
                     "late_ratio",
                     "Late-dossier rate: (late + open overdue) / (resolved + open overdue).",
                 ),
+                (
+                    "late_resolved_ratio",
+                    "Late rate of resolved dossiers: resolved late / resolved.",
+                ),
                 ("satisfaction_ratio", "Satisfaction index: satisfied / surveys."),
                 ("dossiers_resolved", "Dossiers resolved in the period."),
                 ("dossiers_resolved_late", "Dossiers resolved after their deadline in the period."),
                 (
                     "dossiers_open_overdue",
                     "Open dossiers past their deadline at the period's end or now.",
+                ),
+                (
+                    "dossiers_paused",
+                    "Open dossiers inside a pause (supplement or financial obligation) at the "
+                    "period's end or now.",
+                ),
+                ("dossiers_rescheduled", "Dossiers rescheduled (a new appointment) in the period."),
+                (
+                    "dossiers_apologised",
+                    "Dossiers rescheduled in the period with an apology letter.",
                 ),
                 ("surveys", "Satisfaction votes in the period."),
                 ("surveys_satisfied", "Satisfied and very satisfied votes in the period."),
@@ -73,11 +89,16 @@ class FiguresCollector(Collector):
                 values = [unit_id, kind]
                 if f.dossiers:
                     families["late_ratio"].add_metric(values, f.late / f.dossiers)
+                if f.resolved:
+                    families["late_resolved_ratio"].add_metric(values, f.resolved_late / f.resolved)
                 if f.surveys:
                     families["satisfaction_ratio"].add_metric(values, f.satisfied / f.surveys)
                 families["dossiers_resolved"].add_metric(values, f.resolved)
                 families["dossiers_resolved_late"].add_metric(values, f.resolved_late)
                 families["dossiers_open_overdue"].add_metric(values, f.open_overdue)
+                families["dossiers_paused"].add_metric(values, f.paused)
+                families["dossiers_rescheduled"].add_metric(values, f.rescheduled)
+                families["dossiers_apologised"].add_metric(values, f.apologised)
                 families["surveys"].add_metric(values, f.surveys)
                 families["surveys_satisfied"].add_metric(values, f.satisfied)
                 breaching = sum(

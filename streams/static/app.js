@@ -12,10 +12,13 @@ const TEXT = {
     state_over: "Vượt ngưỡng", state_risk: "Có nguy cơ", state_ok: "Trong ngưỡng", state_none: "Chưa có số liệu",
     col_unit: "Đơn vị", col_state: "Trạng thái", col_late: "Tỷ lệ trễ hạn", col_overdue: "Đang quá hạn",
     col_resolved: "Đã giải quyết", col_satisfaction: "Chỉ số hài lòng", col_official: "Công chức",
+    col_late_resolved: "Tỷ lệ trễ hạn (hồ sơ đã giải quyết)", col_paused: "Đang tạm dừng",
+    col_rescheduled: "Đã hẹn lại", col_apologised: "Đã xin lỗi",
     footer: "Ngưỡng theo Kết luận 91: hồ sơ trễ hạn từ 5 % trở lên hoặc chỉ số hài lòng từ 80 % trở xuống thì không xếp hạng Tốt.",
     live: "● Trực tiếp", lost: "Mất kết nối — đang kết nối lại…", shown: "{n} / {total} đơn vị",
     units_over: "Đơn vị vượt ngưỡng", back: "← Toàn tỉnh", chart: "Hồ sơ giải quyết 30 ngày qua",
     officials: "Cán bộ, công chức", overdue: "Hồ sơ đang quá hạn", due_soon: "Hồ sơ sắp đến hạn (3 ngày làm việc)", alerts: "Cảnh báo",
+    paused: "Hồ sơ đang chờ bổ sung / nghĩa vụ tài chính", paused_since: "tạm dừng từ",
     none: "Không có", due: "hạn", firing: "Đang cảnh báo", resolved: "Đã hết", since: "từ",
     chart_late: "trễ hạn", chart_on_time: "đúng hạn", lang: "English",
     token_needed: "Trang này cần mã truy cập. Nhập mã do quản trị viên cấp:", token_label: "Mã truy cập",
@@ -32,10 +35,13 @@ const TEXT = {
     state_over: "Over the line", state_risk: "At risk", state_ok: "Within the line", state_none: "No figures yet",
     col_unit: "Unit", col_state: "State", col_late: "Late rate", col_overdue: "Open overdue",
     col_resolved: "Resolved", col_satisfaction: "Satisfaction", col_official: "Official",
+    col_late_resolved: "Late rate (resolved dossiers)", col_paused: "Paused",
+    col_rescheduled: "Rescheduled", col_apologised: "Apologised",
     footer: "Conclusion 91: a unit with 5 % or more late dossiers, or a satisfaction index of 80 % or less, may not be ranked Good.",
     live: "● Live", lost: "Connection lost — reconnecting…", shown: "{n} / {total} units",
     units_over: "Units over the line", back: "← Province", chart: "Dossiers resolved, last 30 days",
     officials: "Officials", overdue: "Open overdue dossiers", due_soon: "Dossiers due soon (3 working days)", alerts: "Alerts",
+    paused: "Dossiers waiting for papers / financial obligations", paused_since: "paused since",
     none: "None", due: "due", firing: "Firing", resolved: "Resolved", since: "since",
     chart_late: "late", chart_on_time: "on time", lang: "Tiếng Việt",
     token_needed: "This page needs an access token. Enter the token your administrator gave you:",
@@ -125,6 +131,11 @@ function escape(text) {
   return String(text).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
 }
 
+// The figure cards above a page's tables, from [label, value] pairs.
+function totalsHTML(cards) {
+  return cards.map(([k, v]) => `<div><dt>${k}</dt><dd>${v}</dd></div>`).join("");
+}
+
 function applyLanguage() {
   document.documentElement.lang = lang;
   document.querySelectorAll("[data-i18n]").forEach((node) => { node.textContent = t(node.dataset.i18n); });
@@ -156,12 +167,16 @@ function renderOverview() {
   const late = sum("resolved_late") + sum("open_overdue"), dossiers = sum("resolved") + sum("open_overdue");
   const totals = [
     [t("col_late"), percent(dossiers ? late / dossiers : null)],
+    [t("col_late_resolved"), percent(sum("resolved") ? sum("resolved_late") / sum("resolved") : null)],
     [t("col_overdue"), number(sum("open_overdue"))],
     [t("col_resolved"), number(sum("resolved"))],
     [t("col_satisfaction"), percent(sum("surveys") ? sum("satisfied") / sum("surveys") : null)],
     [t("units_over"), `${rows.filter((row) => row.state === "over").length} / ${rows.length}`],
+    [t("col_paused"), number(sum("paused"))],
+    [t("col_rescheduled"), number(sum("rescheduled"))],
+    [t("col_apologised"), number(sum("apologised"))],
   ];
-  $("#totals").innerHTML = totals.map(([k, v]) => `<div><dt>${k}</dt><dd>${v}</dd></div>`).join("");
+  $("#totals").innerHTML = totalsHTML(totals);
   const type = $("#filter-type").value, wanted = $("#filter-state").value;
   const shown = rows
     .filter((row) => !type || row.level === type)
@@ -176,6 +191,8 @@ function renderOverview() {
       <td class="num">${number(row.open_overdue)}</td>
       <td class="num">${number(row.resolved)}</td>
       <td class="num satisfaction">${percent(row.satisfaction_index)}</td>
+      <td class="num late-resolved">${percent(row.late_rate_resolved)}</td>
+      <td class="num paused">${number(row.paused ?? 0)}</td>
     </tr>`).join("");
   document.querySelectorAll("th button[data-sort]").forEach((button) => {
     const active = button.dataset.sort === sortKey;
@@ -227,7 +244,7 @@ async function loadUnit() {
   const seesUnit = info.access.admin || info.access.units.includes(unitId);
   const [unit, due, alerts, daily] = (await Promise.all([
     getJSON(`/api/units/${id}${query}`),
-    seesUnit ? getJSON(`/api/units/${id}/due-soon?days=3`) : { body: { overdue: [], dossiers: [] } },
+    seesUnit ? getJSON(`/api/units/${id}/due-soon?days=3`) : { body: { overdue: [], dossiers: [], paused: [] } },
     getJSON(`/api/alerts?state=all&unit_id=${id}`),
     getJSON(`/api/units/${id}/daily?days=30`),
   ])).map((answer) => answer.body);
@@ -237,23 +254,32 @@ async function loadUnit() {
   $("#period-name").textContent = period || daily.as_of.slice(0, 4);  // default: the clock's year
   document.querySelectorAll(".unit-only").forEach((node) => { node.hidden = !seesUnit; });
   $("#officials-hidden").hidden = seesUnit;
-  $("#totals").innerHTML = [
+  $("#totals").innerHTML = totalsHTML([
     [t("col_state"), badge(state(unit))], [t("col_late"), percent(unit.late_rate)],
+    [t("col_late_resolved"), percent(unit.late_rate_resolved)],
     [t("col_overdue"), number(unit.open_overdue)], [t("col_resolved"), number(unit.resolved)],
     [t("col_satisfaction"), percent(unit.satisfaction_index)],
-  ].map(([k, v]) => `<div><dt>${k}</dt><dd>${v}</dd></div>`).join("");
+    [t("col_paused"), number(unit.paused ?? 0)], [t("col_rescheduled"), number(unit.rescheduled ?? 0)],
+    [t("col_apologised"), number(unit.apologised ?? 0)],
+  ]);
   $("#officials tbody").innerHTML = (unit.officials ?? []).map((row) => {
     const kind = row.breaches.length ? "over"
       : (row.late_rate ?? 0) >= info.thresholds.official_late * 0.8 ? "risk" : "ok";
     return `<tr><th scope="row">${escape(row.official_id)}</th><td>${badge(kind)}</td>
       <td class="num">${percent(row.late_rate)}</td><td class="num">${number(row.open_overdue)}</td>
-      <td class="num">${number(row.resolved)}</td></tr>`;
+      <td class="num">${number(row.resolved)}</td><td class="num">${percent(row.late_rate_resolved)}</td>
+      <td class="num">${number(row.paused ?? 0)}</td><td class="num">${number(row.rescheduled ?? 0)}</td>
+      <td class="num">${number(row.apologised ?? 0)}</td></tr>`;
   }).join("");
   const dossierList = (dossiers) => dossiers.length ? dossiers.map((d) =>
     `<li>${escape(d.dossier_id)} — ${t("due")} ${localTime(d.due_at)}${d.official_id ? ` · ${escape(d.official_id)}` : ""}</li>`).join("")
     : `<li>${t("none")}</li>`;
   $("#overdue").innerHTML = dossierList(due.overdue);
   $("#due-soon").innerHTML = dossierList(due.dossiers);
+  const paused = due.paused ?? [];  // a worker before contract v1.1 lists none
+  $("#paused").innerHTML = paused.length ? paused.map((d) =>
+    `<li>${escape(d.dossier_id)} — ${t("paused_since")} ${localTime(d.paused_at)}${d.official_id ? ` · ${escape(d.official_id)}` : ""}</li>`).join("")
+    : `<li>${t("none")}</li>`;
   $("#alerts").innerHTML = alerts.alerts.length ? alerts.alerts.map((a) =>
     `<li>${alertBadge(a.state)}
       ${escape(info.rules[lang][a.rule] ?? a.rule)}${a.official_id ? ` (${escape(a.official_id)})` : ""} · ${escape(a.period)} ·

@@ -96,7 +96,9 @@ def test_overview_live_updates_and_language(cluster: Cluster, browser: Any) -> N
     assert rows.first.get_attribute("data-unit") == UNIT, "the unit over the line comes first"
     row = page.locator(f"tr[data-unit='{UNIT}']")
     assert row.locator("td.late").inner_text() == "10,0 %"
+    assert row.locator("td.late-resolved").inner_text() == "10,0 %"
     assert "Vượt ngưỡng" in row.inner_text() and "✗" in row.inner_text()
+    assert "Tỷ lệ trễ hạn (hồ sơ đã giải quyết)" in page.locator("#totals").inner_text()
     assert page.locator("#demo").is_visible(), "synthetic data must be labelled"
     assert "● Trực tiếp" in page.locator("#live").inner_text()
     page.screenshot(path=str(ARTIFACTS / "screen-overview.png"), full_page=True)
@@ -124,8 +126,38 @@ def test_overview_live_updates_and_language(cluster: Cluster, browser: Any) -> N
     assert problems == [], "the page logged errors or failed requests"
 
 
+def paused_dossier(unit: str) -> list[tuple[str, dict[str, Any]]]:
+    """A dossier due on 19 March, waiting since the 17th for the citizen's papers: at the
+    clock (20 March) it would be overdue, but its clock stands still."""
+    base = {"unit_id": unit, "dossier_id": "SCR-P1"}
+    return [
+        (
+            "cchc.dossier-submitted",
+            base
+            | {
+                "event_id": "scr-p1-s",
+                "official_id": f"{unit}.cb01",
+                "received_at": "2026-03-16T08:00:00+07:00",
+                "due_at": "2026-03-19T00:00:00+07:00",
+            },
+        ),
+        (
+            "cchc.dossier-pause",
+            base
+            | {
+                "event_id": "scr-p1-p",
+                "pause_id": "1",
+                "reason": "supplement",
+                "paused_at": "2026-03-17T09:00:00+07:00",
+            },
+        ),
+    ]
+
+
 def test_unit_page(cluster: Cluster, browser: Any) -> None:
     worker = started(cluster)
+    cluster.produce_events(paused_dossier(UNIT))
+    assert wait_until(lambda: worker.get(f"/api/units/{UNIT}?period=2026")[1]["paused"] == 1)
     page = browser.new_page(viewport={"width": 1200, "height": 900})
     problems = problems_of(page)
     page.goto(f"{worker.url}/unit?unit_id={UNIT}#token={TOKENS['unit:' + UNIT]}")
@@ -134,7 +166,15 @@ def test_unit_page(cluster: Cluster, browser: Any) -> None:
     official = page.locator("#officials tbody tr").first
     assert f"{UNIT}.cb01" in official.inner_text() and "10,0 %" in official.inner_text()
     assert page.locator("#chart svg rect.late").count() == 30
-    assert page.locator("#overdue").inner_text() == "Không có"  # every dossier is resolved
+    assert page.locator("#overdue").inner_text() == "Không có"  # resolved, or paused in time
+    paused = page.locator("#paused").inner_text()
+    assert paused == f"SCR-P1 — tạm dừng từ 2026-03-17 09:00:00 · {UNIT}.cb01", paused
+    assert (
+        page.locator("#paused-title").inner_text() == "Hồ sơ đang chờ bổ sung / nghĩa vụ tài chính"
+    )
+    totals = page.locator("#totals").inner_text()
+    assert "Tỷ lệ trễ hạn (hồ sơ đã giải quyết)\n10,0 %" in totals, totals
+    assert "Đang tạm dừng\n1" in totals, totals
     # 10 % late on 40 dossiers: the unit's and its official's alerts fire.
     assert wait_until(lambda: len(worker.get(f"/api/alerts?unit_id={UNIT}")[1]["alerts"]) == 2)
     page.reload()
@@ -143,5 +183,11 @@ def test_unit_page(cluster: Cluster, browser: Any) -> None:
     assert alerts.count() == 2
     assert any("Tỷ lệ hồ sơ trễ hạn · 2026" in text for text in alerts.all_inner_texts())
     assert page.locator("#period-name").inner_text() == "2026"
+    page.click("#lang")
+    page.wait_for_function("document.querySelector('#paused').innerText.includes('paused since')")
+    assert page.locator("#paused-title").inner_text().startswith("Dossiers waiting for papers")
+    assert "Late rate (resolved dossiers)" in page.locator("#totals").inner_text()
+    page.click("#lang")
+    page.wait_for_function("document.querySelector('#paused').innerText.includes('tạm dừng từ')")
     page.screenshot(path=str(ARTIFACTS / "screen-unit.png"), full_page=True)
     assert problems == [], "the page logged errors or failed requests"

@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+from types import SimpleNamespace
 from typing import Any, cast
 
+from kpi.calendar import WorkingCalendar
+from kpi.clock import Clock, ClockSpec
+from kpi.engine import Engine
+from schemas.codec import parse_instant
+from schemas.records import DossierCompleted, DossierPause, DossierRescheduled, DossierSubmitted
 from streams.api import UNITS_STREAM_SECONDS, Api
+from streams.settings import Settings
 
 CALLER: Any = None  # who asks does not change the units snapshot
 
@@ -53,3 +60,136 @@ def test_a_screen_that_leaves_does_not_cancel_the_others() -> None:
         assert await staying == {"units": ["u"]}
 
     asyncio.run(screens())
+
+
+# -- contract v1.1 figures and the paused list, from a real engine -------------------------
+
+t = lambda text: parse_instant(text, "t")  # noqa: E731
+NOW = "2026-03-20T12:00:00+07:00"
+
+
+def submitted(dossier: str, received: str, due: str, official: str) -> DossierSubmitted:
+    return DossierSubmitted(
+        f"s-{dossier}", "u", dossier, t(received), t(due), None, official, None, None
+    )
+
+
+def completed(dossier: str, at: str) -> DossierCompleted:
+    return DossierCompleted(f"c-{dossier}", "u", dossier, t(at), None, "resolved")
+
+
+def rescheduled(dossier: str, at: str, apology: bool) -> DossierRescheduled:
+    return DossierRescheduled(
+        f"r-{dossier}", "u", dossier, t(at), t(at) + 86_400_000_000, apology, None
+    )
+
+
+def scenario_api() -> Api:
+    """Unit u at 2026-03-20 12:00: cb-1 resolved one dossier late (rescheduled with an
+    apology letter) and one on time (rescheduled without); cb-2 resolved one on time, has
+    one open and overdue, and one open and waiting for the citizen's papers since 17 March
+    (received 16 March, due 19 March: the pause stops its clock, so it is not overdue)."""
+    states: dict[bytes, bytes] = {}
+    engine = Engine(WorkingCalendar(), Clock(ClockSpec("fixed", t(NOW))), lambda _: states)
+    march_2, march_4 = "2026-03-02T08:00:00+07:00", "2026-03-04T00:00:00+07:00"
+    for event in (
+        submitted("late", march_2, march_4, "cb-1"),
+        rescheduled("late", "2026-03-03T10:00:00+07:00", apology=True),
+        completed("late", "2026-03-05T09:00:00+07:00"),
+        submitted("ok", march_2, march_4, "cb-1"),
+        rescheduled("ok", "2026-03-02T10:00:00+07:00", apology=False),
+        completed("ok", "2026-03-03T09:00:00+07:00"),
+        submitted("ok-2", march_2, march_4, "cb-2"),
+        completed("ok-2", "2026-03-03T09:00:00+07:00"),
+        submitted("overdue", "2026-03-10T08:00:00+07:00", "2026-03-12T00:00:00+07:00", "cb-2"),
+        submitted("paused", "2026-03-16T08:00:00+07:00", "2026-03-19T00:00:00+07:00", "cb-2"),
+        DossierPause(
+            "p-paused",
+            "u",
+            "paused",
+            "1",
+            "supplement",
+            t("2026-03-17T09:00:00+07:00"),
+            None,
+            None,
+        ),
+    ):
+        engine.apply(event)
+    worker = SimpleNamespace(
+        engine=engine,
+        settings=Settings(),
+        registry={},
+        owned_units=lambda: ["u"],
+    )
+    peers = SimpleNamespace(gather=lambda *_: asyncio.sleep(0, result=[]))
+    return Api(cast(Any, worker), cast(Any, peers))
+
+
+def test_unit_and_officials_carry_the_v1_1_figures() -> None:
+    api = scenario_api()
+    period, _ = api.period("2026")
+    unit = api.unit("u", period)
+    assert (unit["resolved"], unit["resolved_late"], unit["open_overdue"]) == (3, 1, 1)
+    assert unit["late_rate"] == 0.5  # (1 late + 1 overdue) / (3 + 1): the paused one is not
+    assert unit["late_rate_resolved"] == 1 / 3
+    assert (unit["paused"], unit["rescheduled"], unit["apologised"]) == (1, 2, 1)
+    officials = {row["official_id"]: row for row in api.officials("u", period)}
+    one, two = officials["cb-1"], officials["cb-2"]
+    assert one["late_rate_resolved"] == 0.5
+    assert (one["paused"], one["rescheduled"], one["apologised"]) == (0, 2, 1)
+    assert two["late_rate_resolved"] == 0
+    assert (two["paused"], two["rescheduled"], two["apologised"]) == (1, 0, 0)
+    # February: nothing resolved, so the rate of resolved dossiers is null, not 0.
+    february = api.unit("u", api.period("2026-02")[0])
+    assert february["late_rate_resolved"] is None
+    assert (february["paused"], february["rescheduled"], february["apologised"]) == (0, 0, 0)
+
+
+def test_the_units_list_carries_the_v1_1_figures() -> None:
+    api = scenario_api()
+    caller = cast(Any, SimpleNamespace(token="t"))
+    snapshot = asyncio.run(api.units_snapshot({"period": "2026"}, caller))
+    (unit,) = snapshot["units"]
+    assert {"late_rate_resolved", "paused", "rescheduled", "apologised"} <= set(unit)
+    assert (unit["paused"], unit["rescheduled"], unit["apologised"]) == (1, 2, 1)
+
+
+def test_paused_dossiers_are_listed_apart_from_the_overdue() -> None:
+    due = scenario_api().due_soon("u", 3)
+    assert [row["dossier_id"] for row in due["overdue"]] == ["overdue"]
+    assert due["paused"] == [
+        {"dossier_id": "paused", "official_id": "cb-2", "paused_at": "2026-03-17T09:00:00+07:00"}
+    ]
+    assert "paused" not in {row["dossier_id"] for row in due["dossiers"]}
+
+
+def test_daily_counts_carry_reschedulings_and_apologies() -> None:
+    days = {row["date"]: row for row in scenario_api().daily("u", 30)["days"]}
+    assert (days["2026-03-03"]["rescheduled"], days["2026-03-03"]["apologised"]) == (1, 1)
+    assert (days["2026-03-02"]["rescheduled"], days["2026-03-02"]["apologised"]) == (1, 0)
+    assert days["2026-03-05"]["resolved_late"] == 1
+
+
+def test_a_dossier_paused_after_its_deadline_is_overdue_and_paused() -> None:
+    api = scenario_api()
+    engine = api.worker.engine
+    engine.apply(
+        submitted("late-pause", "2026-03-09T08:00:00+07:00", "2026-03-11T00:00:00+07:00", "cb-2")
+    )
+    engine.apply(
+        DossierPause(
+            "p-late",
+            "u",
+            "late-pause",
+            "1",
+            "financial_obligation",
+            t("2026-03-13T09:00:00+07:00"),
+            None,
+            None,
+        )
+    )
+    due = api.due_soon("u", 3)
+    assert [row["dossier_id"] for row in due["overdue"]] == ["late-pause", "overdue"]
+    assert [row["dossier_id"] for row in due["paused"]] == ["late-pause", "paused"]  # longest first
+    unit = api.unit("u", api.period("2026")[0])
+    assert (unit["open_overdue"], unit["paused"]) == (2, 2)

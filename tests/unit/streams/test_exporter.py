@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from types import SimpleNamespace
 from typing import Any, cast
 
+import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -15,14 +18,20 @@ from kpi.engine import Engine
 from kpi.rules import RULES
 from kpi.units import Unit
 from schemas.codec import parse_instant
-from schemas.records import DossierCompleted, DossierSubmitted
+from schemas.records import (
+    DossierCompleted,
+    DossierPause,
+    DossierRescheduled,
+    DossierSubmitted,
+)
 from streams.exporter import FiguresCollector
 from streams.settings import Settings
 
 t = lambda text: parse_instant(text, "t")  # noqa: E731
+DAY = 86_400_000_000
 
 
-def scrape() -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+def exposition() -> str:
     states: dict[bytes, bytes] = {}
     clock = Clock(ClockSpec("fixed", t("2026-03-31T12:00:00+07:00")))
     engine = Engine(WorkingCalendar(), clock, lambda _: states)
@@ -32,7 +41,15 @@ def scrape() -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
             DossierSubmitted(f"s{n}", "u", f"d{n}", received, due, None, "cb-1", None, None)
         )
         done = t("2026-03-06T08:00:00+07:00") if n == 0 else t("2026-03-04T08:00:00+07:00")
-        engine.apply(DossierCompleted(f"c{n}", "u", f"d{n}", done, None, None))
+        engine.apply(DossierCompleted(f"c{n}", "u", f"d{n}", done, None, "resolved"))
+    # Contract v1.1: two reschedulings (one with an apology letter), one dossier paused.
+    for n, apology in ((0, True), (1, False)):
+        at = t("2026-03-03T10:00:00+07:00")
+        engine.apply(DossierRescheduled(f"r{n}", "u", f"d{n}", at, due + DAY, apology, None))
+    received_p, due_p = t("2026-03-27T08:00:00+07:00"), t("2026-04-03T00:00:00+07:00")
+    engine.apply(DossierSubmitted("sp", "u", "dp", received_p, due_p, None, "cb-1", None, None))
+    paused_at = t("2026-03-30T09:00:00+07:00")
+    engine.apply(DossierPause("pp", "u", "dp", "1", "supplement", paused_at, None, None))
     registry = {"xa-a": Unit("xa-a", "Xã A", "xa", "commune")}
     worker = SimpleNamespace(
         engine=engine,
@@ -46,7 +63,11 @@ def scrape() -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     )
     output = CollectorRegistry()
     output.register(FiguresCollector(cast(Any, worker)))
-    text = generate_latest(output).decode()
+    return generate_latest(output).decode()
+
+
+def scrape() -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    text = exposition()
     return {
         (sample.name, tuple(sorted(sample.labels.items()))): sample.value
         for family in text_string_to_metric_families(text)
@@ -65,6 +86,47 @@ def test_figures_of_the_owned_units_for_the_year_and_30_days() -> None:
     # A rate is absent while its denominator is 0; counts are there at 0.
     assert ("cchc_unit_satisfaction_ratio", year) not in samples
     assert samples["cchc_unit_surveys", year] == 0
+
+
+def test_the_v1_1_figures_of_a_unit() -> None:
+    samples = scrape()
+    for period in ("year", "30d"):
+        labels = (("period", period), ("unit_id", "u"))
+        assert samples["cchc_unit_late_resolved_ratio", labels] == 0.1  # 1 of 10 resolved
+        assert samples["cchc_unit_dossiers_paused", labels] == 1
+        assert samples["cchc_unit_dossiers_rescheduled", labels] == 2
+        assert samples["cchc_unit_dossiers_apologised", labels] == 1
+    # The open paused dossier is not overdue, so the late rate and the breach stay as they are.
+    year = (("period", "year"), ("unit_id", "u"))
+    assert samples["cchc_unit_late_ratio", year] == 0.1
+    assert samples["cchc_unit_dossiers_open_overdue", year] == 0
+    # A unit without resolved dossiers has no rate of resolved dossiers; its counts are 0.
+    quiet = (("period", "year"), ("unit_id", "xa-a"))
+    assert ("cchc_unit_late_resolved_ratio", quiet) not in samples
+    assert samples["cchc_unit_dossiers_paused", quiet] == 0
+    assert samples["cchc_unit_dossiers_rescheduled", quiet] == 0
+    assert samples["cchc_unit_dossiers_apologised", quiet] == 0
+
+
+def test_no_series_names_an_official() -> None:
+    """Officials' figures need their unit's token (contract §8): never a label here."""
+    assert "cb-1" not in exposition()
+    assert not any("official_id" in dict(labels) for _, labels in scrape())
+
+
+def test_the_exposition_is_lint_clean() -> None:
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        pytest.skip("promtool is not installed")
+    checked = subprocess.run(
+        [promtool, "check", "metrics"],
+        input=exposition(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert checked.returncode == 0 and checked.stdout.strip() == "", checked.stdout + checked.stderr
 
 
 def test_registry_info_for_listed_and_unlisted_units() -> None:
