@@ -170,7 +170,8 @@ class Figures:
 
     @property
     def active(self) -> bool:
-        return bool(self.dossiers or self.surveys)
+        """Any figure at all: a dossier resolved, overdue, paused or rescheduled, or a vote."""
+        return bool(self.dossiers or self.surveys or self.paused or self.rescheduled)
 
     def unit_breaches(self, thresholds: Thresholds) -> list[str]:
         breaches = []

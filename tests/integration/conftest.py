@@ -34,6 +34,7 @@ TOKENS = {
     "public": "test-public-token",
     "unit:xa-cam-lam": "test-cam-lam-token",
     "metrics": "test-metrics-token",
+    "ingest": "test-ingest-token",
 }
 """One token per scope; every worker of the tests accepts them (CCHC_TOKENS_FILE)."""
 ADMIN = TOKENS["admin"]
@@ -141,8 +142,16 @@ class WorkerProcess:
 
     def get(self, path: str, token: str | None = ADMIN) -> tuple[int, Any]:
         """GET with a bearer token (the admin's unless told otherwise; None: none)."""
+        return self.request(path, token)
+
+    def post(self, path: str, body: bytes, token: str | None = ADMIN) -> tuple[int, Any]:
+        return self.request(path, token, body)
+
+    def request(self, path: str, token: str | None, body: bytes | None = None) -> tuple[int, Any]:
         headers = {} if token is None else {"Authorization": f"Bearer {token}"}
-        request = urllib.request.Request(self.url + path, headers=headers)
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+        request = urllib.request.Request(self.url + path, data=body, headers=headers)
         try:
             with urllib.request.urlopen(request, timeout=10) as response:
                 body = response.read()
@@ -187,10 +196,23 @@ class WorkerProcess:
                 self.process.wait()
 
 
+def new_cluster(broker: EmbeddedBroker) -> Cluster:
+    name = f"t{next(_counter)}-{uuid.uuid4().hex[:6]}"
+    return Cluster(broker, prefix=f"{name}.", app_id=f"cchc-{name}")
+
+
 @pytest.fixture
 def cluster(broker: EmbeddedBroker) -> Iterator[Cluster]:
-    name = f"t{next(_counter)}-{uuid.uuid4().hex[:6]}"
-    running = Cluster(broker, prefix=f"{name}.", app_id=f"cchc-{name}")
+    running = new_cluster(broker)
+    yield running
+    for worker in running.workers:
+        worker.stop()
+
+
+@pytest.fixture
+def second_cluster(broker: EmbeddedBroker) -> Iterator[Cluster]:
+    """Another namespace on the same broker, for tests that compare two pipelines."""
+    running = new_cluster(broker)
     yield running
     for worker in running.workers:
         worker.stop()

@@ -22,7 +22,8 @@ from schemas.codec import InvalidEvent, decode_alert
 from streams.broker import EmbeddedBroker
 from streams.simulator import Simulator
 from tests.integration.conftest import Cluster, WorkerProcess, wait_until
-from tests.integration.test_kpi import api_matches, records
+from tests.integration.expected import records
+from tests.integration.test_kpi import differences as recount_differences
 
 pytestmark = pytest.mark.integration
 
@@ -82,7 +83,7 @@ def settled(worker: WorkerProcess, events: list[tuple[str, dict[str, Any]]]) -> 
 
     def differences() -> list[str]:
         try:
-            return api_matches(worker, expected)
+            return recount_differences(worker, expected)
         except AssertionError as error:  # not 200: the group is still changing
             return [str(error)]
 

@@ -16,12 +16,10 @@ from typing import Any
 import orjson
 import pytest
 
-from kpi.periods import parse_period
-from schemas.codec import decode, parse_instant
-from schemas.records import Event, EventKind
+from schemas.records import Event
 from streams.simulator import Simulator
 from tests.integration.conftest import Cluster, WorkerProcess, wait_until
-from tests.recount import Row, recount
+from tests.integration.expected import api_matches, records
 
 pytestmark = pytest.mark.integration
 
@@ -141,72 +139,8 @@ def scenario() -> list[tuple[str, dict[str, Any]]]:
     return extra[1:3] + events + extra
 
 
-def records(events: list[tuple[str, dict[str, Any]]]) -> list[Event]:
-    kinds = {f"cchc.{kind.value}": kind for kind in EventKind}
-    return [decode(kinds[topic], orjson.dumps(event)) for topic, event in events]
-
-
-def expected_api(
-    events: list[Event], period_text: str
-) -> tuple[dict[str, dict[str, Any]], dict[tuple[str, str], dict[str, Any]]]:
-    clock = parse_instant(CLOCK, "clock")
-    period = parse_period(period_text, clock)
-    rows, orphans = recount(events, period, clock)
-
-    def shape(row: Row) -> dict[str, Any]:
-        late, total = row.resolved_late + row.open_overdue, row.resolved + row.open_overdue
-        return {
-            "resolved": row.resolved,
-            "resolved_late": row.resolved_late,
-            "open_overdue": row.open_overdue,
-            "late_rate": late / total if total else None,
-            "surveys": row.surveys,
-            "satisfied": row.satisfied,
-            "satisfaction_index": row.satisfied / row.surveys if row.surveys else None,
-        }
-
-    units = {
-        unit: shape(row) | {"orphans": orphans.get(unit, 0)}
-        for (unit, official), row in rows.items()
-        if official is None
-    }
-    officials = {
-        (unit, official): shape(row)
-        for (unit, official), row in rows.items()
-        if official is not None and row != Row()
-    }
-    return units, officials
-
-
-def api_matches(worker: WorkerProcess, events: list[Event]) -> list[str]:
-    """Differences between the worker's API and the recount (empty when equal)."""
-    problems = []
-    for period in PERIODS:
-        units, officials = expected_api(events, period)
-        status, body = worker.get(f"/api/units?period={period}")
-        assert status == 200, body
-        got = {row["unit_id"]: row for row in body["units"]}
-        for unit_id, expected in units.items():
-            row = got.get(unit_id)
-            if row is None or {k: row[k] for k in expected} != expected:
-                problems.append(f"{period} {unit_id}: {row} != {expected}")
-        for unit_id, row in got.items():
-            if unit_id not in units and (row["resolved"] or row["open_overdue"] or row["surveys"]):
-                problems.append(f"{period} {unit_id}: unexpected {row}")
-        status, body = worker.get(f"/api/officials?period={period}")
-        got_officials = {
-            (r["unit_id"], r["official_id"]): {k: r[k] for k in next(iter(officials.values()))}
-            for r in body["officials"]
-        }
-        if got_officials != officials:
-            keys = set(got_officials) | set(officials)
-            diff = {
-                k: (got_officials.get(k), officials.get(k))
-                for k in keys
-                if got_officials.get(k) != officials.get(k)
-            }
-            problems.append(f"{period} officials differ (got, expected): {diff}")
-    return problems
+def differences(worker: WorkerProcess, expected: list[Event]) -> list[str]:
+    return api_matches(worker, expected, CLOCK, PERIODS)
 
 
 def test_api_equals_recount_and_survives_a_restart(cluster: Cluster) -> None:
@@ -228,7 +162,7 @@ def test_api_equals_recount_and_survives_a_restart(cluster: Cluster) -> None:
         )
 
     assert wait_until(lambda: processed(first) >= total, timeout=120), processed(first)
-    assert wait_until(lambda: not api_matches(first, expected_records), timeout=10), api_matches(
+    assert wait_until(lambda: not differences(first, expected_records), timeout=10), differences(
         first, expected_records
     )
 
@@ -241,7 +175,7 @@ def test_api_equals_recount_and_survives_a_restart(cluster: Cluster) -> None:
 
     first.stop()
     second = cluster.start_worker(**env)  # fresh data dir: recovers from the changelog only
-    assert wait_until(lambda: not api_matches(second, expected_records), timeout=30), api_matches(
+    assert wait_until(lambda: not differences(second, expected_records), timeout=30), differences(
         second, expected_records
     )
     dossiers = {(e.unit_id, e.dossier_id) for e in expected_records if getattr(e, "dossier_id", 0)}
@@ -250,7 +184,7 @@ def test_api_equals_recount_and_survives_a_restart(cluster: Cluster) -> None:
 
     second.stop()  # a clean stop: its rocksdb state is kept, marked with the changelog offset
     third = cluster.start_worker(data_dir=second.data_dir, **env)
-    assert wait_until(lambda: not api_matches(third, expected_records), timeout=30), api_matches(
+    assert wait_until(lambda: not differences(third, expected_records), timeout=30), differences(
         third, expected_records
     )
     # Only each partition's last record, read again to check the state is of this changelog.
@@ -266,13 +200,13 @@ def test_two_workers_each_answer_for_every_unit(cluster: Cluster) -> None:
     half = len(events) // 2
     workers = [cluster.start_worker(**env)]
     cluster.produce_events(events[:half])
-    assert wait_until(lambda: not api_matches(workers[0], records(events[:half])), timeout=120)
+    assert wait_until(lambda: not differences(workers[0], records(events[:half])), timeout=120)
     workers.append(cluster.start_worker(**env))
     assert wait_until(lambda: all(w.get("/healthz")[0] == 200 for w in workers), timeout=60)
     cluster.produce_events(events[half:])
     for worker in workers:
-        assert wait_until(lambda w=worker: not api_matches(w, expected_records), timeout=120), (
-            api_matches(worker, expected_records)
+        assert wait_until(lambda w=worker: not differences(w, expected_records), timeout=120), (
+            differences(worker, expected_records)
         )
     local = [
         worker.get(f"/api/units/{UNIT}?period=2026&local=1")[1]["resolved"] for worker in workers
@@ -293,7 +227,7 @@ def test_a_killed_worker_loses_nothing_and_counts_nothing_twice(cluster: Cluster
     env = {"CCHC_CLOCK": f"fixed:{CLOCK}", "CCHC_STORE": "rocksdb://"}
     first = cluster.start_worker(**env)
     cluster.produce_events(events[:half])
-    assert wait_until(lambda: not api_matches(first, records(events[:half])), timeout=120)
+    assert wait_until(lambda: not differences(first, records(events[:half])), timeout=120)
     first.process.kill()
     first.process.wait()
     assert not list((first.data_dir / "state").rglob("*.clean")), "a crash leaves no marker"
@@ -301,7 +235,7 @@ def test_a_killed_worker_loses_nothing_and_counts_nothing_twice(cluster: Cluster
     cluster.produce_events(events[half:])
     second = cluster.start_worker(data_dir=first.data_dir, **env)
     expected_records = records(events)
-    assert wait_until(lambda: not api_matches(second, expected_records), timeout=120), api_matches(
+    assert wait_until(lambda: not differences(second, expected_records), timeout=120), differences(
         second, expected_records
     )
     assert second.metric("cchc_state_recovered_records_total") > cluster.partitions

@@ -10,8 +10,11 @@ from streams.topics import TopicNames, UnitPartitions, partition_for
 
 def test_names_take_the_prefix_and_map_back_to_kinds() -> None:
     topics = TopicNames("p.")
-    assert topics.inputs == tuple(f"p.cchc.{kind.value}" for kind in EventKind)
-    assert topics.co_partitioned == (*topics.inputs, "p.cchc.rekeyed")
+    events = tuple(f"p.cchc.{kind.value}" for kind in EventKind)
+    assert topics.inputs == (*events, "p.cchc.dvcqg-sync")
+    internal = ("p.cchc.rekeyed", "p.cchc.dvcqg-records", "p.cchc.dvcqg-dossiers")
+    assert topics.co_partitioned == (*topics.inputs, *internal)
+    assert topics.kind_of(topics.dvcqg_sync) is None  # not a section 2 event
     assert (topics.alerts, topics.dead_letter) == ("p.cchc.alerts", "p.cchc.dead-letter")
     assert all(topics.kind_of(topics.for_kind(kind)) is kind for kind in EventKind)
     assert topics.kind_of("cchc.dossier-submitted") is None  # without the prefix: not ours
