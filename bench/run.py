@@ -7,7 +7,10 @@ On one embedded broker, with the same simulated year of a province in the input 
 (c) the full pipeline (``cchc worker``) until every event is applied: on one worker with
     the default memory store and with rocksdb (peak RSS; the final figures against the
     recount; the time a fresh worker with empty local state needs to recover them from the
-    changelog), and on two workers.
+    changelog), and on two workers;
+(d) the same year as national sync records (``simulator.as_dvcqg``; financial-obligation
+    pauses left out of both, as sync records cannot say them) on one worker: records/s,
+    and its final figures against the recount of the events.
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ from schemas.records import EventKind  # noqa: E402
 from streams.broker import EmbeddedBroker, free_port  # noqa: E402
 from streams.cli import ensure_topics  # noqa: E402
 from streams.settings import Settings  # noqa: E402
-from streams.simulator import Simulator  # noqa: E402
+from streams.simulator import Simulator, as_dvcqg, message_key  # noqa: E402
 from tests.recount import recount  # noqa: E402
 
 PARTITIONS = 8
@@ -177,8 +180,9 @@ class Worker:
     def healthy(self) -> bool:
         return self.health() == "ok"
 
-    def processed(self) -> int:
-        return self._sum("cchc_events_processed_total{")
+    def processed(self, topic: str = "") -> int:
+        """Events applied (from ``topic`` alone, if given)."""
+        return self._sum("cchc_events_processed_total{" + (f'topic="{topic}"' if topic else ""))
 
     def recovered(self) -> int:
         return self._sum("cchc_state_recovered_records_total")
@@ -239,6 +243,40 @@ def pipeline(workers: list[Worker], expected: int) -> tuple[float, float]:
     return (done - first) / elapsed, elapsed
 
 
+def sync_pipeline(
+    worker: Worker, broker: EmbeddedBroker, prefix: str, records: int, passed: int
+) -> tuple[float, float]:
+    """Input records/s (sync records plus the events that stay events) until every record
+    and every fact it gave a unit is applied, and the wall time that took."""
+    started = None
+    sync_topics = [f"{prefix}cchc.dvcqg-sync", f"{prefix}cchc.dvcqg-records"]
+    while True:
+        applied = sum(worker.processed(t) for t in sync_topics)
+        others = worker.processed() - applied - worker.processed(f"{prefix}cchc.dvcqg-dossiers")
+        if started is None and applied:
+            started, first = time.monotonic(), applied + others
+        if applied >= records and others >= passed:
+            break
+        if worker.process.poll() is not None:
+            raise RuntimeError(f"the worker died; see {worker.log_path}")
+        time.sleep(PROGRESS_POLL_SECONDS)
+    facts = asyncio.run(end_offsets(broker, f"{prefix}cchc.dvcqg-dossiers"))
+    wait_for(lambda: worker.processed(f"{prefix}cchc.dvcqg-dossiers") >= facts, 600, "facts")
+    assert started is not None
+    elapsed = time.monotonic() - started
+    return (records + passed - first) / elapsed, elapsed
+
+
+async def end_offsets(broker: EmbeddedBroker, topic: str) -> int:
+    consumer = AIOKafkaConsumer(bootstrap_servers=broker.bootstrap)
+    await consumer.start()
+    try:
+        ends = await consumer.end_offsets([TopicPartition(topic, p) for p in range(PARTITIONS)])
+        return sum(ends.values())
+    finally:
+        await consumer.stop()
+
+
 def compare_with_recount(worker: Worker, records: list[Any]) -> int:
     """Number of (unit, period) rows that differ from the recount."""
     from kpi.periods import parse_period
@@ -253,21 +291,10 @@ def compare_with_recount(worker: Worker, records: list[Any]) -> int:
             if official is not None:
                 continue
             got = api.get(unit, {})
-            if (
-                got.get("resolved"),
-                got.get("resolved_late"),
-                got.get("open_overdue"),
-                got.get("surveys"),
-                got.get("satisfied"),
-                got.get("orphans"),
-            ) != (
-                row.resolved,
-                row.resolved_late,
-                row.open_overdue,
-                row.surveys,
-                row.satisfied,
-                orphans.get(unit, 0),
-            ):
+            fields = ("resolved", "resolved_late", "open_overdue", "surveys", "satisfied")
+            fields += ("paused", "rescheduled", "apologised")
+            wanted = [getattr(row, field) for field in fields] + [orphans.get(unit, 0)]
+            if [got.get(field) for field in (*fields, "orphans")] != wanted:
                 differences += 1
     return differences
 
@@ -366,6 +393,38 @@ def main() -> None:
         )
         for worker in pair:
             worker.stop()
+
+        native = [
+            (t, e)
+            for t, e in simulated
+            if not (t == "cchc.dossier-pause" and e["reason"] == "financial_obligation")
+        ]
+        synced = list(as_dvcqg(native))
+        sync_records = sum(len(v["data"]) for t, v in synced if t == "cchc.dvcqg-sync")
+        passed = sum(1 for t, _ in synced if t != "cchc.dvcqg-sync")
+        ensure_topics(replace(settings, topic_prefix="sync.", app_id="bench-sync"))
+        messages = []
+        for topic, value in synced:
+            key = message_key(topic, value)
+            messages.append((topic, None if key is None else key.encode(), orjson.dumps(value)))
+        log(
+            f"the year as national sync records: {sync_records:,} records in "
+            f"{len(messages) - passed:,} messages, and {passed:,} events that stay events; "
+            f"filled at {asyncio.run(fill(broker, 'sync.', messages)):,.0f} messages/s"
+        )
+        portal = Worker(environment(broker, "sync.", "bench-sync"), "sync", data_dir)
+        results["sync"], elapsed = sync_pipeline(portal, broker, "sync.", sync_records, passed)
+        wait_for(portal.healthy, 60, "healthy")
+        results["sync_differences"] = compare_with_recount(
+            portal, [decode(KINDS[t], orjson.dumps(e)) for t, e in native]
+        )
+        log(
+            f"(d) sync records, one worker:        {results['sync']:,.0f} records/s "
+            f"({elapsed:.0f} s, memory store; {results['sync'] / results['one']:.0%} of the "
+            f"events' rate); final state vs recount: {results['sync_differences']} "
+            "differing rows"
+        )
+        portal.stop()
     shutil.rmtree(data_dir, ignore_errors=True)
     log("RESULTS " + orjson.dumps(results).decode())
 

@@ -207,23 +207,27 @@ class DossierState(NamedTuple):
 
     @property
     def earliest(self) -> Instant | None:
-        """The earliest own timestamp of the events this state holds (None if none)."""
+        """The earliest instant from which this state counts (None for an empty state):
+        its events' own times, and what its snapshot says of receipt, end and pauses."""
         times = self.timestamps()
+        times.extend(pause.at for pause in self.pauses)
+        snapshot = self.snapshot
+        if snapshot is not None:
+            times.extend(part.at for part in snapshot[1:3] if part is not None)
+            times.extend(pause.at for pause in snapshot.pauses)
         return min(times) if times else None
 
     def timestamps(self) -> list[Instant]:
-        """The instants this state's events carry: receipt, completion, vote, pauses,
-        rescheduling and the snapshot's, each as its event's own time."""
+        """The own timestamps of the events this state holds (contract §6, what moves the
+        ``event`` clock): receipt, completion, vote, each pause's resumption (else its
+        start), rescheduling, and the ``synced_at`` of the snapshot."""
         times = [part.at for part in self[:3] if part is not None]
         if self.pauses or self.reschedule is not None or self.snapshot is not None:
-            times.extend(pause.at for pause in self.pauses)
+            times.extend(p.at if p.resumed is None else p.resumed for p in self.pauses)
             if self.reschedule is not None:
                 times.append(self.reschedule.at)
             if self.snapshot is not None:
-                snapshot = self.snapshot
-                times.append(snapshot.version[0])
-                times.extend(part.at for part in snapshot[1:3] if part is not None)
-                times.extend(pause.at for pause in snapshot.pauses)
+                times.append(self.snapshot.version[0])
         return times
 
     def overdue_interval(self) -> Span | None:
