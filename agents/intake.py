@@ -10,10 +10,10 @@ For each message, :meth:`Intake.decide` says what to do, without side effects:
 3. :class:`Apply`: apply it to the KPI engine.
 
 A national sync message (contract §9) takes two more steps. :class:`Split`: its valid
-records go one by one to the internal records topic, keyed by ``MaHoSo``, and its invalid
-ones to the dead letters; :class:`ApplySync`: a lone record on its ``MaHoSo``'s partition
-updates that dossier's sync state, whose facts go to the units' partitions on the internal
-dossiers topic, and are applied there like events.
+records go one by one to the re-keyed topic, on their ``MaHoSo``'s partition, and its
+invalid ones to the dead letters; :class:`ApplySync`: a lone record on its ``MaHoSo``'s
+partition updates that dossier's sync state, whose facts go to the units' partitions (the
+re-keyed topic again, with their own kind header), and are applied there like events.
 
 The agent acts on the decision: it sends the dead letter, the re-keyed copy or the state
 change to the changelog, and holds the message in the worker's outbox
@@ -39,7 +39,12 @@ from streams.topics import TopicNames, UnitPartitions, partition_for
 from streams.worker import Worker
 
 KIND_HEADER = "cchc-kind"
-"""Header on re-keyed messages: the event kind of the topic they first came from."""
+"""Header on re-keyed messages: the event kind of the topic they first came from, or one
+of the two kinds of sync traffic below."""
+SYNC_RECORD = b"dvcqg-sync"
+"""A single national sync record, on its ``MaHoSo``'s partition."""
+SYNC_DOSSIER = b"dvcqg-dossier"
+"""What a unit holds of a sync-record dossier (:class:`kpi.snapshots.DossierSnapshot`)."""
 _KINDS = {kind.value.encode(): kind for kind in EventKind}
 
 log = logging.getLogger(__name__)
@@ -108,6 +113,15 @@ _UNLISTED = (
 )
 
 
+def _encoded(record: Any) -> bytes:
+    """A record as JSON for its dead letter; empty if even that fails (the letter's source
+    offset still finds it)."""
+    try:
+        return encode(record)
+    except (TypeError, ValueError):
+        return b""
+
+
 def _header(headers: Any, name: str) -> bytes | None:
     for key, value in headers or ():
         if key == name:
@@ -133,19 +147,20 @@ class Intake:
         self.admits = admits
         """Whether a unit may be tracked: listed, already tracked, or under the cap on
         units outside the registry, so junk ids cannot grow the state without bound."""
-        self.sync_topics = {topics.dvcqg_sync, topics.dvcqg_records}
-
-    def kind_of(self, message: MessageLike) -> EventKind | None:
-        if message.topic == self.topics.rekeyed:
-            return _KINDS.get(_header(message.headers, KIND_HEADER) or b"")
-        return self.topics.kind_of(message.topic)
 
     def decide(self, message: MessageLike) -> Decision:
-        if message.topic in self.sync_topics:
-            return self.decide_sync(message)
-        if message.topic == self.topics.dvcqg_dossiers:
-            return self.decide_fact(message)
-        kind = self.kind_of(message)
+        topic = message.topic
+        if topic == self.topics.rekeyed:
+            header = _header(message.headers, KIND_HEADER) or b""
+            kind = _KINDS.get(header)
+            if header == SYNC_RECORD:
+                return self._read_safely(self.decide_sync, message)
+            if header == SYNC_DOSSIER:
+                return self._read_safely(self.decide_fact, message)
+        elif topic == self.topics.dvcqg_sync:
+            return self._read_safely(self.decide_sync, message)
+        else:
+            kind = self.topics.kind_of(topic)
         raw = message.value
         try:
             if kind is None:
@@ -160,36 +175,44 @@ class Intake:
             return DeadLetter(_UNLISTED.format(event.unit_id))
         return Apply(event)
 
+    @staticmethod
+    def _read_safely(read: Callable[[MessageLike], Decision], message: MessageLike) -> Decision:
+        """Sync traffic is read further than a schema can check (nested records, digests):
+        whatever it raises makes a dead letter, never a stopped worker."""
+        try:
+            return read(message)
+        except InvalidEvent as error:
+            return DeadLetter(error.reason)
+        except Exception as error:
+            return DeadLetter(f"could not be read: {type(error).__name__}: {error}")
+
     def decide_sync(self, message: MessageLike) -> Decision:
         """A sync message: applied when it is one valid record on its ``MaHoSo``'s
         partition, else split into such messages and dead letters."""
-        try:
-            sync = decode_sync(message.value)
-        except InvalidEvent as error:
-            return DeadLetter(error.reason)
+        sync = decode_sync(message.value)
         forward: list[Forward] = []
         invalid: list[tuple[str, bytes]] = []
         synced_at = format_instant(sync.synced_at)
+        alone = len(sync.records) == 1
         for position, record in enumerate(sync.records):
             try:
                 parsed = read_record(sync.service, record)
+                key = parsed.dossier_id.encode()
+                partition = partition_for(key, self.units.partitions)
+                if alone and message.key == key and message.partition == partition:
+                    return ApplySync(parsed, sync.synced_at, digest(record))
+                single = {"service": sync.service, "synced_at": synced_at, "data": [record]}
+                forward.append(Forward(key, partition, encode(single)))
             except InvalidEvent as error:
-                invalid.append((f"{where(position, record)}: {error.reason}", encode(record)))
-                continue
-            key = parsed.dossier_id.encode()
-            partition = partition_for(key, self.units.partitions)
-            if len(sync.records) == 1 and message.key == key and message.partition == partition:
-                return ApplySync(parsed, sync.synced_at, digest(record))
-            alone = {"service": sync.service, "synced_at": synced_at, "data": [record]}
-            forward.append(Forward(key, partition, encode(alone)))
+                invalid.append((f"{where(position, record)}: {error.reason}", _encoded(record)))
+            except (TypeError, ValueError, RecursionError) as error:  # nested too deep
+                reason = f"{where(position, record)}: cannot be encoded: {error}"
+                invalid.append((reason, _encoded(record)))
         return Split(forward, invalid)
 
     def decide_fact(self, message: MessageLike) -> Decision:
         """What a unit should hold of a sync-record dossier, sent by :class:`ApplySync`."""
-        try:
-            fact = DossierSnapshot.decode(message.value)
-        except InvalidEvent as error:
-            return DeadLetter(error.reason)
+        fact = DossierSnapshot.decode(message.value)
         key, partition = self.units.home(fact.unit_id)
         if message.key != key or message.partition != partition:
             return DeadLetter(f"not on the partition of unit_id {fact.unit_id!r}")
@@ -261,16 +284,17 @@ class Actions:
             key, value = change
             changelog = worker.store.changelog
             batch.records.append(await worker.send(changelog, key, value, message.partition))
-        topic = worker.topics.dvcqg_dossiers
+        topic, headers = worker.topics.rekeyed, [(KIND_HEADER, SYNC_DOSSIER)]
         for fact in facts:
             key, partition = worker.units.home(fact.unit_id)
-            batch.records.append(await worker.send(topic, key, fact.encode(), partition))
+            sent = await worker.send(topic, key, fact.encode(), partition, headers)
+            batch.records.append(sent)
 
     async def split(self, batch: Batch, message: MessageLike, split: Split) -> None:
-        topic = self.worker.topics.dvcqg_records
+        topic, headers = self.worker.topics.rekeyed, [(KIND_HEADER, SYNC_RECORD)]
         for key, partition, value in split.forward:
             self.rekeyed[message.topic].inc()
-            batch.records.append(await self.worker.send(topic, key, value, partition))
+            batch.records.append(await self.worker.send(topic, key, value, partition, headers))
         for reason, record in split.invalid:
             await self.dead_letter(batch, message, reason, record)
 

@@ -184,6 +184,10 @@ class Worker:
         """Events applied (from ``topic`` alone, if given)."""
         return self._sum("cchc_events_processed_total{" + (f'topic="{topic}"' if topic else ""))
 
+    def rekeyed(self, topic: str) -> int:
+        """Messages of ``topic`` forwarded to another partition."""
+        return self._sum(f'cchc_events_rekeyed_total{{topic="{topic}"}}')
+
     def recovered(self) -> int:
         return self._sum("cchc_state_recovered_records_total")
 
@@ -247,21 +251,30 @@ def sync_pipeline(
     worker: Worker, broker: EmbeddedBroker, prefix: str, records: int, passed: int
 ) -> tuple[float, float]:
     """Input records/s (sync records plus the events that stay events) until every record
-    and every fact it gave a unit is applied, and the wall time that took."""
+    and every fact it gave a unit is applied, and the wall time that took.
+
+    Records reach their ``MaHoSo``'s partition through the re-keyed topic, and facts their
+    unit's through it too: the run is over once every record was read from the sync topic
+    and the re-keyed topic is applied to its end, and stays there."""
+    sync, rekeyed = f"{prefix}cchc.dvcqg-sync", f"{prefix}cchc.rekeyed"
     started = None
-    sync_topics = [f"{prefix}cchc.dvcqg-sync", f"{prefix}cchc.dvcqg-records"]
     while True:
-        applied = sum(worker.processed(t) for t in sync_topics)
-        others = worker.processed() - applied - worker.processed(f"{prefix}cchc.dvcqg-dossiers")
-        if started is None and applied:
-            started, first = time.monotonic(), applied + others
-        if applied >= records and others >= passed:
+        read = worker.processed(sync) + worker.rekeyed(sync)  # applied here, or forwarded
+        others = worker.processed() - worker.processed(sync) - worker.processed(rekeyed)
+        if started is None and read:
+            started, first = time.monotonic(), read + others
+        if read >= records and others >= passed:
             break
         if worker.process.poll() is not None:
             raise RuntimeError(f"the worker died; see {worker.log_path}")
         time.sleep(PROGRESS_POLL_SECONDS)
-    facts = asyncio.run(end_offsets(broker, f"{prefix}cchc.dvcqg-dossiers"))
-    wait_for(lambda: worker.processed(f"{prefix}cchc.dvcqg-dossiers") >= facts, 600, "facts")
+    end = asyncio.run(end_offsets(broker, rekeyed))
+    while True:  # applying the last records sends their facts: the end moves once more
+        wait_for(lambda e=end: worker.processed(rekeyed) >= e, 600, "the re-keyed topic")
+        latest = asyncio.run(end_offsets(broker, rekeyed))
+        if latest == end:
+            break
+        end = latest
     assert started is not None
     elapsed = time.monotonic() - started
     return (records + passed - first) / elapsed, elapsed

@@ -153,9 +153,9 @@ class Engine:
         new = merge(old, change, self.calendar)
         if new is None:
             return None
+        encoded = new.encode()  # first: a state too large to write changes nothing
         totals = self.totals(event.unit_id)
-        added = contribution(new, self.now)
-        totals.apply(added, 1)
+        totals.apply(contribution(new, self.now), 1)
         if raw is not None:  # a new dossier contributed nothing yet
             totals.apply(contribution(old, self.now), -1)
         # A replaced event may be earlier than any in the new state: its years change too.
@@ -165,7 +165,6 @@ class Engine:
             earliest = min(earliest, new.earliest or earliest)
         self._mark(event.unit_id, earliest if replaced is None else min(earliest, replaced))
         self._track(key, event.unit_id, new)
-        encoded = new.encode()
         states[key] = encoded
         return key, encoded
 

@@ -9,7 +9,7 @@ distinct progress record. From it, :func:`facts` derives what the dossier's unit
 hold, a :class:`DossierSnapshot`, which the unit's engine takes like an event.
 
     >>> from schemas.dvcqg import DossierRecord
-    >>> record = DossierRecord("HS-1", 4, "000.01.30.H34", 10, 99, None, None, (), ())
+    >>> record = DossierRecord("HS-1", 4, "000.01.30.H34", 10, 99, (), ())
     >>> state = merge_record(None, record, 1000, "ab")
     >>> state = merge_progress(state, Progress(20, "cb-lan"))
     >>> [(f.unit_id, f.snapshot.submission.official) for f in facts(state, {}.get)]
@@ -29,10 +29,25 @@ from typing import Any, NamedTuple
 
 import orjson
 
-from kpi.dossier import OUTCOME_RANKS, Completion, Pause, Snapshot, Submission, checked_snapshot
+from kpi.dossier import (
+    MAX_STATE_BYTES,
+    OUTCOME_RANKS,
+    Completion,
+    Pause,
+    Snapshot,
+    StateTooLarge,
+    Submission,
+    checked_snapshot,
+)
 from schemas.codec import InvalidEvent
 from schemas.dvcqg import DossierRecord, ProgressRecord
 from schemas.records import Instant
+
+MAX_PROGRESS = 256
+"""Distinct progress records kept per dossier: a real dossier has a few dozen steps; more
+is hostile input, set aside so that one dossier cannot cost a record per step for ever."""
+MAX_HOMES = 8
+"""Units a dossier is remembered to have been in, most recent last (decision 34)."""
 
 SYNC_PREFIX = b'["s",'
 """How the store key of every :class:`SyncState` begins (``["s","",MaHoSo]``): these
@@ -86,7 +101,8 @@ class SyncState(NamedTuple):
     record: DossierRecord | None = None
     progress: tuple[Progress, ...] = ()
     homes: tuple[str, ...] = ()
-    """Every unit a fact was sent to: a dossier that moved is removed from the others."""
+    """The units facts went to, most recent last: a dossier that moved is removed from
+    the others, on every record (a removal lost to a crash is sent again)."""
 
     def encode(self) -> bytes:
         record = None if self.record is None else _encode_record(self.record)
@@ -106,19 +122,17 @@ class SyncState(NamedTuple):
 
 
 def _encode_record(record: DossierRecord) -> list[Any]:
-    return [*record[:7], [list(p) for p in record.pauses], [list(e) for e in record.ends]]
+    return [*record[:5], [list(p) for p in record.pauses], [list(e) for e in record.ends]]
 
 
 def _decode_record(raw: list[Any]) -> DossierRecord:
-    dossier_id, status, unit_code, received_at, due_at, procedure, channel, pauses, ends = raw
+    dossier_id, status, unit_code, received_at, due_at, pauses, ends = raw
     return DossierRecord(
         dossier_id,
         status,
         unit_code,
         received_at,
         due_at,
-        procedure,
-        channel,
         tuple((pause_id, at, resumed) for pause_id, at, resumed in pauses),
         tuple((outcome, at) for outcome, at in ends),
     )
@@ -138,6 +152,8 @@ def merge_progress(state: SyncState | None, progress: Progress) -> SyncState:
     state = state or SyncState()
     if progress in state.progress:
         return state
+    if len(state.progress) >= MAX_PROGRESS:
+        raise StateTooLarge(f"the dossier already has {MAX_PROGRESS} progress records")
     return state._replace(progress=tuple(sorted((*state.progress, progress))))
 
 
@@ -150,18 +166,25 @@ def facts(state: SyncState, unit_of: Callable[[str], str | None]) -> list[Dossie
     if record is None or state.synced_at is None:
         return []
     version = (state.synced_at, state.digest, len(state.progress))
-    unit_id = unit_of(record.unit_code) or record.unit_code
-    removed = Snapshot(version, None, None, ())
+    code = record.unit_code  # a record of a dossier never received may name no unit
+    unit_id = (unit_of(code) or code) if code else None
+    elsewhere = Snapshot(version, None, None, (), here=False)
     found = [
-        DossierSnapshot(home, record.dossier_id, removed) for home in state.homes if home != unit_id
+        DossierSnapshot(home, record.dossier_id, elsewhere)
+        for home in state.homes
+        if home != unit_id
     ]
-    found.append(DossierSnapshot(unit_id, record.dossier_id, snapshot(record, state, version)))
+    if unit_id is not None:
+        found.append(DossierSnapshot(unit_id, record.dossier_id, snapshot(record, state, version)))
     return found
 
 
 def with_home(state: SyncState, unit_id: str) -> SyncState:
-    """The state once a fact went to ``unit_id``."""
-    return state if unit_id in state.homes else state._replace(homes=(*state.homes, unit_id))
+    """The state once a fact went to ``unit_id``: the most recent :data:`MAX_HOMES` units."""
+    if state.homes[-1:] == (unit_id,):
+        return state
+    homes = (*(home for home in state.homes if home != unit_id), unit_id)
+    return state._replace(homes=homes[-MAX_HOMES:])
 
 
 def snapshot(
@@ -214,10 +237,12 @@ class SyncBook:
         else:
             new = merge_record(old, record, synced_at, digest)
         found = facts(new, self.unit_of)
-        for fact in found:
-            new = with_home(new, fact.unit_id)
+        if found and found[-1].snapshot.here:
+            new = with_home(new, found[-1].unit_id)
         if new == old:
             return None, found
         encoded = new.encode()
+        if len(encoded) > MAX_STATE_BYTES or any(len(f.encode()) > MAX_STATE_BYTES for f in found):
+            raise StateTooLarge(f"the dossier's sync state would be {len(encoded)} bytes")
         states[key] = encoded
         return (key, encoded), found

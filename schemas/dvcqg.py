@@ -52,7 +52,6 @@ NOT_RECEIVED = (1, 3)
 """Mới đăng ký, Không được tiếp nhận: the dossier was never received."""
 ENDS = {9: "resolved", 8: "stopped", 7: "withdrawn"}
 """Ended statuses whose end is ``NgayKetThucXuLy``; 10 (Đã trả kết quả) is read apart."""
-CHANNELS = {1: "counter", 2: "online", 3: "postal"}
 
 _DATE = re.compile(r"[0-9]{14}")
 _DIGITS = re.compile(r"[0-9]+")
@@ -70,15 +69,15 @@ class SyncMessage(NamedTuple):
 
 
 class DossierRecord(NamedTuple):
-    """A ``DongBoHoSoMC`` record: the state of a dossier when it was sent."""
+    """A ``DongBoHoSoMC`` record: the state of a dossier when it was sent, as far as the
+    figures need it (like a submission's ``procedure_code`` and ``channel``, ``MaTTHC`` and
+    ``KenhThucHien`` are checked by nothing and kept nowhere)."""
 
     dossier_id: str
     status: int
     unit_code: str
     received_at: Instant | None
     due_at: Instant | None
-    procedure_code: str | None
-    channel: str | None
     pauses: tuple[tuple[str, Instant, Instant | None], ...]
     """Supplement pauses: (``pause_id``, ``paused_at``, ``resumed_at``)."""
     ends: tuple[tuple[str, Instant], ...]
@@ -141,7 +140,10 @@ def stamp(body: bytes, synced_at: Instant) -> Stamped:
         raise InvalidEvent(f"body must be a JSON object, got {json_type(data)}")
     data.pop("session", None)
     data["synced_at"] = format_instant(synced_at)
-    message = orjson.dumps(data)
+    try:
+        message = orjson.dumps(data)
+    except TypeError as error:  # nested deeper than a JSON writer goes
+        raise InvalidEvent(f"cannot be encoded: {error}") from None
     if len(message) > MAX_SYNC_BYTES:
         raise TooLarge(f"the message would be {len(message)} bytes, over {MAX_SYNC_BYTES}")
     sync = decode_sync(message)
@@ -178,10 +180,13 @@ def read_dossier(record: Any) -> DossierRecord:
     dossier_id = dossier_id_of(record)
     status = _code(record, "TrangThaiHoSo")
     if status is None or not 1 <= status <= 10:
-        raise InvalidEvent(f"TrangThaiHoSo: {record.get('TrangThaiHoSo')!r} is not 1..10")
-    if status in NOT_RECEIVED:
-        return DossierRecord(dossier_id, status, "", None, None, None, None, (), ())
+        shown = repr(record.get("TrangThaiHoSo"))
+        shown = shown if len(shown) <= 40 else shown[:40] + "…"
+        raise InvalidEvent(f"TrangThaiHoSo: {shown} is not 1..10")
     unit_code = _text(record, "DonViXuLy")
+    if status in NOT_RECEIVED:  # nothing else is required; a unit, if it names one
+        named = unit_code if unit_code is not None and len(unit_code) <= 64 else ""
+        return DossierRecord(dossier_id, status, named, None, None, (), ())
     if unit_code is None or len(unit_code) > 64:
         raise InvalidEvent("DonViXuLy: missing" if unit_code is None else "DonViXuLy: over 64")
     received_at = _date(record, "NgayTiepNhan")
@@ -192,18 +197,8 @@ def read_dossier(record: Any) -> DossierRecord:
     due_at = due_before if due_before is not None else due_given
     if due_at is None:
         raise InvalidEvent("NgayHenTra: missing, and no supplement gives NgayHenTraTruoc")
-    ends = _ends(record, status)
-    channel = _code(record, "KenhThucHien")
     return DossierRecord(
-        dossier_id,
-        status,
-        unit_code,
-        received_at,
-        due_at,
-        _text(record, "MaTTHC"),
-        None if channel is None else CHANNELS.get(channel),
-        pauses,
-        ends,
+        dossier_id, status, unit_code, received_at, due_at, pauses, _ends(record, status)
     )
 
 
@@ -213,6 +208,8 @@ def read_progress(record: Any) -> ProgressRecord:
     official = _text(record, "NguoiXuLy")
     if official is None:
         raise InvalidEvent("NguoiXuLy: missing")
+    if len(official) > 128:  # as an official_id of section 2 (docs/decisions.md)
+        raise InvalidEvent("NguoiXuLy: longer than 128 characters")
     at = _date(record, "ThoiDiemXuLy")
     if at is None:
         raise InvalidEvent("ThoiDiemXuLy: missing")
@@ -279,11 +276,14 @@ def _text(record: dict[str, Any], field: str) -> str | None:
 
 
 def _code(record: dict[str, Any], field: str) -> int | None:
-    """An integer, or a string of decimal digits, as the portal's codes come."""
+    """An integer (``2.0`` is 2, as in JSON Schema), or a string of decimal digits, as the
+    portal's codes come; None for anything else, and for numbers no code has."""
     value = record.get(field)
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
     if isinstance(value, int) and not isinstance(value, bool):
         return value
-    if isinstance(value, str) and _DIGITS.fullmatch(value):
+    if isinstance(value, str) and len(value) <= 9 and _DIGITS.fullmatch(value):
         return int(value)
     return None
 
@@ -293,6 +293,8 @@ def _date(record: dict[str, Any], field: str, where: str = "") -> Instant | None
     value = record.get(field)
     if value is None or value == "":
         return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)  # 14 digits are 14 digits, as a number too
     name = f"{where}.{field}" if where else field
     if not isinstance(value, str) or not _DATE.fullmatch(value):
         raise InvalidEvent(f"{name}: {value!r} is not a yyyyMMddHHmmss date")

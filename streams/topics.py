@@ -39,24 +39,15 @@ class TopicNames:
 
     @property
     def rekeyed(self) -> str:
-        """Internal: valid events whose key or partition was not their ``unit_id``'s."""
+        """Internal: what goes to another partition, with its kind in a header: valid
+        events whose key or partition was not their ``unit_id``'s, single sync records on
+        their ``MaHoSo``'s partition, and what a unit holds of a sync-record dossier."""
         return self._name("rekeyed")
 
     @property
     def dvcqg_sync(self) -> str:
         """National dossier-sync messages (contract §9), keyed by ``MaHoSo`` or not at all."""
         return self._name("dvcqg-sync")
-
-    @property
-    def dvcqg_records(self) -> str:
-        """Internal: one sync record per message, keyed by its ``MaHoSo``, so that every
-        record of a dossier meets on one partition whatever message it came in."""
-        return self._name("dvcqg-records")
-
-    @property
-    def dvcqg_dossiers(self) -> str:
-        """Internal: what a unit holds of a sync-record dossier, keyed by ``unit_id``."""
-        return self._name("dvcqg-dossiers")
 
     @property
     def inputs(self) -> tuple[str, ...]:
@@ -66,8 +57,8 @@ class TopicNames:
     @property
     def co_partitioned(self) -> tuple[str, ...]:
         """Every topic the intake agent reads, partition by partition: a partition's state
-        (a unit's, or a ``MaHoSo``'s) is in that partition's store."""
-        return (*self.inputs, self.rekeyed, self.dvcqg_records, self.dvcqg_dossiers)
+        (its units', and its ``MaHoSo``s' sync records) is in that partition's store."""
+        return (*self.inputs, self.rekeyed)
 
     def kind_of(self, topic: str) -> EventKind | None:
         for kind in EventKind:

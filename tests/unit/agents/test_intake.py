@@ -8,7 +8,20 @@ from typing import Any, cast
 
 import orjson
 
-from agents.intake import KIND_HEADER, Actions, Apply, ApplySync, DeadLetter, Intake, Rekey, Split
+from agents.intake import (
+    KIND_HEADER,
+    SYNC_DOSSIER,
+    Actions,
+    Apply,
+    ApplySync,
+    DeadLetter,
+    Intake,
+    Rekey,
+    Split,
+)
+from agents.intake import (
+    SYNC_RECORD as SYNC_RECORD_KIND,
+)
 from schemas.records import DossierSubmitted, EventKind
 from streams.outbox import Batch, Record
 from streams.topics import TopicNames, UnitPartitions, partition_for
@@ -174,7 +187,8 @@ def test_a_batch_is_split_by_mahoso_and_its_invalid_records_set_aside() -> None:
         "data[2] (MaHoSo 'HS-2'): TrangThaiHoSo: 0 is not 1..10",
     ]
     # the forwarded copy is applied where it lands
-    landed = Message(TOPICS.dvcqg_records, decision.forward[0].value, b"HS-1", SYNC_HOME)
+    landed = Message(TOPICS.rekeyed, decision.forward[0].value, b"HS-1", SYNC_HOME)
+    landed.headers = [(KIND_HEADER, SYNC_RECORD_KIND)]
     assert isinstance(decide(landed), ApplySync)
 
 
@@ -186,7 +200,29 @@ def test_a_message_that_is_no_sync_message_is_a_dead_letter() -> None:
 
 def test_a_fact_must_be_readable_and_on_its_units_partition() -> None:
     fact = orjson.dumps(["xa-cam-lam", "HS-1", [[1772413200000000, "ab", 0], None, None, []]])
-    wrong = Message(TOPICS.dvcqg_dossiers, fact, b"xa-cam-lam", (HOME + 1) % PARTITIONS)
+    headers = [(KIND_HEADER, SYNC_DOSSIER)]
+    wrong = Message(TOPICS.rekeyed, fact, b"xa-cam-lam", (HOME + 1) % PARTITIONS, 0, headers)
     assert decide(wrong) == DeadLetter("not on the partition of unit_id 'xa-cam-lam'")
-    junk = Message(TOPICS.dvcqg_dossiers, b'["xa-cam-lam"]', b"xa-cam-lam", HOME)
+    junk = Message(TOPICS.rekeyed, b'["xa-cam-lam"]', b"xa-cam-lam", HOME, 0, headers)
     assert isinstance(decide(junk), DeadLetter)
+    right = Message(TOPICS.rekeyed, fact, b"xa-cam-lam", HOME, 0, headers)
+    assert isinstance(decide(right), Apply)
+
+
+def test_sync_records_that_break_the_reader_are_dead_letters_not_crashes() -> None:
+    def raw(*records: bytes, key: bytes | None = None, partition: int = 0) -> Message:
+        body = b'{"service": "DongBoHoSoMC", "synced_at": "2026-03-02T08:00:00+07:00", "data": ['
+        return Message(TOPICS.dvcqg_sync, body + b",".join(records) + b"]}", key, partition)
+
+    good = orjson.dumps(SYNC_RECORD)
+    nested = good[:-1] + b', "Extra": ' + b"[" * 300 + b"1" + b"]" * 300 + b"}"
+    decision = decide(raw(nested, orjson.dumps(SYNC_RECORD | {"MaHoSo": "HS-2"})))
+    assert isinstance(decision, Split) and len(decision.forward) == 1
+    assert "cannot be encoded" in decision.invalid[0][0]
+    huge_status = orjson.dumps(SYNC_RECORD | {"TrangThaiHoSo": "9" * 5000})
+    decision = decide(raw(huge_status))
+    assert isinstance(decision, Split) and "TrangThaiHoSo" in decision.invalid[0][0]
+    assert isinstance(decide(raw(nested, key=b"HS-1", partition=SYNC_HOME)), ApplySync)
+    deeper = good[:-1] + b', "Extra": ' + b"[" * 1000 + b"1" + b"]" * 1000 + b"}"
+    decision = decide(raw(deeper, key=b"HS-1", partition=SYNC_HOME))
+    assert isinstance(decision, Split) and "cannot be encoded" in decision.invalid[0][0]

@@ -5,15 +5,17 @@ from __future__ import annotations
 import random
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kpi.calendar import WorkingCalendar
 from kpi.clock import Clock, ClockSpec
+from kpi.dossier import StateTooLarge
 from kpi.engine import Engine
 from kpi.figures import Figures
 from kpi.periods import parse_period
-from kpi.snapshots import DossierSnapshot, SyncBook
+from kpi.snapshots import MAX_HOMES, MAX_PROGRESS, DossierSnapshot, SyncBook, SyncState
 from schemas.codec import parse_instant
 from schemas.dvcqg import digest, read_dossier, read_progress
 from schemas.records import DossierCompleted, DossierSubmitted, SatisfactionSurvey
@@ -191,3 +193,57 @@ def test_sync_states_are_not_figures_on_rebuild() -> None:
     assert restarted.figures("xa-a", parse_period("2026-03", restarted.now)) == monitor.figures(
         "xa-a"
     )
+
+
+def test_a_moved_dossier_gives_back_the_old_units_own_events_whatever_the_order() -> None:
+    """The winning record names xa-b: xa-a's own events of the dossier count as if no
+    record had come, whether or not xa-a ever saw the older record."""
+    first = ("2026-03-02T08:00:00", snapshot(2))
+    moved = ("2026-03-03T08:00:00", snapshot(2, unit="000.02.30.H34"))
+    results = []
+    for order in ([first, moved], [moved, first]):
+        monitor = Monitor()
+        received = local("2026-03-02T08:00:00")
+        own = DossierSubmitted("s", "xa-a", "HS-1", received, received, None, None, None, None)
+        monitor.engine.apply(own)
+        monitor.engine.apply(DossierCompleted("c", "xa-a", "HS-1", received + 1, None, "resolved"))
+        for synced_at, record in order:
+            monitor.sync(synced_at, record)
+        results.append((monitor.figures("xa-a"), monitor.figures("xa-b")))
+    assert results[0] == results[1]
+    assert results[0][0].resolved == 1 and results[0][1].open_overdue == 1
+
+
+def test_a_record_never_received_that_names_no_unit_goes_nowhere() -> None:
+    monitor = Monitor()
+    monitor.sync("2026-03-02T08:00:00", {"MaHoSo": "HS-1", "TrangThaiHoSo": 1})
+    assert monitor.engine.tracked_units() == set()
+    monitor.sync("2026-03-03T08:00:00", snapshot(2))
+    monitor.sync("2026-03-04T08:00:00", {"MaHoSo": "HS-1", "TrangThaiHoSo": "3"})
+    assert monitor.figures("xa-a").open_overdue == 0  # removed from the unit it was in
+    assert monitor.engine.tracked_units() == {"xa-a"}
+
+
+def test_hostile_dossiers_are_refused_before_they_change_anything() -> None:
+    monitor = Monitor()
+    monitor.sync("2026-03-02T08:00:00", snapshot(2))
+    for n in range(MAX_PROGRESS):
+        monitor.sync("2026-03-02T09:00:00", step(f"cb-{n}", "20260302090000"))
+    before = dict(monitor.sync_states)
+    with pytest.raises(StateTooLarge):
+        monitor.sync("2026-03-02T09:00:00", step("one-too-many", "20260302090000"))
+    assert monitor.sync_states == before
+    entries = [{"NgayBoSung": "20260303090000", "HoSoBoSungId": str(n)} for n in range(8000)]
+    with pytest.raises(StateTooLarge):
+        monitor.sync("2026-03-05T08:00:00", snapshot(5, DanhSachHoSoBoSung=entries))
+    assert monitor.sync_states == before
+
+
+def test_a_dossier_remembers_its_last_units_only() -> None:
+    monitor = Monitor()
+    for day in range(1, 20):
+        code = f"X{day:02d}"
+        monitor.sync(f"2026-03-{day:02d}T08:00:00", snapshot(2, unit=code))
+    state = SyncState.decode(next(iter(monitor.sync_states.values())))
+    assert len(state.homes) == MAX_HOMES and state.homes[-1] == "X19"
+    assert sum(monitor.figures(unit).open_overdue for unit in monitor.engine.units) == 1

@@ -12,8 +12,7 @@ def test_names_take_the_prefix_and_map_back_to_kinds() -> None:
     topics = TopicNames("p.")
     events = tuple(f"p.cchc.{kind.value}" for kind in EventKind)
     assert topics.inputs == (*events, "p.cchc.dvcqg-sync")
-    internal = ("p.cchc.rekeyed", "p.cchc.dvcqg-records", "p.cchc.dvcqg-dossiers")
-    assert topics.co_partitioned == (*topics.inputs, *internal)
+    assert topics.co_partitioned == (*topics.inputs, "p.cchc.rekeyed")
     assert topics.kind_of(topics.dvcqg_sync) is None  # not a section 2 event
     assert (topics.alerts, topics.dead_letter) == ("p.cchc.alerts", "p.cchc.dead-letter")
     assert all(topics.kind_of(topics.for_kind(kind)) is kind for kind in EventKind)
