@@ -8,7 +8,7 @@ figures. Each token carries scopes:
 - ``unit:<unit_id>`` (any number): that unit's officials, due-soon dossiers and all its
   alerts, on top of what ``public`` sees;
 - ``metrics``: ``/metrics`` alone (for Prometheus);
-- ``ingest``: reserved for producers posting records (nothing else);
+- ``ingest``: ``POST /ingest/dvcqg`` alone, for a one-stop system's sync records;
 - ``admin``: everything.
 
 The file stores SHA-256 digests, never tokens (``cchc token`` makes both)::
