@@ -182,3 +182,18 @@ def test_overdue_from_is_the_receipt_when_due_precedes_it() -> None:
 def test_a_snapshot_state_survives_encoding() -> None:
     state = merge(DossierState(), pause("1", 1, None), CAL)
     assert state is not None and DossierState.decode(state.encode()) == state
+
+
+def test_a_year_with_only_an_overdue_dossier_has_figures_after_a_restart() -> None:
+    """Contract §6: open and overdue through 2025 with no event in it, 2025 has figures."""
+    received = parse_instant("2024-12-02T08:00:00+07:00", "t")
+    states: dict[bytes, bytes] = {}
+    clock = Clock(ClockSpec("fixed", parse_instant("2026-03-02T08:00:00+07:00", "t")))
+    engine = Engine(CAL, clock, lambda unit: states)
+    engine.apply(
+        DossierSubmitted("s", "u", "d", received, received + HOUR_US, None, None, None, None)
+    )
+    restarted = Engine(CAL, clock, lambda unit: states)
+    restarted.rebuild(states.items())
+    assert {2024, 2025, 2026} <= restarted.take_dirty()["u"]
+    assert restarted.figures("u", parse_period("2025", restarted.now)).open_overdue == 1
