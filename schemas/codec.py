@@ -234,6 +234,17 @@ def _build(kind: EventKind, data: dict[str, Any]) -> Event:
     )
 
 
+def json_object(raw: bytes, what: str = "event") -> dict[str, Any]:
+    """The JSON object in ``raw``, or InvalidEvent saying why it is not one."""
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError as error:
+        raise InvalidEvent(f"not JSON: {error}") from None
+    if not isinstance(data, dict):
+        raise InvalidEvent(f"{what} must be a JSON object, got {json_type(data)}")
+    return data
+
+
 def validated(
     raw: bytes | None, validate: Callable[[Any], Any], limit: int = MAX_PAYLOAD_BYTES
 ) -> dict[str, Any]:
@@ -242,12 +253,7 @@ def validated(
         raise InvalidEvent("message has no value (tombstone)")
     if len(raw) > limit:
         raise InvalidEvent(f"payload is {len(raw)} bytes, over the {limit}-byte limit")
-    try:
-        data = orjson.loads(raw)
-    except orjson.JSONDecodeError as error:
-        raise InvalidEvent(f"not JSON: {error}") from None
-    if not isinstance(data, dict):
-        raise InvalidEvent(f"event must be a JSON object, got {json_type(data)}")
+    data = json_object(raw)
     try:
         validate(data)
     except fastjsonschema.JsonSchemaValueException as error:

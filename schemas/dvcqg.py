@@ -35,6 +35,7 @@ from schemas.codec import (
     InvalidEvent,
     format_instant,
     in_range,
+    json_object,
     json_type,
     load_schema,
     nfc,
@@ -132,12 +133,7 @@ def stamp(body: bytes, synced_at: Instant) -> Stamped:
     >>> orjson.loads(stamped.message)["synced_at"], stamped.errors[0]["reason"]
     ('2026-03-02T08:00:00+07:00', 'NguoiXuLy: missing')
     """
-    try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError as error:
-        raise InvalidEvent(f"not JSON: {error}") from None
-    if not isinstance(data, dict):
-        raise InvalidEvent(f"body must be a JSON object, got {json_type(data)}")
+    data = json_object(body, "body")
     data.pop("session", None)
     data["synced_at"] = format_instant(synced_at)
     try:

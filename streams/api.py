@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from kpi.engine import DueDossier, PausedDossier
@@ -57,23 +58,13 @@ def whole_number(query: dict[str, str], name: str, default: int, high: int) -> i
     return int(text)
 
 
-def _due_rows(dossiers: list[DueDossier]) -> list[dict[str, Any]]:
+def _rows(dossiers: Sequence[DueDossier] | Sequence[PausedDossier]) -> list[dict[str, Any]]:
+    """Dossiers as JSON: id, official, and their instant (``due_at`` or ``paused_at``)."""
     return [
         {
             "dossier_id": dossier.dossier_id,
             "official_id": dossier.official_id,
-            "due_at": format_instant(dossier.due_at),
-        }
-        for dossier in dossiers
-    ]
-
-
-def _paused_rows(dossiers: list[PausedDossier]) -> list[dict[str, Any]]:
-    return [
-        {
-            "dossier_id": dossier.dossier_id,
-            "official_id": dossier.official_id,
-            "paused_at": format_instant(dossier.paused_at),
+            dossier._fields[2]: format_instant(dossier[2]),
         }
         for dossier in dossiers
     ]
@@ -148,9 +139,9 @@ class Api:
             "as_of": format_instant(engine.now),
             "days": days,
             "until": format_instant(until),
-            "dossiers": _due_rows(engine.due_within(until).get(unit_id, [])),
-            "overdue": _due_rows(engine.due_within(engine.now - 1, since=0).get(unit_id, [])),
-            "paused": _paused_rows(engine.paused_dossiers(unit_id)),
+            "dossiers": _rows(engine.due_within(until).get(unit_id, [])),
+            "overdue": _rows(engine.due_within(engine.now - 1, since=0).get(unit_id, [])),
+            "paused": _rows(engine.paused_dossiers(unit_id)),
         }
 
     def daily(self, unit_id: str, days: int) -> dict[str, Any]:
