@@ -160,8 +160,9 @@ def merge_progress(state: SyncState | None, progress: Progress) -> SyncState:
 def facts(state: SyncState, unit_of: Callable[[str], str | None]) -> list[DossierSnapshot]:
     """What each unit should hold of this dossier: its snapshot for the unit that
     ``DonViXuLy`` names (through ``unit_of``, the registry's ``dvcqg_code``; an unknown code
-    is its own unit id), and a removal for every unit it was in before. Empty until a
-    dossier record is known."""
+    is its own unit id), and for every unit it was in before a marker that the record
+    names another unit (there the unit's own events count again). Empty until a dossier
+    record is known."""
     record = state.record
     if record is None or state.synced_at is None:
         return []
