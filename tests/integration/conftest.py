@@ -196,26 +196,24 @@ class WorkerProcess:
                 self.process.wait()
 
 
-def new_cluster(broker: EmbeddedBroker) -> Cluster:
+def new_cluster(broker: EmbeddedBroker) -> Iterator[Cluster]:
+    """A namespace of its own on the shared broker; its workers are stopped after."""
     name = f"t{next(_counter)}-{uuid.uuid4().hex[:6]}"
-    return Cluster(broker, prefix=f"{name}.", app_id=f"cchc-{name}")
+    running = Cluster(broker, prefix=f"{name}.", app_id=f"cchc-{name}")
+    yield running
+    for worker in running.workers:
+        worker.stop()
 
 
 @pytest.fixture
 def cluster(broker: EmbeddedBroker) -> Iterator[Cluster]:
-    running = new_cluster(broker)
-    yield running
-    for worker in running.workers:
-        worker.stop()
+    yield from new_cluster(broker)
 
 
 @pytest.fixture
 def second_cluster(broker: EmbeddedBroker) -> Iterator[Cluster]:
     """Another namespace on the same broker, for tests that compare two pipelines."""
-    running = new_cluster(broker)
-    yield running
-    for worker in running.workers:
-        worker.stop()
+    yield from new_cluster(broker)
 
 
 def wait_until(check: Any, timeout: float = 30.0, interval: float = 0.2) -> Any:
