@@ -428,7 +428,7 @@ def contribution(state: DossierState, clock: Instant) -> list[Entry]:
     A completion, vote, pause or rescheduling without its submission is held: it counts
     nothing yet, except that a held completion is an orphan.
     """
-    snapshot = state.snapshot
+    snapshot = state.snapshot  # state.parts() and state.official, inlined: every event's path
     own = snapshot is None or not snapshot.here
     if own:
         submission, completion, pauses = state.submission, state.completion, state.pauses
