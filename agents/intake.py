@@ -29,14 +29,15 @@ import time
 from collections.abc import Callable
 from typing import Any, NamedTuple, Protocol
 
+from kpi.dossier import StateTooLarge
 from kpi.snapshots import DossierSnapshot
-from schemas.codec import InvalidEvent, decode, encode, encode_dead_letter, format_instant
+from schemas.codec import InvalidEvent, decode, encode, format_instant
 from schemas.dvcqg import DossierRecord, ProgressRecord, decode_sync, digest, read_record, where
 from schemas.records import Event, EventKind, Instant
 from streams import instruments
-from streams.outbox import Batch
+from streams.outbox import Batch, Source
 from streams.topics import TopicNames, UnitPartitions, partition_for
-from streams.worker import Worker
+from streams.worker import TooLargeToSend, Worker
 
 KIND_HEADER = "cchc-kind"
 """Header on re-keyed messages: the event kind of the topic they first came from, or one
@@ -51,9 +52,6 @@ log = logging.getLogger(__name__)
 
 MAX_UNCONFIRMED_BATCHES = 20
 """Batches whose writes may await confirmation before the agent takes no more."""
-MAX_KEY_BYTES = 1024
-"""A dead letter's Kafka key is the original's first KiB (its body carries up to 64 KiB)."""
-
 BATCH_SIZE = 2000
 BATCH_WITHIN = 0.05
 """The agent takes up to this many events, or what came within this many seconds, at a
@@ -247,6 +245,34 @@ class Actions:
         else:
             await self.dead_letter(batch, message, decision.reason)
 
+    async def send(
+        self,
+        batch: Batch,
+        message: MessageLike,
+        topic: str,
+        key: bytes | None,
+        value: bytes,
+        partition: int | None,
+        headers: list[tuple[str, bytes]] | None = None,
+    ) -> None:
+        """Produce one record for ``message``; one the broker would refuse for its size
+        becomes the message's dead letter, cut, instead of a send that fails for ever."""
+        try:
+            sent = await self.worker.send(topic, key, value, partition, headers, _source(message))
+        except TooLargeToSend as error:
+            await self.dead_letter(batch, message, str(error), value)
+            return
+        batch.records.append(sent)
+
+    async def set_aside(self, batch: Batch, message: MessageLike, error: Exception) -> None:
+        """A valid message whose application raised: dead-lettered with the error. Input that
+        would make a state too large is expected; anything else is a bug worth a trace."""
+        if not isinstance(error, StateTooLarge):
+            log.exception("applying a message of %s failed", message.topic, exc_info=error)
+            self.failed[message.topic].inc()
+        reason = f"could not be applied: {type(error).__name__}: {error}"
+        await self.dead_letter(batch, message, reason)
+
     async def apply(
         self, batch: Batch, message: MessageLike, event: Event | DossierSnapshot
     ) -> None:
@@ -254,10 +280,7 @@ class Actions:
         try:
             change = worker.engine.apply(event)
         except Exception as error:  # a bug's victim must not take the province's monitor down
-            log.exception("applying %s from %s failed", event.event_id, message.topic)
-            self.failed[message.topic].inc()
-            reason = f"could not be applied: {type(error).__name__}: {error}"
-            await self.dead_letter(batch, message, reason)
+            await self.set_aside(batch, message, error)
             return
         self.processed[message.topic].inc()
         if message.timestamp:
@@ -265,62 +288,50 @@ class Actions:
             worker.changed_since.setdefault(event.unit_id, message.timestamp)
         if change is not None:
             key, value = change
-            changelog = worker.store.changelog
-            batch.records.append(await worker.send(changelog, key, value, message.partition))
+            await self.send(batch, message, worker.store.changelog, key, value, message.partition)
 
     async def apply_sync(self, batch: Batch, message: MessageLike, sync: ApplySync) -> None:
         worker = self.worker
         states = worker.store.of(message.partition)
         try:
             change, facts = worker.sync.apply(states, sync.record, sync.synced_at, sync.digest)
-        except Exception as error:  # as in apply: a bug's victim is set aside, not fatal
-            log.exception("applying sync record %s failed", sync.record.dossier_id)
-            self.failed[message.topic].inc()
-            reason = f"could not be applied: {type(error).__name__}: {error}"
-            await self.dead_letter(batch, message, reason)
+        except Exception as error:  # as in apply: set aside, never fatal
+            await self.set_aside(batch, message, error)
             return
         self.processed[message.topic].inc()
         if change is not None:
             key, value = change
-            changelog = worker.store.changelog
-            batch.records.append(await worker.send(changelog, key, value, message.partition))
+            await self.send(batch, message, worker.store.changelog, key, value, message.partition)
         topic, headers = worker.topics.rekeyed, [(KIND_HEADER, SYNC_DOSSIER)]
         for fact in facts:
             key, partition = worker.units.home(fact.unit_id)
-            sent = await worker.send(topic, key, fact.encode(), partition, headers)
-            batch.records.append(sent)
+            await self.send(batch, message, topic, key, fact.encode(), partition, headers)
 
     async def split(self, batch: Batch, message: MessageLike, split: Split) -> None:
         topic, headers = self.worker.topics.rekeyed, [(KIND_HEADER, SYNC_RECORD)]
         for key, partition, value in split.forward:
             self.rekeyed[message.topic].inc()
-            batch.records.append(await self.worker.send(topic, key, value, partition, headers))
+            await self.send(batch, message, topic, key, value, partition, headers)
         for reason, record in split.invalid:
             await self.dead_letter(batch, message, reason, record)
 
     async def rekey(self, batch: Batch, message: MessageLike, to: Rekey) -> None:
         self.rekeyed[message.topic].inc()
-        topic = self.worker.topics.rekeyed
-        sent = await self.worker.send(topic, to.key, message.value, to.partition, to.headers)
-        batch.records.append(sent)
+        topic, value = self.worker.topics.rekeyed, message.value or b""
+        await self.send(batch, message, topic, to.key, value, to.partition, to.headers)
 
     async def dead_letter(
         self, batch: Batch, message: MessageLike, reason: str, value: bytes | None = None
     ) -> None:
         """Send ``message`` (or ``value``, one record of it) to the dead letters."""
         self.dead_lettered[message.topic].inc()
-        letter = encode_dead_letter(
-            reason,
-            message.topic,
-            message.partition,
-            message.offset,
-            message.key,
-            message.value if value is None else value,
-            time.time_ns() // 1000,
-        )
-        topic = self.worker.topics.dead_letter
-        key = None if message.key is None else message.key[:MAX_KEY_BYTES]
-        batch.records.append(await self.worker.send(topic, key, letter, None))
+        original = message.value if value is None else value
+        letter = await self.worker.dead_letter(_source(message), message.key, original, reason)
+        batch.records.append(letter)
+
+
+def _source(message: MessageLike) -> Source:
+    return Source(message.topic, message.partition, message.offset)
 
 
 def install(worker: Worker) -> None:

@@ -54,10 +54,43 @@ LATEST = (datetime(2100, 1, 1, tzinfo=UTC) - _EPOCH) // _MICROSECOND
 0001 or 9999 is a producer's bug, and would cost the engine a year of work per year."""
 
 
+MAX_REASON_CHARS = 1024
+"""A reason says what is wrong; it never carries the input itself (the dead letter does):
+a value of any length quoted whole would make a dead letter the broker refuses."""
+MAX_QUOTED_CHARS = 80
+"""How much of a bad value a reason quotes."""
+
+
+def cut_reason(reason: str) -> str:
+    """``reason`` cut to :data:`MAX_REASON_CHARS`, saying so.
+
+    >>> len(cut_reason("x" * 5000)) == MAX_REASON_CHARS
+    True
+    """
+    if len(reason) <= MAX_REASON_CHARS:
+        return reason
+    tail = f"… ({len(reason)} characters)"
+    return reason[: MAX_REASON_CHARS - len(tail)] + tail
+
+
+def quoted(value: Any) -> str:
+    """A value as a reason quotes it: its ``repr``, cut to about :data:`MAX_QUOTED_CHARS`.
+
+    >>> quoted("2026" * 75_000)[-26:]
+    "2026'… (300000 characters)"
+    """
+    if isinstance(value, str) and len(value) > MAX_QUOTED_CHARS:
+        return f"{value[:MAX_QUOTED_CHARS]!r}… ({len(value)} characters)"
+    text = repr(value)
+    return text if len(text) <= MAX_QUOTED_CHARS else f"{text[:MAX_QUOTED_CHARS]}…"
+
+
 class InvalidEvent(ValueError):
-    """A message that breaks the contract; ``reason`` says which field and why."""
+    """A message that breaks the contract; ``reason`` says which field and why, in at most
+    :data:`MAX_REASON_CHARS` characters."""
 
     def __init__(self, reason: str) -> None:
+        reason = cut_reason(reason)
         super().__init__(reason)
         self.reason = reason
 
@@ -86,7 +119,7 @@ def parse_instant(text: str, field: str) -> Instant:
     try:
         moment = datetime.fromisoformat(text.upper())
     except ValueError:
-        raise InvalidEvent(f"{field}: {text!r} is not an RFC 3339 timestamp") from None
+        raise InvalidEvent(f"{field}: {quoted(text)} is not an RFC 3339 timestamp") from None
     if moment.tzinfo is None:
         raise InvalidEvent(f"{field}: timestamp has no UTC offset")
     return in_range(moment, field, text)
@@ -100,7 +133,7 @@ def in_range(moment: datetime, field: str, text: str) -> Instant:
     except OverflowError:  # an offset that takes year 1 or 9999 out of datetime's range
         instant = -1
     if not EARLIEST <= instant < LATEST:
-        raise InvalidEvent(f"{field}: {text!r} is outside 2000-01-01..2099-12-31 (UTC)")
+        raise InvalidEvent(f"{field}: {quoted(text)} is outside 2000-01-01..2099-12-31 (UTC)")
     return instant
 
 
@@ -140,15 +173,15 @@ def _reason(error: fastjsonschema.JsonSchemaValueException) -> str:
         return f"{field}: must be {article} {wanted}, got {json_type(value)}"
     if rule == "format" and isinstance(value, str):
         parse_instant(value, field)  # raises the precise reason (no offset, bad date)
-        return f"{field}: {value!r} is not an RFC 3339 timestamp"
+        return f"{field}: {quoted(value)} is not an RFC 3339 timestamp"
     if rule == "enum":
-        return f"{field}: {value!r} is not one of {', '.join(map(str, expected))}"
+        return f"{field}: {quoted(value)} is not one of {', '.join(map(str, expected))}"
     if rule in ("minLength", "maxLength"):
         schema = error.definition
         return f"{field}: length must be {schema.get('minLength', 0)}..{schema['maxLength']}"
     if rule in ("minimum", "maximum"):
         schema = error.definition
-        return f"{field}: {value!r} is outside {schema['minimum']}..{schema['maximum']}"
+        return f"{field}: {quoted(value)} is outside {schema['minimum']}..{schema['maximum']}"
     return error.message.replace("data.", "", 1).replace("data ", "event ", 1)
 
 
@@ -239,6 +272,12 @@ def json_object(raw: bytes, what: str = "event") -> dict[str, Any]:
     try:
         data = orjson.loads(raw)
     except orjson.JSONDecodeError as error:
+        try:
+            bytes(raw).decode()
+        except UnicodeDecodeError as bad:  # orjson would say "surrogates not allowed"
+            raise InvalidEvent(
+                f"not UTF-8: byte {bad.start} cannot start or continue a character"
+            ) from None
         raise InvalidEvent(f"not JSON: {error}") from None
     if not isinstance(data, dict):
         raise InvalidEvent(f"{what} must be a JSON object, got {json_type(data)}")
@@ -296,10 +335,11 @@ def encode_dead_letter(
     at: Instant,
 ) -> bytes:
     """A DeadLetter message (``schemas/json/dead-letter.schema.json``) for the message at
-    ``topic``/``partition``/``offset`` that could not be accepted, and why."""
+    ``topic``/``partition``/``offset`` that could not be accepted, and why. Whatever the
+    input, it stays under about 180 KiB: its reason, key and value are cut."""
     value = value or b""
     letter: dict[str, Any] = {
-        "reason": reason,
+        "reason": cut_reason(reason),
         "source_topic": topic,
         "source_partition": partition,
         "source_offset": offset,

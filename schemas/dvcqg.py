@@ -40,6 +40,7 @@ from schemas.codec import (
     load_schema,
     nfc,
     parse_instant,
+    quoted,
     validated,
 )
 from schemas.records import Instant
@@ -176,9 +177,7 @@ def read_dossier(record: Any) -> DossierRecord:
     dossier_id = dossier_id_of(record)
     status = _code(record, "TrangThaiHoSo")
     if status is None or not 1 <= status <= 10:
-        shown = repr(record.get("TrangThaiHoSo"))
-        shown = shown if len(shown) <= 40 else shown[:40] + "…"
-        raise InvalidEvent(f"TrangThaiHoSo: {shown} is not 1..10")
+        raise InvalidEvent(f"TrangThaiHoSo: {quoted(record.get('TrangThaiHoSo'))} is not 1..10")
     unit_code = _text(record, "DonViXuLy")
     if status in NOT_RECEIVED:  # nothing else is required; a unit, if it names one
         named = unit_code if unit_code is not None and len(unit_code) <= 64 else ""
@@ -289,13 +288,15 @@ def _date(record: dict[str, Any], field: str, where: str = "") -> Instant | None
     value = record.get(field)
     if value is None or value == "":
         return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)  # a serialiser that writes every number as a double
     if isinstance(value, int) and not isinstance(value, bool):
         value = str(value)  # 14 digits are 14 digits, as a number too
     name = f"{where}.{field}" if where else field
     if not isinstance(value, str) or not _DATE.fullmatch(value):
-        raise InvalidEvent(f"{name}: {value!r} is not a yyyyMMddHHmmss date")
+        raise InvalidEvent(f"{name}: {quoted(value)} is not a yyyyMMddHHmmss date")
     try:
         moment = datetime.strptime(value, "%Y%m%d%H%M%S").replace(tzinfo=LOCAL_TZ)
     except ValueError:
-        raise InvalidEvent(f"{name}: {value!r} is not a date") from None
+        raise InvalidEvent(f"{name}: {quoted(value)} is not a date") from None
     return in_range(moment, name, value)

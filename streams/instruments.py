@@ -73,6 +73,29 @@ ALERT_EVALUATIONS_FAILED = Counter(
     "Units whose alert evaluation raised; the tick went on with the others.",
     registry=REGISTRY,
 )
+RECORDS_TOO_LARGE = Counter(
+    "cchc_records_too_large_total",
+    "Records the worker would have produced over CCHC_MAX_MESSAGE_BYTES, or the broker "
+    "refused for their size: dead-lettered cut, never sent again.",
+    ["topic"],
+    registry=REGISTRY,
+)
+SYNC_WAITING = Gauge(
+    "cchc_sync_progress_waiting",
+    "Progress records of dossiers whose snapshot has not arrived yet, held by this worker.",
+    registry=REGISTRY,
+)
+SYNC_WAITING_DROPPED = Counter(
+    "cchc_sync_progress_dropped_total",
+    "Progress records dropped after waiting too long for their dossier, or past the cap.",
+    ["why"],
+    registry=REGISTRY,
+)
+INGEST_THROTTLED = Counter(
+    "cchc_ingest_throttled_total",
+    "Sync bodies refused with 429: their token posted faster than CCHC_INGEST_BYTES_PER_SECOND.",
+    registry=REGISTRY,
+)
 STATE_RECOVERED = Counter(
     "cchc_state_recovered_records_total",
     "Changelog records applied to recover the owned partitions' state.",
@@ -90,5 +113,7 @@ def initialise(topics: list[str]) -> None:
     for topic in topics:
         for counter in (EVENTS_PROCESSED, EVENTS_DEAD_LETTERED, EVENTS_REKEYED, EVENTS_FAILED):
             counter.labels(topic=topic)
+    for why in ("age", "cap"):
+        SYNC_WAITING_DROPPED.labels(why=why)
     for outcome in ("delivered", "retried", "parked"):
         WEBHOOK_DELIVERIES.labels(outcome=outcome)

@@ -16,11 +16,32 @@ from typing import Any
 
 from aiokafka.client import AIOKafkaClient
 from aiokafka.errors import KafkaError as AIOKafkaError
+from aiokafka.errors import MessageSizeTooLargeError, RecordListTooLargeError
 from kafka import KafkaAdminClient, KafkaProducer
 from kafka.admin import NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
 from streams.settings import KafkaSecurity, Settings
+
+RECORD_OVERHEAD = 128
+"""Bytes a record batch of one record adds to its key, value and headers (batch header,
+record attributes, varints), rounded up."""
+_SIZE_ERRORS = (MessageSizeTooLargeError, RecordListTooLargeError)
+
+
+def record_size(key: bytes | None, value: bytes | None, headers: Any = None) -> int:
+    """What one record costs against the broker's ``message.max.bytes``.
+
+    >>> record_size(b"k", b"v" * 1000, [("cchc-kind", b"dvcqg-sync")])
+    1148
+    """
+    size = RECORD_OVERHEAD + len(key or b"") + len(value or b"")
+    return size + sum(len(name) + len(data) for name, data in headers or ())
+
+
+def refused_for_size(error: BaseException) -> bool:
+    """Whether a send failed because the record is too large: sending it again cannot help."""
+    return isinstance(error, _SIZE_ERRORS)
 
 
 def bootstrap_servers(broker_url: str) -> list[str]:

@@ -21,7 +21,7 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 log = logging.getLogger(__name__)
 
@@ -48,11 +48,23 @@ class Record:
     headers: list[tuple[str, bytes]] | None
     sent: Awaitable[Any]
     """What the producer's send returned: resolves to the record's metadata once written."""
+    source: Source | None = None
+    """The input message the record was produced for, if any."""
 
 
-Resend = Callable[[Record], Awaitable[Awaitable[Any] | None]]
-"""Sends a record again and returns the new send's result; None when there is nothing to
-write any more (a changelog key whose partition this worker no longer owns)."""
+class Source(NamedTuple):
+    """Where an input message was read: what a dead letter names."""
+
+    topic: str
+    partition: int
+    offset: int
+
+
+Resend = Callable[[Record, BaseException], Awaitable[Awaitable[Any] | None]]
+"""Sends a record that failed with this error again (or what stands for it: a dead letter
+for a record the broker refused for its size) and returns the new send's result; None when
+there is nothing to write any more (a changelog key whose partition this worker no longer
+owns)."""
 
 
 class Writes:
@@ -87,8 +99,8 @@ class Writes:
             )
             await asyncio.sleep(wait)
             pending = []
-            for record, _ in failed:
-                sent = await resend(record)
+            for record, error in failed:
+                sent = await resend(record, error)
                 if sent is not None:
                     record.sent = sent
                     pending.append(record)

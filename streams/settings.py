@@ -23,6 +23,11 @@ import yaml
 from kpi.clock import ClockSpec
 from kpi.rules import Thresholds
 
+KAFKA_MESSAGE_MAX_BYTES = 1_048_588
+"""Apache Kafka's default ``message.max.bytes``: a record batch, headers included."""
+MIN_MESSAGE_BYTES = 512 * 1024
+"""A broker must take at least a dossier's largest state (256 KiB) and a dead letter."""
+
 
 class SettingsError(ValueError):
     """A setting that cannot be used; the message names the variable."""
@@ -77,6 +82,15 @@ class Settings:
     """Units outside the registry a worker tracks at most; events of more are dead letters."""
     tokens_file: Path | None = None
     """Bearer tokens and their scopes (``streams.access``)."""
+    max_message_bytes: int = KAFKA_MESSAGE_MAX_BYTES
+    """The largest record the broker takes (its ``message.max.bytes``): whatever the worker
+    would produce beyond it is dead-lettered, cut, instead of refused by the broker."""
+    ingest_bytes_per_second: int = 256 * 1024
+    """What one ingest token may post on average; a full sync body (1 MiB) is its burst."""
+    sync_waiting_per_partition: int = 100_000
+    """Progress records of dossiers not yet seen, kept per partition at most."""
+    sync_waiting_days: int = 7
+    """Days a progress record waits for its dossier's snapshot before it is dropped."""
     webhook_attempts: int = 5
     webhook_backoff: float = 0.5
     thresholds: Thresholds = field(default_factory=Thresholds)
@@ -125,6 +139,16 @@ class Settings:
             tokens_file=read.path("CCHC_TOKENS_FILE"),
             max_streams=read.integer("CCHC_MAX_STREAMS", 200, 1, 100_000),
             max_unlisted_units=read.integer("CCHC_MAX_UNLISTED_UNITS", 1000, 0, 1_000_000),
+            max_message_bytes=read.integer(
+                "CCHC_MAX_MESSAGE_BYTES", KAFKA_MESSAGE_MAX_BYTES, MIN_MESSAGE_BYTES, 1 << 30
+            ),
+            ingest_bytes_per_second=read.integer(
+                "CCHC_INGEST_BYTES_PER_SECOND", defaults.ingest_bytes_per_second, 1024, 1 << 30
+            ),
+            sync_waiting_per_partition=read.integer(
+                "CCHC_SYNC_WAITING_PER_PARTITION", 100_000, 1, 100_000_000
+            ),
+            sync_waiting_days=read.integer("CCHC_SYNC_WAITING_DAYS", 7, 1, 3660),
             webhook_attempts=read.integer("CCHC_WEBHOOK_ATTEMPTS", 5, 1, 100),
             webhook_backoff=read.seconds("CCHC_WEBHOOK_BACKOFF") or 0.5,
             thresholds=Thresholds(

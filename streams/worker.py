@@ -29,15 +29,29 @@ from kpi.clock import Clock
 from kpi.engine import Engine
 from kpi.snapshots import SyncBook
 from kpi.units import Unit, by_dvcqg_code, load_units
-from schemas.codec import InvalidEvent, decode_alert
+from schemas.codec import InvalidEvent, decode_alert, encode_dead_letter
 from streams import instruments
-from streams.outbox import Outbox, Record, Writes
+from streams.kafka import record_size, refused_for_size
+from streams.outbox import Outbox, Record, Source, Writes
 from streams.recovery import read_to_end
 from streams.settings import Settings
 from streams.state import StateStore, changelog_topic
 from streams.topics import TopicNames, UnitPartitions
 
 log = logging.getLogger(__name__)
+
+MAX_KEY_BYTES = 1024
+"""A dead letter's Kafka key is the original's first KiB (its body carries up to 64 KiB)."""
+
+
+class TooLargeToSend(ValueError):
+    """A record over ``CCHC_MAX_MESSAGE_BYTES``: the broker would refuse it, every time."""
+
+    def __init__(self, topic: str, size: int, limit: int) -> None:
+        super().__init__(
+            f"its record for {topic} would be {size} bytes, over CCHC_MAX_MESSAGE_BYTES "
+            f"({limit}), and was not sent"
+        )
 
 
 def skip_unreadable(record: Any, reason: str) -> None:
@@ -126,24 +140,53 @@ class Worker:
         value: bytes | None,
         partition: int | None,
         headers: list[tuple[str, bytes]] | None = None,
+        source: Source | None = None,
     ) -> Record:
-        """Send one record; the returned :class:`Record` knows how to wait until written."""
+        """Send one record; the returned :class:`Record` knows how to wait until written.
+        :class:`TooLargeToSend` when the broker would refuse it for its size."""
+        size = record_size(key, value, headers)
+        if size > self.settings.max_message_bytes:
+            instruments.RECORDS_TOO_LARGE.labels(topic=topic).inc()
+            raise TooLargeToSend(topic, size, self.settings.max_message_bytes)
         sent = await self.app.producer.send(topic, key, value, partition, None, headers)
         if topic == self.store.changelog:
             assert partition is not None and key is not None
             self.store.sent(partition, key, sent)
-        return Record(topic, key, value, partition, headers, sent)
+        return Record(topic, key, value, partition, headers, sent, source)
 
-    async def resend(self, record: Record) -> Awaitable[Any] | None:
+    async def dead_letter(
+        self, source: Source, key: bytes | None, value: bytes | None, reason: str
+    ) -> Record:
+        """Send a dead letter for ``value`` (cut to 64 KiB, with its size and SHA-256), read
+        at ``source``; it always fits: everything in it is cut."""
+        letter = encode_dead_letter(reason, *source, key, value, time.time_ns() // 1000)
+        cut = None if key is None else key[:MAX_KEY_BYTES]
+        return await self.send(self.topics.dead_letter, cut, letter, None, source=source)
+
+    async def resend(self, record: Record, error: BaseException) -> Awaitable[Any] | None:
         """Send a record again; a changelog record with its key's current state, since a
-        newer one may have been written after it (None: no longer this worker's)."""
+        newer one may have been written after it (None: no longer this worker's). A record
+        the broker refused for its size would be refused again: its dead letter goes
+        instead (its broker's ``message.max.bytes`` is below CCHC_MAX_MESSAGE_BYTES)."""
+        if refused_for_size(error):
+            instruments.RECORDS_TOO_LARGE.labels(topic=record.topic).inc()
+            size = record_size(record.key, record.value, record.headers)
+            reason = f"the broker refused a record of {size} bytes for {record.topic}: {error}"
+            log.error("%s; is CCHC_MAX_MESSAGE_BYTES above its message.max.bytes?", reason)
+            if record.topic == self.topics.dead_letter:
+                return None  # its letter would be the same size; the log keeps the trace
+            source = record.source or Source(record.topic, record.partition or 0, 0)
+            letter = await self.dead_letter(source, record.key, record.value, reason)
+            return letter.sent
         value = record.value
         if record.topic == self.store.changelog:
             assert record.partition is not None and record.key is not None
             if not self.store.owns(record.partition):
                 return None
             value = self.store.of(record.partition).get(record.key)
-        sent = await self.send(record.topic, record.key, value, record.partition, record.headers)
+        sent = await self.send(
+            record.topic, record.key, value, record.partition, record.headers, record.source
+        )
         return sent.sent
 
     def owns(self, unit_id: str) -> bool:

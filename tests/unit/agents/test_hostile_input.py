@@ -152,7 +152,7 @@ def test_arbitrary_bytes_and_json_are_dead_lettered(kind: EventKind, value: byte
 BIG = b'{"event_id": "e", "unit_id": "u", "x": "' + b"a" * 800_000 + b'"}'
 DEEP = b"[" * 30_000 + b"]" * 30_000  # within the size limit, past any parser depth
 NASTY: list[tuple[str, EventKind, bytes | None, str]] = [
-    ("invalid UTF-8", EventKind.SUBMITTED, b'{"event_id": "\xff\xfe"}', "not JSON"),
+    ("invalid UTF-8", EventKind.SUBMITTED, b'{"event_id": "\xff\xfe"}', "not UTF-8: byte 14"),
     ("deep nesting", EventKind.SUBMITTED, DEEP, "not JSON"),
     ("760 KB", EventKind.SUBMITTED, BIG, "over the 65536-byte limit"),
     ("NaN", EventKind.RANKING, b'{"year": NaN}', "not JSON"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any, cast
 
 import orjson
@@ -23,8 +24,10 @@ from agents.intake import (
     SYNC_RECORD as SYNC_RECORD_KIND,
 )
 from schemas.records import DossierSubmitted, EventKind
-from streams.outbox import Batch, Record
+from streams.outbox import Batch
+from streams.settings import Settings
 from streams.topics import TopicNames, UnitPartitions, partition_for
+from streams.worker import Worker
 
 PARTITIONS = 8
 TOPICS = TopicNames("t.")
@@ -102,27 +105,41 @@ def test_a_unit_the_worker_may_not_track_is_dead_lettered_after_rekeying() -> No
     assert isinstance(decide(Message(key=b"other"), admits=lambda unit_id: False), Rekey)
 
 
-class FakeWorker:
-    """What the intake's actions use of a worker, recording what it would send."""
+class FakeProducer:
+    """Records what it is asked to send, and writes it at once."""
 
-    def __init__(self, engine: Any) -> None:
-        self.topics = TOPICS
-        self.units = UnitPartitions(PARTITIONS)
-        self.engine = engine
-        self.store = type("Store", (), {"changelog": "changelog"})()
-        self.changed_since: dict[str, float] = {}
+    def __init__(self) -> None:
         self.sent: list[tuple[str, bytes | None, bytes | None]] = []
 
-    def admits(self, unit_id: str) -> bool:
-        return True
-
-    async def send(
-        self, topic: str, key: Any, value: Any, partition: Any, headers: Any = None
-    ) -> Any:
+    async def send(self, topic: str, key: Any, value: Any, *args: Any) -> Any:
         self.sent.append((topic, key, value))
         written: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         written.set_result("metadata")
-        return Record(topic, key, value, partition, headers, written)
+        return written
+
+
+class FakeWorker:
+    """A worker's sending (the real one, size checks and dead letters included) over a
+    producer that records what it would send."""
+
+    send = Worker.send
+    dead_letter = Worker.dead_letter
+
+    def __init__(self, engine: Any, max_message_bytes: int = 1_048_588) -> None:
+        self.topics = TOPICS
+        self.units = UnitPartitions(PARTITIONS)
+        self.engine = engine
+        self.settings = Settings(max_message_bytes=max_message_bytes)
+        self.app = SimpleNamespace(producer=FakeProducer())
+        self.store = SimpleNamespace(changelog="changelog", sent=lambda *written: None)
+        self.changed_since: dict[str, float] = {}
+
+    @property
+    def sent(self) -> list[tuple[str, bytes | None, bytes | None]]:
+        return self.app.producer.sent
+
+    def admits(self, unit_id: str) -> bool:
+        return True
 
 
 def test_an_event_whose_application_raises_is_dead_lettered_not_fatal() -> None:
@@ -226,3 +243,56 @@ def test_sync_records_that_break_the_reader_are_dead_letters_not_crashes() -> No
     deeper = good[:-1] + b', "Extra": ' + b"[" * 1000 + b"1" + b"]" * 1000 + b"}"
     decision = decide(raw(deeper, key=b"HS-1", partition=SYNC_HOME))
     assert isinstance(decision, Split) and "cannot be encoded" in decision.invalid[0][0]
+
+
+def handled(message: Message, worker: FakeWorker | None = None) -> FakeWorker:
+    """The worker after its intake handled ``message``; everything sent is recorded."""
+    worker = worker or FakeWorker(None)
+    asyncio.run(Actions(cast(Any, worker)).handle(Batch(), message))
+    return worker
+
+
+LONG = "2" * 300_000
+
+
+def test_a_huge_value_in_a_sync_record_makes_a_small_dead_letter() -> None:
+    # One request once crash-looped the worker: its reason quoted the value whole, and
+    # the producer refused a dead letter of 2.1 MB, every time the message was read again.
+    dates = ("NgayTiepNhan", "NgayHenTra", "NgayKetThucXuLy", "NgayTra", "NgayTuChoi")
+    for field_name in dates:
+        record = SYNC_RECORD | {"TrangThaiHoSo": "9", "NgayKetThucXuLy": "20260303080000"}
+        worker = handled(sync_message(record | {field_name: LONG}))
+        [(topic, _, value)] = worker.sent
+        letter = orjson.loads(value or b"")
+        assert topic == TOPICS.dead_letter and field_name in letter["reason"]
+        assert len(letter["reason"]) <= 1024 and len(value or b"") < 200_000
+        assert letter["original_size"] > 300_000 and len(letter["original_sha256"]) == 64
+
+
+def test_a_huge_synced_at_written_to_the_topic_makes_a_small_dead_letter() -> None:
+    body = {"service": "DongBoHoSoMC", "synced_at": LONG, "data": [SYNC_RECORD]}
+    worker = handled(Message(TOPICS.dvcqg_sync, orjson.dumps(body), None, 0))
+    [(topic, _, value)] = worker.sent
+    assert topic == TOPICS.dead_letter and len(value or b"") < 200_000
+    assert orjson.loads(value or b"")["reason"].startswith("synced_at: '2222")
+
+
+def test_a_record_that_grows_when_forwarded_becomes_a_dead_letter_not_a_refused_send() -> None:
+    # 80,000 copies of 1e15 are 400 KB as sent, 1.5 MB as the split writes them again.
+    record = orjson.dumps(SYNC_RECORD)[:-1] + b',"Extra":[' + b",".join([b"1e15"] * 80_000)
+    body = b'{"service":"DongBoHoSoMC","synced_at":"2026-03-02T08:00:00+07:00","data":['
+    message = Message(TOPICS.dvcqg_sync, body + record + b"]}]}", None, 0)
+    assert len(message.value or b"") < 500_000
+    worker = handled(message)
+    [(topic, _, value)] = worker.sent
+    letter = orjson.loads(value or b"")
+    assert topic == TOPICS.dead_letter and "CCHC_MAX_MESSAGE_BYTES" in letter["reason"]
+    assert letter["original_size"] > 1_048_588, "the dead letter says what was not sent"
+
+
+def test_nothing_the_intake_produces_is_over_the_brokers_limit() -> None:
+    # A broker with a 600 KB limit: a forwarded 700 KB record is dead-lettered instead.
+    record = SYNC_RECORD | {"Extra": "x" * 700_000}
+    worker = handled(sync_message(record), FakeWorker(None, max_message_bytes=600_000))
+    assert [topic for topic, _, _ in worker.sent] == [TOPICS.dead_letter]
+    assert all(len(value or b"") < 600_000 for _, _, value in worker.sent)

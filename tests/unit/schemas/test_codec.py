@@ -155,7 +155,7 @@ def test_missing_fields_are_named() -> None:
     [
         (b"not json", "not JSON"),
         (b"", "not JSON"),
-        (b"\xff\xfe", "not JSON"),
+        (b"\xff\xfe", "not UTF-8: byte 0"),
         (b"[1, 2]", "event must be a JSON object, got array"),
         (b'"text"', "event must be a JSON object, got string"),
         (b"null", "event must be a JSON object, got null"),

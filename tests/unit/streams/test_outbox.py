@@ -48,7 +48,7 @@ async def settle(outbox: Outbox) -> None:
 def test_messages_are_released_only_once_their_records_are_written() -> None:
     async def scenario() -> None:
         writes = Writes()
-        outbox = Outbox(writes, resend=lambda record: asyncio.sleep(0))  # type: ignore[arg-type]
+        outbox = Outbox(writes, resend=lambda record, error: asyncio.sleep(0))  # type: ignore[arg-type]
         running = asyncio.ensure_future(outbox.run(consumer=None))
         pending: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         batch = Batch()
@@ -73,7 +73,7 @@ def test_a_failed_record_is_sent_again_until_written_and_batches_stay_in_order()
         resent: list[Record] = []
         failures = [RuntimeError("expired"), RuntimeError("expired again")]
 
-        async def resend(record: Record) -> asyncio.Future[Any]:
+        async def resend(record: Record, error: BaseException) -> asyncio.Future[Any]:
             resent.append(record)
             return done(error=failures.pop(0)) if failures else done("metadata")
 
@@ -101,7 +101,7 @@ def test_writes_report_failing_while_a_record_is_retried() -> None:
         writes = Writes()
         gate: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
 
-        async def resend(record: Record) -> asyncio.Future[Any]:
+        async def resend(record: Record, error: BaseException) -> asyncio.Future[Any]:
             return gate
 
         waiting = asyncio.ensure_future(
@@ -120,7 +120,7 @@ def test_writes_report_failing_while_a_record_is_retried() -> None:
 
 def test_nothing_to_write_any_more_ends_the_wait_and_revoked_messages_are_not_released() -> None:
     async def scenario() -> None:
-        async def resend(record: Record) -> None:
+        async def resend(record: Record, error: BaseException) -> None:
             return None  # the key's partition was revoked
 
         outbox = Outbox(Writes(), resend)
@@ -150,7 +150,7 @@ def test_records_that_failed_together_are_sent_again_together(
         rounds: list[int] = []
         resent: list[Record] = []
 
-        async def resend(record: Record) -> asyncio.Future[Any]:
+        async def resend(record: Record, error: BaseException) -> asyncio.Future[Any]:
             resent.append(record)
             return done("metadata")
 

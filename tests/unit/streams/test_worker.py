@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 from types import SimpleNamespace
 from typing import Any, cast
 
+import orjson
+import pytest
+from aiokafka.errors import MessageSizeTooLargeError
+
 from kpi.units import Unit
 from schemas.codec import parse_instant
 from schemas.records import DossierSubmitted, UnitRanking
+from streams.outbox import Record, Source
 from streams.settings import Settings
-from streams.worker import Worker
+from streams.worker import TooLargeToSend, Worker
 
 AT = parse_instant("2026-03-02T08:00:00+07:00", "t")
 
@@ -49,3 +55,49 @@ def test_health_says_why_a_worker_does_not_serve() -> None:
     w.broker_reachable = True
     w.writes.failing = True
     assert w.health() == "broker unreachable"
+
+
+class Producer:
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, bytes | None, bytes | None]] = []
+
+    async def send(self, topic: str, key: Any, value: Any, *args: Any) -> Any:
+        self.sent.append((topic, key, value))
+        written: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        written.set_result("metadata")
+        return written
+
+
+def test_a_record_the_broker_refuses_for_its_size_is_never_sent_again() -> None:
+    # Kafka's message.max.bytes below CCHC_MAX_MESSAGE_BYTES: sending again cannot help,
+    # so the record's dead letter goes instead, and the outbox can release its input.
+    w = worker()
+    w.app = cast(Any, SimpleNamespace(producer=Producer(), rebalancing=False))
+    source = Source("cchc.dvcqg-sync", 3, 41)
+    record = Record("cchc.rekeyed", b"HS-1", b"x" * 900_000, 2, None, cast(Any, None), source)
+
+    async def resend(error: BaseException) -> Any:
+        return await w.resend(record, error)
+
+    assert asyncio.run(resend(MessageSizeTooLargeError())) is not None
+    [(topic, key, value)] = w.app.producer.sent
+    letter = orjson.loads(value or b"")
+    assert topic == w.topics.dead_letter and key == b"HS-1"
+    assert (letter["source_topic"], letter["source_partition"], letter["source_offset"]) == (
+        "cchc.dvcqg-sync",
+        3,
+        41,
+    )
+    assert letter["original_size"] == 900_000 and "refused" in letter["reason"]
+    # A dead letter refused for its size is not sent again either: the log keeps the trace.
+    record.topic = w.topics.dead_letter
+    assert asyncio.run(resend(MessageSizeTooLargeError())) is None
+    assert len(w.app.producer.sent) == 1
+
+
+def test_a_record_over_the_configured_limit_is_not_handed_to_the_producer() -> None:
+    w = replace(worker(), settings=replace(Settings(), max_message_bytes=600_000))
+    w.app = cast(Any, SimpleNamespace(producer=Producer(), rebalancing=False))
+    with pytest.raises(TooLargeToSend, match="CCHC_MAX_MESSAGE_BYTES"):
+        asyncio.run(w.send("cchc.rekeyed", b"k", b"x" * 600_000, 0))
+    assert w.app.producer.sent == []
