@@ -2,14 +2,20 @@
 
 An alert is identified by (rule, unit_id, official_id or "", period) and is ``firing``
 while its rule holds on a large enough sample, ``resolved`` after. :class:`AlertBook`
-keeps the last state of every alert and returns a message only on a state change::
+keeps the last state of every alert and returns a message only on a state change, each
+with the alert's next ``sequence`` number::
 
     >>> book = AlertBook(Thresholds(min_dossiers=1))
     >>> figures = Figures(resolved=10, resolved_late=1, open_overdue=0, surveys=0, satisfied=0)
-    >>> [a["state"] for a in book.evaluate_unit("u", 2026, figures, {}, {}, now=0)]
-    ['firing']
+    >>> changes = book.evaluate_unit("u", 2026, figures, {}, {}, now=0)
+    >>> [(a["state"], a["sequence"]) for a in changes]
+    [('firing', 1)]
     >>> book.evaluate_unit("u", 2026, figures, {}, {}, now=1)   # no change, no message
     []
+
+Writes to Kafka are at least once, so the alerts topic may hold a message twice;
+:class:`SeenAlerts` is how every subscriber's path (SSE, webhooks, ``cchc alerts tail``)
+tells a repeat from a change.
 """
 
 from __future__ import annotations
@@ -41,6 +47,19 @@ from schemas.records import Instant, ProcessingTime
 
 def alert_id(rule: str, unit_id: str, official_id: str | None, period: str) -> str:
     return f"{rule}|{unit_id}|{official_id or ''}|{period}"
+
+
+def sequence_of(alert: dict[str, Any]) -> int:
+    """An alert message's ``sequence``: 1 for an alert's first message, one more for each
+    change after; 0 (unknown) for a message written before messages had one.
+
+    >>> sequence_of({"sequence": 3}), sequence_of({})
+    (3, 0)
+    """
+    sequence = alert.get("sequence")
+    if isinstance(sequence, bool) or not isinstance(sequence, int | float):
+        return 0
+    return max(0, int(sequence))
 
 
 @dataclass(frozen=True)
@@ -152,7 +171,13 @@ class AlertBook:
         self.alerts: dict[str, dict[str, Any]] = {}
 
     def restore(self, alert: dict[str, Any]) -> None:
-        """Take a published alert as the current state (replaying the alerts topic)."""
+        """Take a published alert as the current state (replaying the alerts topic in
+        order), unless it repeats one already taken: its next change continues from the
+        greatest sequence on the topic."""
+        current = self.alerts.get(alert["alert_id"])
+        sequence = sequence_of(alert)
+        if current is not None and 0 < sequence <= sequence_of(current):
+            return
         self.alerts[alert["alert_id"]] = alert
 
     def evaluate_unit(
@@ -187,6 +212,7 @@ class AlertBook:
         stamp = format_instant(now)
         alert = {
             "alert_id": key,
+            "sequence": 1 + (0 if current is None else sequence_of(current)),
             "rule": c.rule,
             "unit_id": unit_id,
             "official_id": c.official_id,
@@ -221,6 +247,69 @@ class AlertBook:
             ),
             key=lambda a: a["alert_id"],
         )
+
+
+class SeenAlerts:
+    """What one subscriber has had of the alerts topic, so that it gets each (``alert_id``,
+    ``sequence``) once although the topic may repeat a message.
+
+    Writes to Kafka are at least once: a write that timed out but had landed is sent again,
+    so ``cchc.alerts`` may hold a state change twice. All of an alert's messages are on one
+    partition (keyed by its unit), in order, so a message is a **repeat** when its sequence
+    is not above the greatest one of its alert earlier in the partition. This keeps that
+    greatest sequence (one int per alert id) and, per partition, the offset up to which
+    every record has been *noted* (delivered, or passed over as a repeat or as unwanted).
+
+    A consumer that starts mid-topic (from the end, or from a committed offset) must first
+    note what came before where it starts, or it would take the first repeat after it for
+    news: :meth:`unread` says which offsets that is. A consumer sent back to an offset it
+    has noted already (a rebalance, a redelivery) passes over it: :meth:`fresh` is false.
+    A message without a sequence (written before messages had one) is never a repeat.
+
+        >>> seen = SeenAlerts()
+        >>> firing = {"alert_id": "a", "sequence": 1, "state": "firing"}
+        >>> [seen.first(0, offset, firing) for offset in (0, 1)]  # the write was sent twice
+        [True, False]
+        >>> seen.first(0, 2, firing | {"sequence": 2, "state": "resolved"})
+        True
+        >>> seen.first(0, 1, firing), seen.unread(0, 5), seen.unread(1, 4)
+        (False, 3, 0)
+    """
+
+    def __init__(self) -> None:
+        self.greatest: dict[str, int] = {}
+        """The greatest sequence noted per alert id."""
+        self.noted: dict[int, int] = {}
+        """Per partition, the offset below which every record has been noted."""
+
+    def unread(self, partition: int, offset: int) -> int | None:
+        """Where the records of ``partition`` before ``offset`` that were never noted begin
+        (to be read and noted first), or None when there are none."""
+        start = self.noted.get(partition, 0)
+        return start if start < offset else None
+
+    def fresh(self, partition: int, offset: int, alert: dict[str, Any]) -> bool:
+        """Whether the record at ``offset`` is news: not noted yet, and not a repeat."""
+        if offset < self.noted.get(partition, 0):
+            return False
+        sequence = sequence_of(alert)
+        return sequence == 0 or sequence > self.greatest.get(alert["alert_id"], 0)
+
+    def note(self, partition: int, offset: int, alert: dict[str, Any] | None = None) -> None:
+        """The record at ``offset`` has been had (``alert`` None: one this subscriber does not
+        want, or cannot read): later records are judged with it."""
+        if alert is not None:
+            sequence = sequence_of(alert)
+            if sequence > self.greatest.get(alert["alert_id"], 0):
+                self.greatest[alert["alert_id"]] = sequence
+        self.noted[partition] = max(self.noted.get(partition, 0), offset + 1)
+
+    def first(self, partition: int, offset: int, alert: dict[str, Any]) -> bool:
+        """:meth:`fresh`, then :meth:`note`: for a consumer that has it as soon as it
+        reads it."""
+        fresh = self.fresh(partition, offset, alert)
+        self.note(partition, offset, alert)
+        return fresh
 
 
 OnError = Callable[[str, Exception], None]

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from kpi.alerts import AlertBook, evaluate_changes, unit_conditions
+from kpi.alerts import AlertBook, SeenAlerts, evaluate_changes, sequence_of, unit_conditions
 from kpi.calendar import WorkingCalendar
 from kpi.clock import Clock, ClockSpec
 from kpi.engine import Engine
@@ -188,6 +188,104 @@ def test_restored_state_prevents_repeats_after_a_restart() -> None:
         fresh.restore(alert)
     s.engine.rebuild(s.states.items())
     assert evaluate_changes(s.engine, fresh, lambda unit: True) == []
+
+
+def test_each_change_of_an_alert_has_the_next_sequence() -> None:
+    s = Scenario(Thresholds(min_official_dossiers=1000))
+    for n in range(19):
+        s.dossier(n, late=False)
+    s.dossier(19, late=True)
+    fired = s.changes()
+    s.dossier(20, late=False)
+    resolved = s.changes()
+    s.dossier(21, late=True)
+    again = s.changes()
+    assert [(a["state"], a["sequence"]) for a in fired + resolved + again] == [
+        ("firing", 1),
+        ("resolved", 2),
+        ("firing", 3),
+    ]
+    for n in range(22, 42):
+        s.dossier(n, late=True, unit="other")
+    assert {(a["alert_id"], a["sequence"]) for a in s.changes()} == {
+        ("unit_late_rate|other||2026", 1)  # every alert counts its own
+    }
+
+
+def test_a_restarted_worker_continues_each_alerts_sequence() -> None:
+    s = Scenario(Thresholds(min_official_dossiers=1000))
+    for n in range(20):
+        s.dossier(n, late=True)
+    fired = s.changes()
+    s.dossier(20, late=False)
+    s.dossier(21, late=False)
+    s.dossier(22, late=False)  # 20 late of 23: still over the line
+    assert s.changes() == []
+    for n in range(23, 420):
+        s.dossier(n, late=False)  # 20 of 420: 4.8 %
+    resolved = s.changes()
+    assert [a["sequence"] for a in fired + resolved] == [1, 2]
+    # The topic as a broker freeze leaves it: the first message written twice, the second
+    # too, one of its copies after it.
+    topic = [fired[0], fired[0], resolved[0], fired[0], resolved[0]]
+    book = AlertBook(Thresholds(min_official_dossiers=1000))
+    for alert in topic:
+        book.restore(alert)
+    assert [(a["state"], a["sequence"]) for a in book.query("all")] == [("resolved", 2)]
+    s.book = book
+    s.engine.rebuild(s.states.items())
+    assert s.changes() == []
+    for n in range(420, 440):
+        s.dossier(n, late=True)  # 40 of 440: 9 %
+    assert [(a["state"], a["sequence"]) for a in s.changes()] == [("firing", 3)]
+
+
+def test_a_message_written_before_sequences_counts_as_zero() -> None:
+    s = Scenario(Thresholds(min_official_dossiers=1000))
+    for n in range(20):
+        s.dossier(n, late=True)
+    old = {k: v for k, v in s.changes()[0].items() if k != "sequence"} | {"state": "resolved"}
+    assert sequence_of(old) == 0
+    book = AlertBook(Thresholds(min_official_dossiers=1000))
+    book.restore(old)
+    s.book = book
+    s.engine.rebuild(s.states.items())
+    assert [(a["state"], a["sequence"]) for a in s.changes()] == [("firing", 1)]
+
+
+def alert(sequence: int | None, alert_id: str = "a") -> dict[str, Any]:
+    message: dict[str, Any] = {"alert_id": alert_id, "state": "firing"}
+    if sequence is not None:
+        message["sequence"] = sequence
+    return message
+
+
+def test_seen_alerts_pass_over_a_repeated_message() -> None:
+    seen = SeenAlerts()
+    topic = [alert(1), alert(1), alert(1, "b"), alert(2), alert(1), alert(2), alert(3)]
+    had = [offset for offset, message in enumerate(topic) if seen.first(0, offset, message)]
+    assert had == [0, 2, 3, 6]
+    assert seen.greatest == {"a": 3, "b": 1}, "one int per alert id"
+    # Partitions are read apart: the same offset elsewhere is another record.
+    assert seen.first(1, 0, alert(1, "c")) and not seen.first(1, 1, alert(1, "c"))
+    # Messages written before sequences existed are never repeats, but never had twice.
+    assert seen.first(0, 7, alert(None)) and seen.first(0, 8, alert(None))
+    assert not seen.fresh(0, 8, alert(None))
+
+
+def test_seen_alerts_of_a_consumer_starting_mid_topic() -> None:
+    topic = [alert(1), alert(2), alert(2), alert(3), alert(3)]
+    # Resuming at offset 2 without knowing what came before would take offset 2 for news.
+    seen = SeenAlerts()
+    assert seen.unread(0, 2) == 0
+    for offset in range(2):
+        seen.note(0, offset, topic[offset])
+    assert seen.unread(0, 2) is None
+    assert [o for o in range(2, 5) if seen.first(0, o, topic[o])] == [3]
+    # Sent back to an offset already had (a rebalance): passed over, sequence or not.
+    assert not seen.fresh(0, 3, topic[3]) and not seen.fresh(0, 1, alert(None))
+    # Moved on past records another consumer had: they are to be noted first.
+    assert seen.unread(0, 9) == 5
 
 
 def test_early_warning_when_dossiers_due_soon_would_cross_the_line() -> None:
