@@ -8,7 +8,12 @@ back, and the number of open streams is capped.
 The SSE event id is the position reached in every partition (``"0:15;1:7;2:0"``), so a
 client that reconnects with ``Last-Event-ID`` resumes exactly where it stopped, on
 whichever worker it reaches: what came before the hub's current position is read once for
-that client (``read_to_end`` up to exactly that position), the rest comes from the hub::
+that client (``read_to_end`` up to exactly that position), the rest comes from the hub.
+
+The topic may repeat a message (writes are at least once): every stream gets each
+(``alert_id``, ``sequence``) once (:class:`~kpi.alerts.SeenAlerts`). The hub reads the
+topic from its beginning, so it knows what every live record repeats; a resumed stream's
+history is read from the beginning too, and only what follows its position is sent::
 
     >>> format_position({0: 15, 1: 7})
     '0:15;1:7'
@@ -25,6 +30,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from kpi.alerts import SeenAlerts
 from schemas.codec import InvalidEvent, decode_alert
 from streams.kafka import options_for
 from streams.recovery import read_to_end
@@ -64,12 +70,24 @@ def parse_position(text: str) -> dict[int, int]:
     return position
 
 
-def _decoded(record: Any) -> dict[str, Any] | None:
+def _decoded(record: Any, quiet: bool = False) -> dict[str, Any] | None:
+    """The alert in ``record``, or None: an unreadable record is counted and logged, unless
+    ``quiet`` (read again only to know what later records repeat)."""
     try:
         return decode_alert(record.value)
     except InvalidEvent as error:
-        skip_unreadable(record, error.reason)
+        if not quiet:
+            skip_unreadable(record, error.reason)
         return None
+
+
+def _first(seen: SeenAlerts, record: Any, quiet: bool = False) -> dict[str, Any] | None:
+    """The alert in ``record`` if it is news to ``seen`` (which notes it), else None."""
+    alert = _decoded(record, quiet)
+    if alert is None:
+        seen.note(record.partition, record.offset)
+        return None
+    return alert if seen.first(record.partition, record.offset, alert) else None
 
 
 class AlertHub:
@@ -105,10 +123,12 @@ class AlertHub:
             await consumer.start()
             partitions = sorted(consumer.partitions_for_topic(self.topic) or ())
             self.position = dict.fromkeys(partitions, 0)
+            seen = SeenAlerts()  # what every record so far said: a live repeat is passed over
             # The current end, as fetch responses report it: ListOffsets may be wrong.
             async for records in read_to_end(self.settings, self.topic, dict(self.position)):
                 for record in records:
                     self.position[record.partition] = record.offset + 1
+                    _first(seen, record, quiet=True)
             assigned = [TopicPartition(self.topic, p) for p in partitions]
             consumer.assign(assigned)
             for tp in assigned:
@@ -119,7 +139,7 @@ class AlertHub:
                 for records in batches.values():
                     for record in records:
                         self.position[record.partition] = record.offset + 1
-                        alert = _decoded(record)
+                        alert = _first(seen, record)
                         if alert is not None:
                             self._publish((record.partition, record.offset, alert))
         except asyncio.CancelledError:
@@ -163,13 +183,18 @@ class AlertHub:
         resumed = start or {}
         try:
             if start is not None or from_beginning:
+                # From the beginning, even to resume: what a record repeats may precede
+                # the position resumed from. Only what follows that position is sent.
                 history = {p: resumed.get(p, 0) for p in live_from}
-                async for records in read_to_end(
-                    self.settings, self.topic, dict(history), ends=live_from
-                ):
+                seen = SeenAlerts()
+                starts = dict.fromkeys(live_from, 0)
+                async for records in read_to_end(self.settings, self.topic, starts, ends=live_from):
                     for record in records:
+                        before = record.offset < history[record.partition]
+                        alert = _first(seen, record, quiet=before)
+                        if before:
+                            continue
                         history[record.partition] = record.offset + 1
-                        alert = _decoded(record)
                         if alert is not None:
                             yield format_position(history), alert
             # A client that read further (on a worker ahead of this hub) goes on from where
