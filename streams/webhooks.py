@@ -12,7 +12,9 @@ The subscriptions file is YAML::
 
 Scopes are those of access tokens (``streams.access``): an official's alerts go only to a
 subscription whose scopes reach that unit. Each alert change is POSTed as an Alertmanager
-webhook (version 4) payload, so anything that reads Alertmanager's webhooks reads ours.
+webhook (version 4) payload, so anything that reads Alertmanager's webhooks reads ours;
+its annotations carry the alert's ``sequence``, so that with the fingerprint a receiver
+can tell a redelivery (after a worker's crash) from a change.
 Every delivery is signed with a timestamp, so a captured one cannot be replayed later:
 ``X-CCHC-Timestamp: <Unix seconds>`` and ``X-CCHC-Signature: sha256=<hex HMAC-SHA256 of
 "<timestamp>." followed by the body>``. Receivers compare the signature in constant time
@@ -22,7 +24,8 @@ exponential backoff; one that keeps failing is *parked*: appended to
 ``<CCHC_DATA_DIR>/webhooks-parked.jsonl`` with the reason, and counted in
 ``cchc_webhook_deliveries_total{outcome="parked"}``. Nothing is dropped silently. Each
 subscription is delivered by its own agent (``agents.webhooks``), so a slow receiver
-delays only itself.
+delays only itself, and gets each (alert, ``sequence``) once although the alerts topic may
+repeat a message.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ from typing import Any
 import aiohttp
 import orjson
 
+from kpi.alerts import sequence_of
 from schemas.codec import encode, format_instant
 from streams.access import PUBLIC, AccessError, Grant, check_scope
 from streams.instruments import WEBHOOK_DELIVERIES
@@ -133,6 +137,8 @@ def alertmanager_payload(alert: dict[str, Any], receiver: str, external_url: str
     annotations = {
         "summary": summary,
         **({"detail": alert["detail"]} if alert.get("detail") else {}),
+        # With the fingerprint, what a receiver may drop as had already (a redelivery).
+        **({"sequence": str(sequence_of(alert))} if sequence_of(alert) else {}),
     }
     group_key = "{}:" + "{" + f'alertname="{alert["rule"]}",unit_id="{alert["unit_id"]}"' + "}"
     return {

@@ -84,6 +84,10 @@ def test_alertmanager_v4_payload() -> None:
     assert alert["startsAt"] == ALERT["started_at"] and alert["endsAt"] == ALERT["resolved_at"]
     assert alert["annotations"]["summary"].endswith("8.00% (2/25), threshold 10%")
     assert len(alert["fingerprint"]) == 16
+    assert "sequence" not in alert["annotations"], "a message written before sequences"
+    numbered = alertmanager_payload(ALERT | {"sequence": 4}, "office", "http://cchc:6066")
+    assert numbered["alerts"][0]["annotations"]["sequence"] == "4"
+    assert numbered["alerts"][0]["fingerprint"] == alert["fingerprint"]
     firing = alertmanager_payload(ALERT | {"state": "firing", "resolved_at": None}, "o", "http://c")
     assert firing["alerts"][0]["endsAt"] == "0001-01-01T00:00:00Z"
 
