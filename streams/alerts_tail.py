@@ -1,7 +1,11 @@
 """``cchc alerts tail``: print alert state changes as they happen, in Vietnamese or English.
 
 It reads every partition of the alerts topic by explicit assignment (no consumer-group
-join, so it starts at once), from the end, or from the beginning with ``--from-beginning``.
+join, so it starts at once) and prints what comes after the end it finds, or everything
+with ``--from-beginning``. The topic may repeat a message (writes to Kafka are at least
+once): each (``alert_id``, ``sequence``) is printed once (:class:`kpi.alerts.SeenAlerts`).
+So that a repeat just after the end it found is known for one, it reads from the
+beginning either way, and prints nothing of what comes before that end.
 
     >>> print(describe({"rule": "unit_late_rate", "state": "firing", "unit_id": "xa-cam-lam",
     ...     "official_id": None, "period": "2026", "value": 0.0625, "threshold": 0.05,
@@ -28,6 +32,7 @@ from typing import Any, TextIO
 
 from kafka import KafkaConsumer, TopicPartition
 
+from kpi.alerts import SeenAlerts
 from kpi.rules import RULE_NAMES
 from schemas.codec import InvalidEvent, decode_alert
 from streams.kafka import options_for
@@ -101,25 +106,33 @@ def tail(
             TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())
         ]
         consumer.assign(partitions)
-        (consumer.seek_to_beginning if from_beginning else consumer.seek_to_end)(*partitions)
+        ends = {} if from_beginning else consumer.end_offsets(partitions)
+        shows_from = {tp.partition: ends.get(tp, 0) for tp in partitions}
+        consumer.seek_to_beginning(*partitions)
+        seen = SeenAlerts()
         shown = 0
         while max_messages is None or shown < max_messages:
             for batch in consumer.poll(timeout_ms=500).values():
                 for record in batch:
+                    shows = record.offset >= shows_from[record.partition]
                     try:
                         alert = decode_alert(record.value)
                     except InvalidEvent as error:
-                        where = f"{record.topic}[{record.partition}]@{record.offset}"
-                        print(
-                            f"cchc: skipped unreadable alert {where}: {printable(error.reason)}",
-                            file=sys.stderr,
-                        )
+                        if shows:
+                            where = f"{record.topic}[{record.partition}]@{record.offset}"
+                            reason = printable(error.reason)
+                            print(
+                                f"cchc: skipped unreadable alert {where}: {reason}", file=sys.stderr
+                            )
                         continue
                     if (wanted_units and alert["unit_id"] not in wanted_units) or (
                         wanted_rules and alert["rule"] not in wanted_rules
                     ):
                         continue
-                    print(describe(alert, names, lang), file=out, flush=True)
-                    shown += 1
+                    if seen.first(record.partition, record.offset, alert) and shows:
+                        print(describe(alert, names, lang), file=out, flush=True)
+                        shown += 1
+                        if shown == max_messages:
+                            return
     finally:
         consumer.close()
