@@ -3,7 +3,10 @@
 Deadlines pass without any event arriving, so every ``TICK_SECONDS`` the engine moves to the
 clock's time, and the alert book evaluates the (unit, year) pairs whose figures changed
 since the last tick (:func:`kpi.alerts.evaluate_changes`). Each state change is published
-to the alerts topic, keyed and partitioned by its unit like every other message of it.
+to the alerts topic, keyed and partitioned by its unit like every other message of it,
+with the alert's next ``sequence`` (kept by the book, continued from the topic after a
+restart). A write that times out is sent again and may land twice: subscribers pass over
+the copy by its sequence (:class:`kpi.alerts.SeenAlerts`).
 """
 
 from __future__ import annotations
