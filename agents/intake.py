@@ -29,8 +29,10 @@ import time
 from collections.abc import Callable
 from typing import Any, NamedTuple, Protocol
 
+import orjson
+
 from kpi.dossier import StateTooLarge
-from kpi.snapshots import DossierSnapshot
+from kpi.snapshots import DossierSnapshot, Grant, NotGranted
 from schemas.codec import InvalidEvent, decode, encode, format_instant
 from schemas.dvcqg import DossierRecord, ProgressRecord, decode_sync, digest, read_record, where
 from schemas.records import Event, EventKind, Instant
@@ -46,6 +48,10 @@ SYNC_RECORD = b"dvcqg-sync"
 """A single national sync record, on its ``MaHoSo``'s partition."""
 SYNC_DOSSIER = b"dvcqg-dossier"
 """What a unit holds of a sync-record dossier (:class:`kpi.snapshots.DossierSnapshot`)."""
+GRANT_HEADER = "cchc-grant"
+"""Header on sync messages published for an ingest token, and on their split records: the
+units the token may write, as a JSON array. Without it, a sync message was written to the
+topic directly, by a producer its Kafka ACL allows: it may write every unit."""
 _KINDS = {kind.value.encode(): kind for kind in EventKind}
 
 log = logging.getLogger(__name__)
@@ -88,6 +94,7 @@ class Forward(NamedTuple):
     key: bytes
     partition: int
     value: bytes
+    headers: list[tuple[str, bytes]]
 
 
 class Split(NamedTuple):
@@ -100,6 +107,7 @@ class ApplySync(NamedTuple):
     record: DossierRecord | ProgressRecord
     synced_at: Instant
     digest: str
+    grant: Grant = None
 
 
 Decision = Apply | Rekey | DeadLetter | Split | ApplySync
@@ -125,6 +133,29 @@ def _header(headers: Any, name: str) -> bytes | None:
         if key == name:
             return bytes(value)
     return None
+
+
+def grant_header(units: frozenset[str]) -> tuple[str, bytes]:
+    """The header that carries an ingest token's units with its sync message."""
+    return GRANT_HEADER, orjson.dumps(sorted(units))
+
+
+def read_grant(headers: Any) -> Grant:
+    """The units a sync message's sender may write (None: every unit).
+
+    >>> read_grant([("cchc-grant", b'["xa-a"]')]), read_grant([])
+    (frozenset({'xa-a'}), None)
+    """
+    raw = _header(headers, GRANT_HEADER)
+    if raw is None:
+        return None
+    try:
+        units = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        units = None
+    if not isinstance(units, list) or not all(isinstance(u, str) for u in units):
+        raise InvalidEvent(f"header {GRANT_HEADER}: not a JSON array of unit ids")
+    return frozenset(units)
 
 
 class Intake:
@@ -188,6 +219,10 @@ class Intake:
         """A sync message: applied when it is one valid record on its ``MaHoSo``'s
         partition, else split into such messages and dead letters."""
         sync = decode_sync(message.value)
+        grant = read_grant(message.headers)
+        headers = [(KIND_HEADER, SYNC_RECORD)]
+        if grant is not None:
+            headers.append(grant_header(grant))
         forward: list[Forward] = []
         invalid: list[tuple[str, bytes]] = []
         synced_at = format_instant(sync.synced_at)
@@ -198,9 +233,9 @@ class Intake:
                 key = parsed.dossier_id.encode()
                 partition = partition_for(key, self.units.partitions)
                 if alone and message.key == key and message.partition == partition:
-                    return ApplySync(parsed, sync.synced_at, digest(record))
+                    return ApplySync(parsed, sync.synced_at, digest(record), grant)
                 single = {"service": sync.service, "synced_at": synced_at, "data": [record]}
-                forward.append(Forward(key, partition, encode(single)))
+                forward.append(Forward(key, partition, encode(single), headers))
             except InvalidEvent as error:
                 invalid.append((f"{where(position, record)}: {error.reason}", _encoded(record)))
             except (TypeError, ValueError, RecursionError) as error:  # nested too deep
@@ -251,12 +286,13 @@ class Actions:
         message: MessageLike,
         topic: str,
         key: bytes | None,
-        value: bytes,
+        value: bytes | None,
         partition: int | None,
         headers: list[tuple[str, bytes]] | None = None,
     ) -> None:
-        """Produce one record for ``message``; one the broker would refuse for its size
-        becomes the message's dead letter, cut, instead of a send that fails for ever."""
+        """Produce one record for ``message`` (``value`` None: a deletion); one the broker
+        would refuse for its size becomes the message's dead letter, cut, instead of a send
+        that fails for ever."""
         try:
             sent = await self.worker.send(topic, key, value, partition, headers, _source(message))
         except TooLargeToSend as error:
@@ -267,7 +303,7 @@ class Actions:
     async def set_aside(self, batch: Batch, message: MessageLike, error: Exception) -> None:
         """A valid message whose application raised: dead-lettered with the error. Input that
         would make a state too large is expected; anything else is a bug worth a trace."""
-        if not isinstance(error, StateTooLarge):
+        if not isinstance(error, StateTooLarge | NotGranted):
             log.exception("applying a message of %s failed", message.topic, exc_info=error)
             self.failed[message.topic].inc()
         reason = f"could not be applied: {type(error).__name__}: {error}"
@@ -291,25 +327,30 @@ class Actions:
             await self.send(batch, message, worker.store.changelog, key, value, message.partition)
 
     async def apply_sync(self, batch: Batch, message: MessageLike, sync: ApplySync) -> None:
-        worker = self.worker
-        states = worker.store.of(message.partition)
+        worker, partition = self.worker, message.partition
+        states = worker.store.of(partition)
+        record, synced_at = sync.record, sync.synced_at
         try:
-            change, facts = worker.sync.apply(states, sync.record, sync.synced_at, sync.digest)
+            applied = worker.sync.apply(
+                partition, states, record, synced_at, sync.digest, sync.grant
+            )
         except Exception as error:  # as in apply: set aside, never fatal
             await self.set_aside(batch, message, error)
             return
         self.processed[message.topic].inc()
-        if change is not None:
-            key, value = change
-            await self.send(batch, message, worker.store.changelog, key, value, message.partition)
+        for why in applied.dropped:
+            instruments.SYNC_WAITING_DROPPED.labels(why=why).inc()
+        instruments.SYNC_WAITING.set(worker.sync.waiting_count())
+        for key, value in applied.changes:
+            await self.send(batch, message, worker.store.changelog, key, value, partition)
         topic, headers = worker.topics.rekeyed, [(KIND_HEADER, SYNC_DOSSIER)]
-        for fact in facts:
+        for fact in applied.facts:
             key, partition = worker.units.home(fact.unit_id)
             await self.send(batch, message, topic, key, fact.encode(), partition, headers)
 
     async def split(self, batch: Batch, message: MessageLike, split: Split) -> None:
-        topic, headers = self.worker.topics.rekeyed, [(KIND_HEADER, SYNC_RECORD)]
-        for key, partition, value in split.forward:
+        topic = self.worker.topics.rekeyed
+        for key, partition, value, headers in split.forward:
             self.rekeyed[message.topic].inc()
             await self.send(batch, message, topic, key, value, partition, headers)
         for reason, record in split.invalid:

@@ -24,7 +24,8 @@ again and the facts go out then. A unit ignores a fact it already has.
 
 from __future__ import annotations
 
-from collections.abc import Callable, MutableMapping
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, MutableMapping
 from typing import Any, NamedTuple
 
 import orjson
@@ -54,11 +55,39 @@ SYNC_PREFIX = b'["s",'
 states share the partition stores with the units' states, but are not figures."""
 
 
+ALL_UNITS = "*"
+"""The grant of a sender that may write every unit: a provincial gateway, or a system that
+writes to the sync topic itself (its Kafka ACL is its grant)."""
+
+Grant = frozenset[str] | None
+"""The units a sender may write records of; None: every unit."""
+
+
+def grant_text(grant: Grant) -> str:
+    """A grant as kept with a progress record: ``*``, or its units as a JSON array.
+
+    >>> grant_text(None), grant_text(frozenset({"xa-b", "xa-a"}))
+    ('*', '["xa-a","xa-b"]')
+    """
+    return ALL_UNITS if grant is None else orjson.dumps(sorted(grant)).decode()
+
+
+def covers(grant: str, unit_id: str) -> bool:
+    """Whether a grant as :func:`grant_text` writes it lets its sender write ``unit_id``."""
+    return grant == ALL_UNITS or unit_id in orjson.loads(grant)
+
+
+class NotGranted(ValueError):
+    """A record of a unit its sender may not write: set aside, never applied."""
+
+
 class Progress(NamedTuple):
-    """One step of a dossier: who handled it, and when."""
+    """One step of a dossier: who handled it, when, and which units its sender may write
+    (a step counts only for a dossier of one of them)."""
 
     at: Instant
     official: str
+    grant: str = ALL_UNITS
 
 
 class DossierSnapshot(NamedTuple):
@@ -103,21 +132,30 @@ class SyncState(NamedTuple):
     homes: tuple[str, ...] = ()
     """The units facts went to, most recent last: a dossier that moved is removed from
     the others, on every record (a removal lost to a crash is sent again)."""
+    since: Instant | None = None
+    """While only progress records are known: the ``synced_at`` of the first of them, from
+    which they wait for the dossier's snapshot (:data:`SyncBook.waiting`)."""
+
+    @property
+    def waiting(self) -> bool:
+        return self.record is None and self.since is not None
 
     def encode(self) -> bytes:
         record = None if self.record is None else _encode_record(self.record)
         progress = [list(p) for p in self.progress]
-        return orjson.dumps([self.synced_at, self.digest, record, progress, list(self.homes)])
+        state = [self.synced_at, self.digest, record, progress, list(self.homes)]
+        return orjson.dumps(state if self.since is None else [*state, self.since])
 
     @classmethod
     def decode(cls, raw: bytes) -> SyncState:
-        synced_at, digest, record, progress, homes = orjson.loads(raw)
+        synced_at, digest, record, progress, homes, *since = orjson.loads(raw)
         return cls(
             synced_at,
             digest,
             None if record is None else _decode_record(record),
             tuple(Progress(*p) for p in progress),
             tuple(homes),
+            *since,
         )
 
 
@@ -148,9 +186,12 @@ def merge_record(
     return state._replace(synced_at=synced_at, digest=digest, record=record)
 
 
-def merge_progress(state: SyncState | None, progress: Progress) -> SyncState:
-    state = state or SyncState()
-    if progress in state.progress:
+def merge_progress(
+    state: SyncState | None, progress: Progress, synced_at: Instant | None = None
+) -> SyncState:
+    """The state once ``progress`` (sent at ``synced_at``) is known."""
+    state = state or SyncState(since=synced_at)
+    if any(p[:2] == progress[:2] for p in state.progress):
         return state
     if len(state.progress) >= MAX_PROGRESS:
         raise StateTooLarge(f"the dossier already has {MAX_PROGRESS} progress records")
@@ -167,17 +208,25 @@ def facts(state: SyncState, unit_of: Callable[[str], str | None]) -> list[Dossie
     if record is None or state.synced_at is None:
         return []
     version = (state.synced_at, state.digest, len(state.progress))
-    code = record.unit_code  # a record of a dossier never received may name no unit
-    unit_id = (unit_of(code) or code) if code else None
+    unit_id = unit_of_record(record, unit_of)
     elsewhere = Snapshot(version, None, None, (), here=False)
     found = [
         DossierSnapshot(home, record.dossier_id, elsewhere)
         for home in state.homes
         if home != unit_id
     ]
-    if unit_id is not None:
-        found.append(DossierSnapshot(unit_id, record.dossier_id, snapshot(record, state, version)))
+    # A dossier never received creates no unit: it only leaves the unit it was in.
+    if unit_id is not None and (record.received or unit_id in state.homes):
+        here = snapshot(record, state, version, unit_id)
+        found.append(DossierSnapshot(unit_id, record.dossier_id, here))
     return found
+
+
+def unit_of_record(record: DossierRecord, unit_of: Callable[[str], str | None]) -> str | None:
+    """The unit ``DonViXuLy`` names (an unknown code is its own unit id); a record of a
+    dossier never received may name none."""
+    code = record.unit_code
+    return (unit_of(code) or code) if code else None
 
 
 def with_home(state: SyncState, unit_id: str) -> SyncState:
@@ -189,9 +238,10 @@ def with_home(state: SyncState, unit_id: str) -> SyncState:
 
 
 def snapshot(
-    record: DossierRecord, state: SyncState, version: tuple[Instant, str, int]
+    record: DossierRecord, state: SyncState, version: tuple[Instant, str, int], unit_id: str
 ) -> Snapshot:
-    """The submission, completion and pauses the record stands for (contract §9)."""
+    """The submission, completion and pauses the record stands for in ``unit_id``
+    (contract §9); only steps whose sender may write that unit name its official."""
     if not record.received:
         return Snapshot(version, None, None, ())
     assert record.received_at is not None and record.due_at is not None  # checked on read
@@ -200,7 +250,7 @@ def snapshot(
         outcome, at = max(record.ends, key=lambda end: (OUTCOME_RANKS[end[0]], end[1]))
         completion = Completion(at, "", None, outcome)
     end = None if completion is None else completion.at
-    steps = [p for p in state.progress if end is None or p.at <= end]
+    steps = [p for p in state.progress if (end is None or p.at <= end) and covers(p.grant, unit_id)]
     official = max(steps).official if steps else None
     submission = Submission(record.received_at, "", record.due_at, official)
     pauses: dict[str, Pause] = {}
@@ -212,38 +262,139 @@ def snapshot(
     return Snapshot(version, submission, completion, tuple(sorted(pauses.values())))
 
 
+class Applied(NamedTuple):
+    """What applying one sync record changed: the (key, state) to make durable (state
+    None: deleted), the facts to send, and why each dropped waiting state was dropped."""
+
+    changes: list[tuple[bytes, bytes | None]]
+    facts: list[DossierSnapshot]
+    dropped: list[str]
+
+
+DAY = 86_400_000_000
+"""A day in microseconds (an :data:`Instant`'s unit)."""
+
+
 class SyncBook:
     """Applies sync records to the :class:`SyncState` of their ``MaHoSo``, kept in the
     mapping of the partition they arrived on, and says what each unit should hold.
 
     ``unit_of`` maps a ``DonViXuLy`` code to a unit id (the registry's ``dvcqg_code``).
+
+    Progress records of a ``MaHoSo`` not yet seen wait for its snapshot, each partition
+    holding at most ``waiting_cap`` such dossiers for at most ``waiting_days`` (of the
+    partition's own ``synced_at`` time, so a replay drops what the live run dropped): the
+    oldest beyond either is dropped, so records for dossiers that never come cost a bounded
+    amount.
     """
 
-    def __init__(self, unit_of: Callable[[str], str | None]) -> None:
+    def __init__(
+        self,
+        unit_of: Callable[[str], str | None],
+        waiting_cap: int = 100_000,
+        waiting_days: int = 7,
+    ) -> None:
         self.unit_of = unit_of
+        self.waiting_cap = waiting_cap
+        self.waiting_for = waiting_days * DAY
+        self.waiting: dict[int, OrderedDict[bytes, Instant]] = {}
+        """Per partition, the keys of waiting states, oldest first, and when they began."""
+        self._latest: dict[int, Instant] = {}
+
+    def waiting_count(self) -> int:
+        return sum(len(keys) for keys in self.waiting.values())
+
+    def rebuild(self, partition: int, states: Iterable[tuple[bytes, bytes]]) -> None:
+        """Find the waiting states of a partition again (after a recovery)."""
+        found = []
+        for key, raw in states:
+            if key.startswith(SYNC_PREFIX):
+                state = SyncState.decode(raw)
+                if state.waiting:
+                    assert state.since is not None
+                    found.append((state.since, key))
+        found.sort()
+        self.waiting[partition] = OrderedDict((key, since) for since, key in found)
+        self._latest[partition] = found[-1][0] if found else 0
+
+    def forget(self, partition: int) -> None:
+        self.waiting.pop(partition, None)
+        self._latest.pop(partition, None)
 
     def apply(
         self,
+        partition: int,
         states: MutableMapping[bytes, bytes],
         record: DossierRecord | ProgressRecord,
         synced_at: Instant,
         digest: str,
-    ) -> tuple[tuple[bytes, bytes] | None, list[DossierSnapshot]]:
-        """The (key, state) to make durable (None if unchanged) and the facts to send."""
+        grant: Grant = None,
+    ) -> Applied:
+        """Apply a record sent by a sender that may write the units of ``grant``;
+        :class:`NotGranted` when it would change a dossier of any other unit."""
         key = orjson.dumps(["s", "", record.dossier_id])
         raw = states.get(key)
         old = None if raw is None else SyncState.decode(raw)
+        current = old.homes[-1] if old is not None and old.homes else None
+        if current is not None and grant is not None and current not in grant:
+            raise NotGranted(
+                f"MaHoSo {record.dossier_id!r} is a dossier of unit {current!r}, "
+                "which this sender may not write"
+            )
         if isinstance(record, ProgressRecord):
-            new = merge_progress(old, Progress(record.at, record.official))
+            step = Progress(record.at, record.official, grant_text(grant))
+            new = merge_progress(old, step, synced_at)
         else:
+            unit_id = unit_of_record(record, self.unit_of)
+            if unit_id is not None and grant is not None and unit_id not in grant:
+                raise NotGranted(
+                    f"DonViXuLy {record.unit_code!r} is unit {unit_id!r}, "
+                    "which this sender may not write"
+                )
             new = merge_record(old, record, synced_at, digest)
+            new = new._replace(since=None)
         found = facts(new, self.unit_of)
         if found and found[-1].snapshot.here:
             new = with_home(new, found[-1].unit_id)
-        if new == old:
-            return None, found
-        encoded = new.encode()
-        if len(encoded) > MAX_STATE_BYTES or any(len(f.encode()) > MAX_STATE_BYTES for f in found):
-            raise StateTooLarge(f"the dossier's sync state would be {len(encoded)} bytes")
-        states[key] = encoded
-        return (key, encoded), found
+        changes: list[tuple[bytes, bytes | None]] = []
+        if new != old:
+            encoded = new.encode()
+            too_large = any(len(f.encode()) > MAX_STATE_BYTES for f in found)
+            if len(encoded) > MAX_STATE_BYTES or too_large:
+                raise StateTooLarge(f"the dossier's sync state would be {len(encoded)} bytes")
+            states[key] = encoded
+            changes.append((key, encoded))
+        dropped = self._wait(partition, states, key, new, synced_at, changes)
+        return Applied(changes, found, dropped)
+
+    def _wait(
+        self,
+        partition: int,
+        states: MutableMapping[bytes, bytes],
+        key: bytes,
+        state: SyncState,
+        synced_at: Instant,
+        changes: list[tuple[bytes, bytes | None]],
+    ) -> list[str]:
+        """Keep the partition's waiting states within their cap and age; the dropped
+        ones are deleted (``changes`` gets their deletions)."""
+        waiting = self.waiting.setdefault(partition, OrderedDict())
+        if state.waiting:
+            assert state.since is not None
+            waiting.setdefault(key, state.since)
+        else:
+            waiting.pop(key, None)
+        latest = self._latest[partition] = max(self._latest.get(partition, 0), synced_at)
+        dropped = []
+        while waiting:
+            oldest, since = next(iter(waiting.items()))
+            if len(waiting) > self.waiting_cap:
+                dropped.append("cap")
+            elif since < latest - self.waiting_for:
+                dropped.append("age")
+            else:
+                break
+            del waiting[oldest]
+            states.pop(oldest, None)
+            changes.append((oldest, None))
+        return dropped

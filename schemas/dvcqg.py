@@ -122,12 +122,15 @@ class Stamped(NamedTuple):
     records: int
     errors: list[dict[str, Any]]
     """``{"index", "MaHoSo", "reason"}`` of each invalid record."""
+    dossiers: list[tuple[int, DossierRecord]]
+    """The valid dossier records, with their positions."""
 
 
-def stamp(body: bytes, synced_at: Instant) -> Stamped:
+def stamp(body: bytes, synced_at: Instant, limit: int = MAX_SYNC_BYTES) -> Stamped:
     """The body a one-stop system sends the national portal, stamped with ``synced_at``;
-    InvalidEvent when it is not a sync body at all. The portal's ``session`` (its access
-    token) is left out: a credential never goes into a topic.
+    InvalidEvent when it is not a sync body at all, :class:`TooLarge` when the message
+    would be over ``limit`` bytes. The portal's ``session`` (its access token) is left
+    out: a credential never goes into a topic.
 
     >>> stamped = stamp(b'{"session": "secret", "service": "CapNhatTienDoHoSoMC", '
     ...                 b'"data": [{"MaHoSo": "HS-1"}]}', 1772413200000000)
@@ -141,17 +144,21 @@ def stamp(body: bytes, synced_at: Instant) -> Stamped:
         message = orjson.dumps(data)
     except TypeError as error:  # nested deeper than a JSON writer goes
         raise InvalidEvent(f"cannot be encoded: {error}") from None
-    if len(message) > MAX_SYNC_BYTES:
-        raise TooLarge(f"the message would be {len(message)} bytes, over {MAX_SYNC_BYTES}")
+    if len(message) > limit:
+        raise TooLarge(f"the message would be {len(message)} bytes, over {limit}")
     sync = decode_sync(message)
-    errors = []
+    errors, dossiers = [], []
     for position, record in enumerate(sync.records):
         try:
-            read_record(sync.service, record)
+            parsed = read_record(sync.service, record)
         except InvalidEvent as error:
             mahoso = record.get("MaHoSo") if isinstance(record, dict) else None
+            mahoso = mahoso[:128] if isinstance(mahoso, str) else None  # never echo a blob
             errors.append({"index": position, "MaHoSo": mahoso, "reason": error.reason})
-    return Stamped(message, len(sync.records), errors)
+            continue
+        if isinstance(parsed, DossierRecord):
+            dossiers.append((position, parsed))
+    return Stamped(message, len(sync.records), errors, dossiers)
 
 
 def digest(record: Any) -> str:

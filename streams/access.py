@@ -8,7 +8,9 @@ figures. Each token carries scopes:
 - ``unit:<unit_id>`` (any number): that unit's officials, due-soon dossiers and all its
   alerts, on top of what ``public`` sees;
 - ``metrics``: ``/metrics`` alone (for Prometheus);
-- ``ingest``: ``POST /ingest/dvcqg`` alone, for a one-stop system's sync records;
+- ``ingest:<unit_id>`` (any number) or ``ingest:*``: ``POST /ingest/dvcqg`` alone, for a
+  one-stop system's sync records of those units (``*``: every unit, for a provincial
+  gateway); the worker refuses records of any other unit;
 - ``admin``: everything.
 
 The file stores SHA-256 digests, never tokens (``cchc token`` makes both)::
@@ -35,8 +37,9 @@ from typing import Any
 
 from streams.settings import yaml_list
 
-PUBLIC, ADMIN, METRICS, INGEST = "public", "admin", "metrics", "ingest"
-UNIT_PREFIX = "unit:"
+PUBLIC, ADMIN, METRICS = "public", "admin", "metrics"
+UNIT_PREFIX, INGEST_PREFIX = "unit:", "ingest:"
+INGEST_ALL = "ingest:*"
 _DIGEST = re.compile(r"[0-9a-f]{64}")
 
 
@@ -65,11 +68,23 @@ class Grant:
 
     @property
     def ingests(self) -> bool:
-        return self.admin or INGEST in self.scopes
+        return self.ingests_all or any(s.startswith(INGEST_PREFIX) for s in self.scopes)
+
+    @property
+    def ingests_all(self) -> bool:
+        return self.admin or INGEST_ALL in self.scopes
+
+    @property
+    def ingest_units(self) -> frozenset[str] | None:
+        """The units whose sync records the token may send; None: every unit."""
+        return None if self.ingests_all else self._named(INGEST_PREFIX)
 
     @property
     def units(self) -> frozenset[str]:
-        return frozenset(s[len(UNIT_PREFIX) :] for s in self.scopes if s.startswith(UNIT_PREFIX))
+        return self._named(UNIT_PREFIX)
+
+    def _named(self, prefix: str) -> frozenset[str]:
+        return frozenset(s[len(prefix) :] for s in self.scopes if s.startswith(prefix))
 
     def sees_unit(self, unit_id: str) -> bool:
         """May see the unit's officials, due-soon dossiers and every alert of it."""
@@ -102,11 +117,29 @@ class Caller:
 
 
 def check_scope(scope: str) -> str:
-    if scope in (PUBLIC, ADMIN, METRICS, INGEST):
+    """A scope as written in the tokens file, or AccessError saying what it should be.
+
+    >>> check_scope("ingest:xa-cam-lam")
+    'ingest:xa-cam-lam'
+    >>> check_scope("ingest")
+    Traceback (most recent call last):
+    ...
+    streams.access.AccessError: scope 'ingest' names no unit: write ingest:<unit_id> ...
+    """
+    if scope in (PUBLIC, ADMIN, METRICS, INGEST_ALL):
         return scope
-    if scope.startswith(UNIT_PREFIX) and 0 < len(scope) - len(UNIT_PREFIX) <= 64:
-        return scope
-    raise AccessError(f"scope {scope!r} is not public, admin, metrics, ingest or unit:<unit_id>")
+    if scope == "ingest":
+        raise AccessError(
+            "scope 'ingest' names no unit: write ingest:<unit_id> ... (one for each unit its "
+            "one-stop system serves), or ingest:* for a provincial gateway"
+        )
+    for prefix, longest in ((UNIT_PREFIX, 64), (INGEST_PREFIX, 256)):
+        if scope.startswith(prefix) and 0 < len(scope) - len(prefix) <= longest:
+            return scope
+    raise AccessError(
+        f"scope {scope!r} is not public, admin, metrics, unit:<unit_id>, ingest:<unit_id> "
+        "or ingest:*"
+    )
 
 
 def digest(token: str) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -19,14 +20,18 @@ import aiohttp.web
 import faust.web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from agents.intake import grant_header
 from kpi.periods import PeriodError
+from kpi.snapshots import unit_of_record
 from schemas.codec import InvalidEvent, encode
-from schemas.dvcqg import MAX_SYNC_BYTES, TooLarge, stamp
+from schemas.dvcqg import MAX_SYNC_BYTES, Stamped, TooLarge, stamp
 from streams.access import Caller, Grant, Tokens, token_of
 from streams.alert_feed import AlertHub, StreamEnded, TooManyStreams, parse_position
 from streams.api import UNITS_STREAM_SECONDS, Api, BadRequest, Forbidden, NotFound, whole_number
-from streams.instruments import REGISTRY
+from streams.instruments import INGEST_THROTTLED, REGISTRY
+from streams.kafka import record_size
 from streams.peers import LOCAL, PeerError, Peers
+from streams.throttle import Throttle
 from streams.worker import Worker
 
 log = logging.getLogger(__name__)
@@ -185,6 +190,26 @@ def install_views(worker: Worker, api: Api, peers: Peers, tokens: Tokens, hub: A
 
         return await respond(web, request, answer, lambda grant: True)
 
+    throttle = Throttle(worker.settings.ingest_bytes_per_second, MAX_SYNC_BYTES)
+
+    def review(grant: Grant, stamped: Stamped) -> tuple[list[dict[str, Any]], int]:
+        """Why each dossier record of a unit the token may not write will be refused by the
+        worker (which checks again: the grant travels with the message), and how many
+        records name a unit outside the registry (counted only while the worker has room
+        for unlisted units)."""
+        units = grant.ingest_units
+        refused, unlisted = [], 0
+        for position, record in stamped.dossiers:
+            unit_id = unit_of_record(record, worker.sync.unit_of)
+            if unit_id is None:
+                continue
+            if units is not None and unit_id not in units:
+                reason = f"DonViXuLy is unit {unit_id!r}, which this token may not write"
+                refused.append({"index": position, "MaHoSo": record.dossier_id, "reason": reason})
+            elif unit_id not in worker.registry:
+                unlisted += 1
+        return refused, unlisted
+
     class IngestDvcqg(faust.web.View):
         """``POST /ingest/dvcqg``: a copy of what a one-stop system sends the national
         portal, published on the sync topic and answered in the portal's way."""
@@ -193,35 +218,45 @@ def install_views(worker: Worker, api: Api, peers: Peers, tokens: Tokens, hub: A
             caller = caller_of(request)
             if caller is None or not caller.grant.ingests:
                 return refused(self, caller)
-            too_large = f"the body is over {MAX_SYNC_BYTES} bytes"
-            if (request.content_length or 0) > MAX_SYNC_BYTES:
+            units = caller.grant.ingest_units
+            headers = [] if units is None else [grant_header(units)]
+            limit = min(
+                MAX_SYNC_BYTES, worker.settings.max_message_bytes - record_size(None, b"", headers)
+            )
+            too_large = f"the body is over {limit} bytes"
+            if (request.content_length or 0) > limit:
                 return error_response(self, 413, too_large)
+            wait = throttle.take(caller.token, request.content_length or 0)
+            if wait == 0:
+                try:
+                    body = await request.read()
+                except aiohttp.web.HTTPRequestEntityTooLarge:
+                    return error_response(self, 413, too_large)
+                if request.content_length is None:  # chunked: counted once read
+                    wait = throttle.take(caller.token, len(body))
+            if wait > 0:
+                INGEST_THROTTLED.inc()
+                return self.bytes(
+                    encode({"error_code": 429, "error": f"too fast: send again in {wait:.1f} s"}),
+                    content_type="application/json",
+                    status=429,
+                    headers={"Retry-After": str(math.ceil(wait))},
+                )
             try:
-                body = await request.read()
-            except aiohttp.web.HTTPRequestEntityTooLarge:
-                return error_response(self, 413, too_large)
-            try:
-                stamped = stamp(body, time.time_ns() // 1000)
+                stamped = stamp(body, time.time_ns() // 1000, limit)
             except TooLarge as error:
                 return error_response(self, 413, error.reason)
             except InvalidEvent as error:
                 return error_response(self, 400, f"not a national sync body: {error.reason}")
             try:
-                sent = await worker.send(worker.topics.dvcqg_sync, None, stamped.message, None)
+                sent = await worker.send(
+                    worker.topics.dvcqg_sync, None, stamped.message, None, headers
+                )
                 await sent.sent
             except Exception as error:  # the body is not published: the sender sends again
                 log.warning("could not publish a sync body: %r", error)
                 return error_response(self, 503, f"the broker did not take the body: {error}")
-            accepted = stamped.records - len(stamped.errors)
-            answer: dict[str, Any] = {
-                "error_code": 1 if stamped.errors else 0,
-                "message": f"Đã nhận {accepted}/{stamped.records} bản ghi hợp lệ "
-                f"({accepted} of {stamped.records} records valid)",
-                "accepted": accepted,
-            }
-            if stamped.errors:
-                answer["errors"] = stamped.errors
-            return json_response(self, answer)
+            return json_response(self, ingest_answer(stamped, *review(caller.grant, stamped)))
 
     app.page("/ingest/dvcqg")(IngestDvcqg)
 
@@ -318,6 +353,44 @@ def install_views(worker: Worker, api: Api, peers: Peers, tokens: Tokens, hub: A
         finally:
             await feed.aclose()
         return response
+
+
+MAX_LISTED_ERRORS = 100
+"""Invalid records an ingest answer names; the rest are counted (all are dead-lettered)."""
+
+
+def ingest_answer(stamped: Stamped, refused: list[dict[str, Any]], unlisted: int) -> dict[str, Any]:
+    """The answer to a sync body: how many records were valid, and why the others were not
+    (``refused``: the errors of records the token may not write). Invalid records are
+    named, at most :data:`MAX_LISTED_ERRORS` of them; all go to the dead letters. Valid is
+    not counted: ``unlisted`` records name a unit outside the registry, which the worker
+    counts only while it tracks fewer than CCHC_MAX_UNLISTED_UNITS such units.
+
+    >>> stamped = Stamped(b"", 3, [{"index": 1, "MaHoSo": None, "reason": "x"}], [])
+    >>> answer = ingest_answer(stamped, [{"index": 2, "MaHoSo": "HS", "reason": "y"}], 0)
+    >>> answer["valid"], answer["error_code"], [e["index"] for e in answer["errors"]]
+    (1, 1, [1, 2])
+    """
+    errors = stamped.errors + refused
+    valid = stamped.records - len(errors)
+    answer: dict[str, Any] = {
+        "error_code": 1 if errors else 0,
+        "message": f"{valid}/{stamped.records} bản ghi hợp lệ đã được chuyển xử lý "
+        f"({valid} of {stamped.records} records valid, published for processing)",
+        "valid": valid,
+    }
+    if unlisted:
+        answer["outside_registry"] = unlisted
+        answer["message"] += (
+            f"; {unlisted} đơn vị ngoài danh mục ({unlisted} name a unit outside the registry: "
+            "counted while the worker has room for unlisted units, CCHC_MAX_UNLISTED_UNITS)"
+        )
+    if errors:
+        errors.sort(key=lambda error: error["index"])
+        answer["errors"] = errors[:MAX_LISTED_ERRORS]
+        if len(errors) > MAX_LISTED_ERRORS:
+            answer["errors_not_listed"] = len(errors) - MAX_LISTED_ERRORS
+    return answer
 
 
 def sse(event: str, data: Any, event_id: str | None = None) -> bytes:

@@ -118,7 +118,11 @@ class Worker:
             engine,
             registry,
             AlertBook(settings.thresholds),
-            SyncBook(by_dvcqg_code(registry).get),
+            SyncBook(
+                by_dvcqg_code(registry).get,
+                settings.sync_waiting_per_partition,
+                settings.sync_waiting_days,
+            ),
         )
 
     @property
@@ -250,6 +254,11 @@ class Worker:
         try:
             applied = await self.store.assign(partitions)
             rebuilt = self.engine.rebuild(self.store.items())
+            for partition in self.sync.waiting.keys() - partitions:
+                self.sync.forget(partition)
+            for partition in partitions:
+                self.sync.rebuild(partition, self.store.of(partition).items())
+            instruments.SYNC_WAITING.set(self.sync.waiting_count())
             self._unlisted = (-1, 0)
             for key in rebuilt.skipped:
                 instruments.RECORDS_UNREADABLE.labels(topic=self.store.changelog).inc()

@@ -34,7 +34,8 @@ TOKENS = {
     "public": "test-public-token",
     "unit:xa-cam-lam": "test-cam-lam-token",
     "metrics": "test-metrics-token",
-    "ingest": "test-ingest-token",
+    "ingest:*": "test-ingest-token",
+    "ingest:xa-cam-lam": "test-ingest-cam-lam-token",
 }
 """One token per scope; every worker of the tests accepts them (CCHC_TOKENS_FILE)."""
 ADMIN = TOKENS["admin"]

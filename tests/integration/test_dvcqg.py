@@ -164,17 +164,17 @@ def test_ingest_takes_a_portal_body(cluster: Cluster) -> None:
     raw = orjson.dumps(body)
     assert worker.post("/ingest/dvcqg", raw, token=None)[0] == 401
     assert worker.post("/ingest/dvcqg", raw, token=TOKENS["public"])[0] == 403
-    assert worker.post("/ingest/dvcqg", b"[]", token=TOKENS["ingest"])[0] == 400
-    assert worker.post("/ingest/dvcqg", b'{"service": "X"}', token=TOKENS["ingest"])[0] == 400
+    assert worker.post("/ingest/dvcqg", b"[]", token=TOKENS["ingest:*"])[0] == 400
+    assert worker.post("/ingest/dvcqg", b'{"service": "X"}', token=TOKENS["ingest:*"])[0] == 400
     huge = orjson.dumps(body | {"padding": "x" * (1 << 20)})
-    assert worker.post("/ingest/dvcqg", huge, token=TOKENS["ingest"])[0] == 413
+    assert worker.post("/ingest/dvcqg", huge, token=TOKENS["ingest:*"])[0] == 413
 
-    status, answer = worker.post("/ingest/dvcqg", raw, token=TOKENS["ingest"])
-    assert status == 200 and answer["error_code"] == 1 and answer["accepted"] == 1, answer
+    status, answer = worker.post("/ingest/dvcqg", raw, token=TOKENS["ingest:*"])
+    assert status == 200 and answer["error_code"] == 1 and answer["valid"] == 1, answer
     assert answer["errors"] == [{"index": 1, "MaHoSo": "X", "reason": "DonViXuLy: missing"}]
     valid = orjson.dumps(body | {"data": [snapshot(2, MaHoSo="H34.18-260302-0009")]})
-    status, answer = worker.post("/ingest/dvcqg", valid, token=TOKENS["ingest"])
-    assert status == 200 and answer["error_code"] == 0 and answer["accepted"] == 1, answer
+    status, answer = worker.post("/ingest/dvcqg", valid, token=TOKENS["ingest:*"])
+    assert status == 200 and answer["error_code"] == 0 and answer["valid"] == 1, answer
 
     published = cluster.read_topic(cluster.topics.dvcqg_sync, expect=2)
     assert len(published) == 2  # the refused bodies were published nowhere

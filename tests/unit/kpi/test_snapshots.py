@@ -15,7 +15,15 @@ from kpi.dossier import StateTooLarge
 from kpi.engine import Engine
 from kpi.figures import Figures
 from kpi.periods import parse_period
-from kpi.snapshots import MAX_HOMES, MAX_PROGRESS, DossierSnapshot, SyncBook, SyncState
+from kpi.snapshots import (
+    MAX_HOMES,
+    MAX_PROGRESS,
+    DossierSnapshot,
+    Grant,
+    NotGranted,
+    SyncBook,
+    SyncState,
+)
 from schemas.codec import parse_instant
 from schemas.dvcqg import digest, read_dossier, read_progress
 from schemas.records import DossierCompleted, DossierSubmitted, SatisfactionSurvey
@@ -45,18 +53,20 @@ def step(official: str, at: str) -> dict[str, Any]:
 class Monitor:
     """A SyncBook and an Engine wired as the worker wires them, without Kafka."""
 
-    def __init__(self) -> None:
+    def __init__(self, waiting_cap: int = 100_000) -> None:
         self.sync_states: dict[bytes, bytes] = {}
         self.states: dict[str, dict[bytes, bytes]] = {}
         clock = Clock(ClockSpec("fixed", local("2026-03-31T12:00:00")))
         self.engine = Engine(CAL, clock, lambda unit: self.states.setdefault(unit, {}))
-        self.book = SyncBook(CODES.get)
+        self.book = SyncBook(CODES.get, waiting_cap)
+        self.dropped: list[str] = []
 
-    def sync(self, synced_at: str, record: dict[str, Any]) -> None:
+    def sync(self, synced_at: str, record: dict[str, Any], grant: Grant = None) -> None:
         read = read_progress if "NguoiXuLy" in record else read_dossier
         at = local(synced_at)
-        _, facts = self.book.apply(self.sync_states, read(record), at, digest(record))
-        for fact in facts:
+        applied = self.book.apply(0, self.sync_states, read(record), at, digest(record), grant)
+        self.dropped += applied.dropped
+        for fact in applied.facts:
             self.engine.apply(DossierSnapshot.decode(fact.encode()))  # as over the topic
 
     def figures(self, unit: str, official: str | None = None) -> Figures:
@@ -247,3 +257,72 @@ def test_a_dossier_remembers_its_last_units_only() -> None:
     state = SyncState.decode(next(iter(monitor.sync_states.values())))
     assert len(state.homes) == MAX_HOMES and state.homes[-1] == "X19"
     assert sum(monitor.figures(unit).open_overdue for unit in monitor.engine.units) == 1
+
+
+def test_a_record_never_received_creates_no_unit() -> None:
+    # 1,000 junk units of never-received records once swelled the public list from 78 to
+    # 1,078 units, and used up the quota of genuine unlisted ones.
+    monitor = Monitor()
+    for n in range(1000):
+        record = {"MaHoSo": f"J-{n}", "TrangThaiHoSo": "1", "DonViXuLy": f"junk-{n}"}
+        monitor.sync("2026-03-02T08:00:00", record)
+    assert monitor.engine.tracked_units() == set()
+
+
+def test_progress_for_dossiers_that_never_come_is_capped_per_partition() -> None:
+    monitor = Monitor(waiting_cap=50)
+    for n in range(500):  # ten times the cap
+        monitor.sync("2026-03-02T08:00:00", step("cb-lan", "20260302080000") | {"MaHoSo": f"P{n}"})
+    assert monitor.book.waiting_count() == 50 and len(monitor.sync_states) == 50
+    assert monitor.dropped == ["cap"] * 450
+    # the newest wait; the oldest went first
+    kept = {SyncState.decode(raw).since for raw in monitor.sync_states.values()}
+    assert kept == {local("2026-03-02T08:00:00")}
+    assert b'"P499"' in b"".join(monitor.sync_states) and b'"P0"' not in b"".join(
+        monitor.sync_states
+    )
+
+
+def test_progress_waits_seven_days_for_its_dossier_then_is_dropped() -> None:
+    monitor = Monitor()
+    monitor.sync("2026-03-02T08:00:00", step("cb-lan", "20260302080000") | {"MaHoSo": "LOST"})
+    monitor.sync("2026-03-09T08:00:00", step("cb-lan", "20260302080000") | {"MaHoSo": "P1"})
+    assert monitor.book.waiting_count() == 2, "seven days is not more than seven days"
+    monitor.sync("2026-03-09T08:00:01", step("cb-lan", "20260302080000") | {"MaHoSo": "P2"})
+    assert monitor.dropped == ["age"] and monitor.book.waiting_count() == 2
+    # progress that found its dossier waits no more, and counts
+    monitor.sync("2026-03-09T09:00:00", snapshot(4, MaHoSo="P1"))
+    assert monitor.book.waiting_count() == 1
+    assert monitor.engine.officials("xa-a") == ["cb-lan"]
+
+
+def test_waiting_progress_is_found_again_after_a_recovery() -> None:
+    monitor = Monitor()
+    monitor.sync("2026-03-02T08:00:00", step("cb-lan", "20260302080000") | {"MaHoSo": "W"})
+    monitor.sync("2026-03-02T08:00:00", snapshot(2))
+    book = SyncBook(CODES.get)
+    book.rebuild(0, monitor.sync_states.items())
+    assert book.waiting_count() == 1 and list(book.waiting[0]) == list(monitor.book.waiting[0])
+
+
+def test_a_sender_writes_only_the_units_of_its_grant() -> None:
+    monitor = Monitor()
+    xa_a, xa_b = frozenset({"xa-a"}), frozenset({"xa-b"})
+    monitor.sync("2026-03-02T08:00:00", snapshot(2), grant=xa_a)
+    with pytest.raises(NotGranted, match="unit 'xa-b'"):  # its record names another unit
+        monitor.sync("2026-03-03T08:00:00", snapshot(2, unit="000.02.30.H34"), grant=xa_a)
+    with pytest.raises(NotGranted, match="dossier of unit 'xa-a'"):  # nor moves its dossier
+        monitor.sync("2026-03-03T08:00:00", snapshot(2, unit="000.02.30.H34"), grant=xa_b)
+    with pytest.raises(NotGranted, match="dossier of unit 'xa-a'"):  # nor erases it
+        monitor.sync("2026-03-03T08:00:00", {"MaHoSo": "HS-1", "TrangThaiHoSo": "3"}, xa_b)
+    with pytest.raises(NotGranted):  # nor names its official
+        monitor.sync("2026-03-03T08:00:00", step("cb-b", "20260302090000"), grant=xa_b)
+    assert monitor.figures("xa-a").open_overdue == 1 and "xa-b" not in monitor.engine.units
+    # a step sent before the dossier is known counts only if its sender could write it
+    monitor.sync("2026-03-02T07:00:00", step("cb-b", "20260302090000") | {"MaHoSo": "HS-2"}, xa_b)
+    monitor.sync("2026-03-02T07:00:01", step("cb-a", "20260302080000") | {"MaHoSo": "HS-2"}, xa_a)
+    monitor.sync("2026-03-02T08:00:00", snapshot(2, MaHoSo="HS-2"), grant=None)
+    assert set(monitor.engine.officials("xa-a")) == {"cb-a"}
+    # a gateway that may write every unit moves it
+    monitor.sync("2026-03-03T08:00:00", snapshot(2, unit="000.02.30.H34"), grant=None)
+    assert monitor.figures("xa-b").open_overdue == 1 and monitor.figures("xa-a").open_overdue == 1
