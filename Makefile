@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 PACKAGES := schemas kpi agents streams
 CODE := $(PACKAGES) tests $(wildcard bench)
 
-.PHONY: install tools run test unit lint typecheck bench bench-scrape soak clean
+.PHONY: install tools run test unit lint typecheck bench bench-scrape soak flood clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -60,6 +60,10 @@ bench-scrape: $(STAMP)
 # Ten minutes at 500 events/s with hostile input, a killed worker and a frozen broker.
 soak: $(STAMP)
 	$(BIN)/python bench/soak.py
+
+# Native events and alerts while eight one-stop systems flood POST /ingest/dvcqg.
+flood: $(STAMP)
+	$(BIN)/python bench/flood.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache *.egg-info

@@ -147,7 +147,10 @@ def noop_faust(
 
 
 class Worker:
-    def __init__(self, env: dict[str, str], name: str, data_dir: Path, cwd: Path = ROOT) -> None:
+    def __init__(
+        self, env: dict[str, str], name: str, data_dir: Path, cwd: Path = ROOT, token: str = TOKEN
+    ) -> None:
+        self.token = token
         self.port = free_port()
         self.env = env | {"CCHC_WEB_PORT": str(self.port), "CCHC_DATA_DIR": str(data_dir / name)}
         self.log_path = data_dir / f"{name}.log"
@@ -162,7 +165,7 @@ class Worker:
 
     def get(self, path: str) -> Any:
         request = urllib.request.Request(
-            f"http://127.0.0.1:{self.port}{path}", headers={"Authorization": f"Bearer {TOKEN}"}
+            f"http://127.0.0.1:{self.port}{path}", headers={"Authorization": f"Bearer {self.token}"}
         )
         with urllib.request.urlopen(request, timeout=30) as response:
             body = response.read()

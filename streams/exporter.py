@@ -141,18 +141,8 @@ class FiguresCollector(Collector):
             "Input messages behind the partition's end, per assigned partition.",
             labels=["topic", "partition"],
         )
-        app = worker.app
-        inputs = set(worker.topics.co_partitioned)
-        read = app.monitor.tp_read_offsets or {}
-        for tp in sorted(app.consumer.assignment()):
-            if tp.topic not in inputs:
-                continue
-            highwater = app.consumer.highwater(tp)
-            if highwater is None:
-                continue
-            last = read.get(tp)
-            behind = highwater if last is None else highwater - last - 1
-            lag.add_metric([tp.topic, str(tp.partition)], max(0, behind))
+        for tp, behind in worker.lag(worker.topics.co_partitioned):
+            lag.add_metric([tp.topic, str(tp.partition)], behind)
         return lag
 
 

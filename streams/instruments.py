@@ -93,7 +93,10 @@ SYNC_WAITING_DROPPED = Counter(
 )
 INGEST_THROTTLED = Counter(
     "cchc_ingest_throttled_total",
-    "Sync bodies refused with 429: their token posted faster than CCHC_INGEST_BYTES_PER_SECOND.",
+    "Sync bodies refused with 429: their token posted faster than CCHC_INGEST_BYTES_PER_SECOND "
+    "(why=rate), or the worker had more than CCHC_INGEST_MAX_BACKLOG sync records to take in "
+    "(why=backlog).",
+    ["why"],
     registry=REGISTRY,
 )
 STATE_RECOVERED = Counter(
@@ -115,5 +118,7 @@ def initialise(topics: list[str]) -> None:
             counter.labels(topic=topic)
     for why in ("age", "cap"):
         SYNC_WAITING_DROPPED.labels(why=why)
+    for why in ("rate", "backlog"):
+        INGEST_THROTTLED.labels(why=why)
     for outcome in ("delivered", "retried", "parked"):
         WEBHOOK_DELIVERIES.labels(outcome=outcome)

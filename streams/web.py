@@ -210,6 +210,15 @@ def install_views(worker: Worker, api: Api, peers: Peers, tokens: Tokens, hub: A
                 unlisted += 1
         return refused, unlisted
 
+    def too_fast(web: Any, wait: float, label: str, why: str) -> Any:
+        """429: send again after ``wait`` seconds (a sender that keeps its pace is not
+        throttled; one that floods waits instead of building a backlog)."""
+        seconds = max(1, math.ceil(wait))
+        INGEST_THROTTLED.labels(why=label).inc()
+        body = {"error_code": 429, "error": f"{why}: send again in {seconds} s"}
+        headers = {"Retry-After": str(seconds)}
+        return web.bytes(encode(body), content_type="application/json", status=429, headers=headers)
+
     class IngestDvcqg(faust.web.View):
         """``POST /ingest/dvcqg``: a copy of what a one-stop system sends the national
         portal, published on the sync topic and answered in the portal's way."""
@@ -226,6 +235,9 @@ def install_views(worker: Worker, api: Api, peers: Peers, tokens: Tokens, hub: A
             too_large = f"the body is over {limit} bytes"
             if (request.content_length or 0) > limit:
                 return error_response(self, 413, too_large)
+            if worker.sync_backlog() > worker.settings.ingest_max_backlog:
+                why = "the monitor is catching up on sync records"
+                return too_fast(self, BACKLOG_RETRY_SECONDS, "backlog", why)
             wait = throttle.take(caller.token, request.content_length or 0)
             if wait == 0:
                 try:
@@ -235,13 +247,7 @@ def install_views(worker: Worker, api: Api, peers: Peers, tokens: Tokens, hub: A
                 if request.content_length is None:  # chunked: counted once read
                     wait = throttle.take(caller.token, len(body))
             if wait > 0:
-                INGEST_THROTTLED.inc()
-                return self.bytes(
-                    encode({"error_code": 429, "error": f"too fast: send again in {wait:.1f} s"}),
-                    content_type="application/json",
-                    status=429,
-                    headers={"Retry-After": str(math.ceil(wait))},
-                )
+                return too_fast(self, wait, "rate", "this token sends faster than its limit")
             try:
                 stamped = stamp(body, time.time_ns() // 1000, limit)
             except TooLarge as error:
@@ -355,6 +361,8 @@ def install_views(worker: Worker, api: Api, peers: Peers, tokens: Tokens, hub: A
         return response
 
 
+BACKLOG_RETRY_SECONDS = 2.0
+"""How long a sender waits when the worker is behind on sync records."""
 MAX_LISTED_ERRORS = 100
 """Invalid records an ingest answer names; the rest are counted (all are dead-lettered)."""
 

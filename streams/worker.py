@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Iterable
+from collections.abc import Awaitable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,6 +42,11 @@ log = logging.getLogger(__name__)
 
 MAX_KEY_BYTES = 1024
 """A dead letter's Kafka key is the original's first KiB (its body carries up to 64 KiB)."""
+
+
+RECORDS_PER_SYNC_MESSAGE = 1000
+"""What an unsplit sync message counts for in :meth:`Worker.sync_backlog`: a body of about
+1 MiB holds a thousand records of a real one-stop system."""
 
 
 class TooLargeToSend(ValueError):
@@ -192,6 +197,26 @@ class Worker:
             record.topic, record.key, value, record.partition, record.headers, record.source
         )
         return sent.sent
+
+    def lag(self, topics: Iterable[str]) -> Iterator[tuple[TP, int]]:
+        """Messages of ``topics`` not yet read, per assigned partition: the fetch high
+        watermark less the offset the agent last took (its queue counts as not read)."""
+        app, wanted = self.app, set(topics)
+        read = app.monitor.tp_read_offsets or {}
+        for tp in sorted(app.consumer.assignment()):
+            highwater = app.consumer.highwater(tp) if tp.topic in wanted else None
+            if highwater is not None:
+                last = read.get(tp)
+                yield tp, max(0, highwater if last is None else highwater - last - 1)
+
+    def sync_backlog(self) -> int:
+        """Sync records this worker has yet to take in, about: split records waiting on the
+        re-keyed topic, and each unsplit sync message as :data:`RECORDS_PER_SYNC_MESSAGE`."""
+        topics = self.topics
+        behind = 0
+        for tp, count in self.lag((topics.rekeyed, topics.dvcqg_sync)):
+            behind += count * (RECORDS_PER_SYNC_MESSAGE if tp.topic == topics.dvcqg_sync else 1)
+        return behind
 
     def owns(self, unit_id: str) -> bool:
         return self.store.owns(self.units.home(unit_id)[1])

@@ -173,4 +173,4 @@ def test_a_token_that_posts_too_fast_is_told_to_wait(cluster: Cluster) -> None:
     status, headers = post_raw(worker, data, token)
     assert status == 429 and int(headers["Retry-After"]) >= 100, headers
     assert post_raw(worker, data, TOKENS["ingest:*"])[0] == 200, "another token is not held up"
-    assert worker.metric("cchc_ingest_throttled_total") == 1
+    assert worker.metric("cchc_ingest_throttled_total", why="rate") == 1

@@ -10,13 +10,14 @@ from typing import Any, cast
 import orjson
 import pytest
 from aiokafka.errors import MessageSizeTooLargeError
+from faust.types import TP
 
 from kpi.units import Unit
 from schemas.codec import parse_instant
 from schemas.records import DossierSubmitted, UnitRanking
 from streams.outbox import Record, Source
 from streams.settings import Settings
-from streams.worker import TooLargeToSend, Worker
+from streams.worker import RECORDS_PER_SYNC_MESSAGE, TooLargeToSend, Worker
 
 AT = parse_instant("2026-03-02T08:00:00+07:00", "t")
 
@@ -101,3 +102,21 @@ def test_a_record_over_the_configured_limit_is_not_handed_to_the_producer() -> N
     with pytest.raises(TooLargeToSend, match="CCHC_MAX_MESSAGE_BYTES"):
         asyncio.run(w.send("cchc.rekeyed", b"k", b"x" * 600_000, 0))
     assert w.app.producer.sent == []
+
+
+def test_the_sync_backlog_counts_unsplit_messages_as_a_thousand_records() -> None:
+    w = worker()
+    topics = w.topics
+    highwater = {
+        TP(topics.rekeyed, 0): 500,  # 400 taken: 99 behind
+        TP(topics.rekeyed, 1): 10,  # none taken yet: 10 behind
+        TP(topics.dvcqg_sync, 0): 3,  # 2 unsplit messages
+        TP(topics.submitted, 0): 10_000,  # native events are not sync backlog
+    }
+    read = {TP(topics.rekeyed, 0): 400, TP(topics.dvcqg_sync, 0): 0, TP(topics.submitted, 0): 0}
+    consumer = SimpleNamespace(assignment=lambda: set(highwater), highwater=highwater.get)
+    w.app = cast(
+        Any, SimpleNamespace(consumer=consumer, monitor=SimpleNamespace(tp_read_offsets=read))
+    )
+    assert w.sync_backlog() == 99 + 10 + 2 * RECORDS_PER_SYNC_MESSAGE
+    assert dict(w.lag([topics.submitted])) == {TP(topics.submitted, 0): 9_999}
