@@ -3,11 +3,15 @@
 For ``--minutes`` (10) at ``--rate`` events/s (500), a simulated province is published to
 the embedded broker with hostile messages mixed in (about one in fifty: not JSON, naive or
 impossible timestamps, integer-valued floats, 760 KB payloads, forged re-keying headers,
-junk on the alerts topic, more units outside the registry than one worker may track).
+junk on the alerts topic, more units outside the registry than one worker may track,
+and sync messages that once stopped the worker: a 300,000-character date, a 400 KB record
+that grows to 1.5 MB when split, progress for dossiers that never come, never-received
+dossiers of junk units).
 A third of the way in, the worker is killed with SIGKILL and started again at once on its
 own directory; two thirds in, the broker is frozen (SIGSTOP) for longer than the worker's
 request timeout, then resumed. At the end it prints lost, duplicated and wrongly-counted
-dossiers against the independent recount (all must be 0), repeated alert state changes,
+dossiers against the independent recount (all must be 0), repeated alert state changes
+on the topic and as a subscriber gets them (each (alert, sequence) once),
 dead letters by reason, the p99 event-to-alert latency, the restart time and the peak RSS.
 It asserts nothing: it prints numbers (bench/README.md keeps them).
 """
@@ -44,8 +48,9 @@ from bench.run import (  # noqa: E402
     log,
     wait_for,
 )
+from kpi.alerts import SeenAlerts, sequence_of  # noqa: E402
 from kpi.periods import parse_period  # noqa: E402
-from schemas.codec import decode, parse_instant  # noqa: E402
+from schemas.codec import InvalidEvent, decode, decode_alert, parse_instant  # noqa: E402
 from streams.broker import EmbeddedBroker  # noqa: E402
 from streams.cli import ensure_topics  # noqa: E402
 from streams.settings import Settings  # noqa: E402
@@ -63,6 +68,27 @@ VALID_SURVEY = {
     "surveyed_at": "2025-06-01T08:00:00+07:00",
     "rating": "satisfied",
 }
+
+
+LONG = "2" * 300_000
+
+
+def sync_record(n: int, **fields: str) -> dict[str, Any]:
+    """A snapshot as OpenCPS writes one, of a dossier no event names."""
+    return {
+        "MaHoSo": f"soak-sync-{n}",
+        "DonViXuLy": "000.18.30.H34",
+        "TrangThaiHoSo": "2",
+        "NgayTiepNhan": "20250602080000",
+        "NgayHenTra": "20250605170000",
+        "NgayKetThucXuLy": "",
+    } | fields
+
+
+def sync_message(record: dict[str, Any] | bytes, service: str = "DongBoHoSoMC") -> bytes:
+    raw = record if isinstance(record, bytes) else orjson.dumps(record)
+    head = orjson.dumps({"service": service, "synced_at": "2025-06-02T09:00:00+07:00"})
+    return head[:-1] + b',"data":[' + raw + b"]}"
 
 
 def hostile(n: int) -> tuple[str, bytes | None, bytes, list[tuple[str, bytes]] | None]:
@@ -96,6 +122,23 @@ def hostile(n: int) -> tuple[str, bytes | None, bytes, list[tuple[str, bytes]] |
         ),
         ("cchc.alerts", b"junk on our own topic"),
         ("cchc.rekeyed", orjson.dumps(VALID_SURVEY | {"event_id": f"h{n}"})),
+        # Progress for dossiers that never come, and dossiers never received, of junk
+        # units: waiting and bounded, and no unit at all.
+        (
+            "cchc.dvcqg-sync",
+            sync_message(
+                {
+                    "MaHoSo": f"lost-{n}",
+                    "NguoiXuLy": "Nguyễn Văn A",
+                    "ThoiDiemXuLy": "20250601080000",
+                },
+                service="CapNhatTienDoHoSoMC",
+            ),
+        ),
+        (
+            "cchc.dvcqg-sync",
+            sync_message({"MaHoSo": f"nr-{n}", "TrangThaiHoSo": "1", "DonViXuLy": f"rác {n}"}),
+        ),
         # Valid events of ever new units outside the registry: the cap dead-letters most.
         (
             "cchc.satisfaction-survey",
@@ -104,6 +147,12 @@ def hostile(n: int) -> tuple[str, bytes | None, bytes, list[tuple[str, bytes]] |
     ]
     if n % 500 == 0:
         return "cchc.dossier-submitted", b"u", b'{"x": "' + b"a" * 760_000 + b'"}', None
+    if n % 500 == 100:  # a 300,000-character date once crash-looped the worker
+        return "cchc.dvcqg-sync", None, sync_message(sync_record(n, NgayTiepNhan=LONG)), None
+    if n % 500 == 300:  # 400 KB that the split writes again as 1.5 MB: the same
+        grows = orjson.dumps(sync_record(n))[:-1] + b',"Extra":['
+        grows += b",".join([b"1e15"] * 80_000) + b"]}"
+        return "cchc.dvcqg-sync", None, sync_message(grows), None
     topic, value = kinds[n % len(kinds)]
     headers = [("cchc-kind", b"forged")] if topic == "cchc.rekeyed" else None
     return topic, b"u", value, headers
@@ -268,6 +317,16 @@ def main() -> None:
         except (ValueError, TypeError, KeyError):
             continue  # the junk the soak itself wrote there
     pairs = [(a, b) for s in states.values() for a, b in itertools.pairwise(s) if a[0] == b[0]]
+    # What a subscriber (SSE, webhook, tail) delivers: each (alert, sequence) once.
+    seen, delivered = SeenAlerts(), Counter[tuple[str, int]]()
+    for record in alerts:
+        try:
+            alert = decode_alert(record.value)
+        except InvalidEvent:
+            continue
+        if seen.first(record.partition, record.offset, alert):
+            delivered[(alert["alert_id"], sequence_of(alert))] += 1
+    delivered_twice = sum(1 for count in delivered.values() if count > 1)
     # The same message written twice (a write that timed out had reached the broker) is
     # at-least-once delivery; the same state evaluated twice would be a logic error.
     rewritten = sum(1 for a, b in pairs if a == b)
@@ -277,6 +336,10 @@ def main() -> None:
     log(
         f"alert state changes: {sum(len(s) for s in states.values())}; the same state evaluated "
         f"twice: {repeats}; the same message written twice: {rewritten}"
+    )
+    log(
+        f"alert changes a subscriber gets: {sum(delivered.values())}; "
+        f"(alert, sequence) delivered twice: {delivered_twice}"
     )
     log(f"dead letters: {len(letters):,}")
     for reason, count in reasons.most_common():
@@ -295,6 +358,7 @@ def main() -> None:
                 "wrong": wrong,
                 "repeats": repeats,
                 "rewritten": rewritten,
+                "delivered_twice": delivered_twice,
                 "dead_letters": len(letters),
                 "rss_mib": peak,
                 **found,
