@@ -54,9 +54,10 @@ def faust_options(settings: Settings) -> dict[str, Any]:
         "stream_wait_empty": True,
         "producer_acks": settings.producer_acks,
         "producer_linger": 0.02,
-        "producer_max_batch_size": 1 << 20,
-        # A national sync message may be 1 MiB (contract §2), plus the record's overhead.
-        "producer_max_request_size": (1 << 20) + (64 << 10),
+        # Every record is checked against CCHC_MAX_MESSAGE_BYTES before it is sent
+        # (streams/worker.py); the producer's own limits must never be the tighter ones.
+        "producer_max_batch_size": max(1 << 20, settings.max_message_bytes),
+        "producer_max_request_size": settings.max_message_bytes + (64 << 10),
         "stream_buffer_maxsize": 16384,
         "broker_max_poll_records": 5000,
         "web_bind": settings.web_host,
