@@ -8,6 +8,7 @@ from types import SimpleNamespace
 from typing import Any, cast
 
 import orjson
+import pytest
 
 from agents.intake import (
     KIND_HEADER,
@@ -23,6 +24,7 @@ from agents.intake import (
 from agents.intake import (
     SYNC_RECORD as SYNC_RECORD_KIND,
 )
+from kpi.dossier import StateTooLarge
 from schemas.records import DossierSubmitted, EventKind
 from streams.outbox import Batch
 from streams.settings import Settings
@@ -296,3 +298,22 @@ def test_nothing_the_intake_produces_is_over_the_brokers_limit() -> None:
     worker = handled(sync_message(record), FakeWorker(None, max_message_bytes=600_000))
     assert [topic for topic, _, _ in worker.sent] == [TOPICS.dead_letter]
     assert all(len(value or b"") < 600_000 for _, _, value in worker.sent)
+
+
+def test_input_that_would_make_a_state_too_large_is_set_aside_quietly(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # The 257th progress record of one dossier is hostile input, not a bug: no traceback,
+    # and cchc_events_failed_total keeps counting bugs only.
+    class Full:
+        def apply(self, event: Any) -> Any:
+            raise StateTooLarge("the dossier already has 256 progress records")
+
+    worker = FakeWorker(Full())
+    actions = Actions(cast(Any, worker))
+    failed = actions.failed[TOPICS.submitted]
+    before = failed._value.get()
+    asyncio.run(actions.handle(Batch(), Message()))
+    [(topic, _, value)] = worker.sent
+    assert topic == TOPICS.dead_letter and b"256 progress records" in (value or b"")
+    assert failed._value.get() == before and not caplog.records

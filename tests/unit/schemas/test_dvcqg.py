@@ -155,3 +155,16 @@ def test_the_message_is_checked_as_a_whole() -> None:
     big = body | {"data": [RECORD] * (MAX_SYNC_BYTES // len(orjson.dumps(RECORD)) + 1)}
     with pytest.raises(InvalidEvent, match="over the 1048576-byte limit"):
         decode_sync(orjson.dumps(big))
+
+
+def test_a_date_written_as_a_double_is_a_date() -> None:
+    # A serialiser that writes every number as a double sends 20260302080000.0.
+    as_double = orjson.loads(b'{"NgayTiepNhan": 20260302080000.0}')
+    assert read_dossier(RECORD | as_double).received_at == read_dossier(RECORD).received_at
+
+
+def test_a_reason_quotes_little_of_a_huge_value() -> None:
+    for field_name in ("NgayTiepNhan", "NgayHenTra", "TrangThaiHoSo"):
+        with pytest.raises(InvalidEvent) as caught:
+            read_dossier(RECORD | {field_name: "2" * 300_000})
+        assert len(caught.value.reason) < 200 and "300000 characters" in caught.value.reason

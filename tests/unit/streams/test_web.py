@@ -1,0 +1,21 @@
+"""The answers the web views build on their own."""
+
+from __future__ import annotations
+
+from schemas.dvcqg import Stamped
+from streams.web import MAX_LISTED_ERRORS, ingest_answer
+
+
+def test_an_ingest_answer_names_at_most_a_hundred_invalid_records() -> None:
+    # A body of 100,000 invalid records once made an answer of as many reasons.
+    errors = [{"index": n, "MaHoSo": None, "reason": "MaHoSo: missing"} for n in range(5000)]
+    answer = ingest_answer(Stamped(b"", 5001, errors, []), [], 0)
+    assert len(answer["errors"]) == MAX_LISTED_ERRORS == 100
+    assert answer["errors_not_listed"] == 4900 and answer["valid"] == 1
+
+
+def test_an_ingest_answer_does_not_call_valid_records_accepted() -> None:
+    answer = ingest_answer(Stamped(b"", 2, [], []), [], 1)
+    assert answer["valid"] == 2 and "accepted" not in answer
+    assert answer["outside_registry"] == 1 and "CCHC_MAX_UNLISTED_UNITS" in answer["message"]
+    assert answer["error_code"] == 0 and "errors" not in answer
