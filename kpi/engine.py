@@ -28,7 +28,7 @@ derived, kept in memory, and rebuilt from that state after recovery.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Callable, Iterable, MutableMapping
+from collections.abc import Callable, Collection, Iterable, MutableMapping
 from typing import NamedTuple
 
 import orjson
@@ -105,6 +105,20 @@ class PausedDossier(NamedTuple):
     paused_at: Instant
 
 
+_Interval = tuple[str, str | None, Instant, Instant | None]
+"""(unit_id, official, start, end) of a dossier's overdue interval (end None: for ever)."""
+
+
+def _ahead(interval: _Interval | None, now: Instant) -> tuple[Instant, ...]:
+    """The interval's distinct boundaries at or after ``now``."""
+    if interval is None:
+        return ()
+    _, _, start, end = interval
+    if end is None or end < now or end == start:
+        return (start,) if start >= now else ()
+    return (start, end) if start >= now else (end,)
+
+
 class Engine:
     def __init__(
         self,
@@ -119,11 +133,17 @@ class Engine:
         self.rankings: dict[str, dict[int, Ranking]] = {}
         self.now: Instant = clock.now()
         self._clock_year = year_of(self.now)
-        # Dossiers with a boundary (start or end of being overdue) not yet passed, and a
-        # heap of those boundaries: the clock moves them without any event arriving.
-        self._intervals: dict[bytes, tuple[str, str | None, Instant, Instant | None]] = {}
+        # Dossiers with a boundary (start or end of being overdue or paused) not yet passed,
+        # and a heap of those boundaries: the clock moves them without any event arriving.
+        # A boundary is live while its dossier has it and the clock has not passed it; each
+        # live one is in the heap, pushed when the dossier first had it. An entry a change
+        # made stale stays until the clock passes it or the heap is compacted, which keeps
+        # the heap within 2 * live + stale_slack entries whatever is sent again.
+        self._intervals: dict[bytes, _Interval] = {}
         self._paused: dict[bytes, tuple[str, str | None, list[Span]]] = {}
         self._boundaries: list[tuple[Instant, bytes]] = []
+        self._live = 0
+        """How many of the heap's entries are live: the sum of :meth:`_clocked`."""
         # (unit, year) pairs whose figures or rankings changed since the alerts last looked.
         self.dirty: dict[str, set[int]] = {}
 
@@ -235,33 +255,98 @@ class Engine:
 
     # -- the clock ------------------------------------------------------------------
 
-    def _track(self, key: bytes, unit_id: str, state: DossierState) -> None:
-        if state.pauses or state.snapshot is not None or key in self._paused:
-            self._track_paused(key, unit_id, state)
-        interval = state.overdue_interval()
-        if interval is None:
-            self._intervals.pop(key, None)
-            return
-        start, end = interval
-        if end is not None and end < self.now:
-            self._intervals.pop(key, None)  # both boundaries passed: the clock cannot change it
-            return
-        self._intervals[key] = (unit_id, state.official, start, end)
-        for boundary in (start, end):
-            if boundary is not None and boundary >= self.now:
-                heapq.heappush(self._boundaries, (boundary, key))
+    stale_slack = 64
+    """Stale heap entries tolerated beyond as many as there are live ones."""
 
-    def _track_paused(self, key: bytes, unit_id: str, state: DossierState) -> None:
+    def _track(self, key: bytes, unit_id: str, state: DossierState) -> None:
+        """Follow the dossier's new state: the boundaries it no longer has go stale, and
+        only those it did not have yet are pushed (a state sent again pushes nothing)."""
         now = self.now
-        spans = [(lo, hi) for lo, hi in state.paused_spans() if hi is None or hi >= now]
-        if not spans:
-            self._paused.pop(key, None)
+        if state.pauses or state.snapshot is not None or key in self._paused:
+            was = self._clocked(key, now)
+            spans = [(lo, hi) for lo, hi in state.paused_spans() if hi is None or hi >= now]
+            if spans:
+                self._paused[key] = (unit_id, state.official, spans)
+            else:
+                self._paused.pop(key, None)
+            self._track_interval(key, unit_id, state)
+            self._reclock(key, was, self._clocked(key, now))
             return
-        self._paused[key] = (unit_id, state.official, spans)
-        for lo, hi in spans:
-            for boundary in (lo, hi):
-                if boundary is not None and boundary >= now:
-                    heapq.heappush(self._boundaries, (boundary, key))
+        # Without pauses (nearly every event's path): the interval's boundaries, no sets.
+        intervals = self._intervals
+        before = intervals.get(key)
+        interval = state.overdue_interval()
+        after: _Interval | None = None
+        if interval is not None and (interval[1] is None or interval[1] >= now):
+            after = intervals[key] = (unit_id, state.official, *interval)
+            start, end = interval
+            if before is None:  # a new dossier: its boundaries are all new, none go stale
+                heap = self._boundaries
+                if start >= now:
+                    heapq.heappush(heap, (start, key))
+                    self._live += 1
+                if end is not None and end != start:
+                    heapq.heappush(heap, (end, key))
+                    self._live += 1
+                return
+            if before[2] == start and before[3] == end:
+                return  # the same boundaries: sent again, or only the official changed
+        elif before is None:
+            return
+        else:
+            del intervals[key]  # never overdue, or both boundaries passed
+        old, new = _ahead(before, now), _ahead(after, now)
+        if new != old:
+            self._reclock(key, old, new)
+
+    def _track_interval(self, key: bytes, unit_id: str, state: DossierState) -> None:
+        """Keep the dossier's overdue interval while the clock may still change it."""
+        interval = state.overdue_interval()
+        if interval is None or (interval[1] is not None and interval[1] < self.now):
+            self._intervals.pop(key, None)  # never overdue, or both boundaries passed
+        else:
+            self._intervals[key] = (unit_id, state.official, *interval)
+
+    def _reclock(self, key: bytes, old: Collection[Instant], new: Collection[Instant]) -> None:
+        """The dossier's boundaries ahead were ``old`` and are ``new``: push those it did
+        not have; those it no longer has are stale entries."""
+        heap = self._boundaries
+        for boundary in new:
+            if boundary not in old:
+                heapq.heappush(heap, (boundary, key))
+        self._live += len(new) - len(old)
+        # Only a boundary gone stale can take the heap over its bound.
+        if len(heap) > 2 * self._live + self.stale_slack:
+            self._compact()
+
+    def _clocked(self, key: bytes, now: Instant) -> set[Instant]:
+        """The dossier's boundaries at or after ``now``: those the clock has yet to pass."""
+        found = set(_ahead(self._intervals.get(key), now))
+        paused = self._paused.get(key)
+        if paused is not None:
+            for lo, hi in paused[2]:
+                if lo >= now:
+                    found.add(lo)
+                if hi is not None and hi >= now:
+                    found.add(hi)
+        return found
+
+    def _compact(self) -> None:
+        """Drop the stale entries, once they outnumber the live ones and the slack: each
+        was pushed once, so the pass costs O(1) per push, amortised."""
+        heap = self._boundaries
+        now = self.now
+        clocked: dict[bytes, set[Instant]] = {}
+        live = set()
+        for entry in heap:
+            boundary, key = entry
+            boundaries = clocked.get(key)
+            if boundaries is None:
+                boundaries = clocked[key] = self._clocked(key, now)
+            if boundary in boundaries:
+                live.add(entry)  # a set: an entry stale, then live again, was pushed twice
+        heap[:] = live
+        heapq.heapify(heap)
 
     def advance(self) -> None:
         """Move to the clock's time; units whose open-overdue changed are marked dirty."""
@@ -286,21 +371,29 @@ class Engine:
         while self._boundaries and self._boundaries[0][0] < target:
             due.add(heapq.heappop(self._boundaries)[1])
         for key in due:
-            if key in self._paused:
-                self._pass_paused(key, before, target)
-            interval = self._intervals.get(key)
-            if interval is None:
-                continue
-            unit_id, official, start, end = interval
-            was = start < before and (end is None or before <= end)
-            now = start < target and (end is None or target <= end)
-            if was != now:
-                self.totals(unit_id).apply([(OVERDUE_NOW, official, 0, 0)], 1 if now else -1)
-                self.dirty.setdefault(unit_id, set()).add(year_of(target))
-            if end is not None and end < target:
-                del self._intervals[key]
+            clocked = len(self._clocked(key, before))
+            self._pass(key, before, target)
+            self._live -= clocked - len(self._clocked(key, target))
         self.now = target
         self._clock_year = year_of(target)
+        if len(self._boundaries) > 2 * self._live + self.stale_slack:
+            self._compact()
+
+    def _pass(self, key: bytes, before: Instant, target: Instant) -> None:
+        """Move one dossier from ``before`` to ``target``: what it counts now."""
+        if key in self._paused:
+            self._pass_paused(key, before, target)
+        interval = self._intervals.get(key)
+        if interval is None:
+            return
+        unit_id, official, start, end = interval
+        was = start < before and (end is None or before <= end)
+        now = start < target and (end is None or target <= end)
+        if was != now:
+            self.totals(unit_id).apply([(OVERDUE_NOW, official, 0, 0)], 1 if now else -1)
+            self.dirty.setdefault(unit_id, set()).add(year_of(target))
+        if end is not None and end < target:
+            del self._intervals[key]
 
     def _pass_paused(self, key: bytes, before: Instant, target: Instant) -> None:
         unit_id, official, spans = self._paused[key]
@@ -352,6 +445,7 @@ class Engine:
         self._intervals.clear()
         self._paused.clear()
         self._boundaries.clear()
+        self._live = 0
         owned: list[StoredState] = []
         skipped: list[bytes] = []
         for key, value in states:

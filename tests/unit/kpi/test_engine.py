@@ -11,8 +11,10 @@ from hypothesis import strategies as st
 
 from kpi.calendar import WorkingCalendar
 from kpi.clock import Clock, ClockSpec
+from kpi.dossier import Pause, Snapshot, Submission
 from kpi.engine import Engine
 from kpi.periods import HOUR_US, Period, PeriodError, parse_period
+from kpi.snapshots import DossierSnapshot
 from schemas.codec import parse_instant
 from schemas.records import (
     DossierCompleted,
@@ -224,6 +226,7 @@ def replay(
     # written in the wrong unit's mapping would be missed by the recount below.
     states: dict[str, dict[bytes, bytes]] = {}
     engine = Engine(CALENDAR, clock, lambda unit: states.setdefault(unit, {}))
+    engine.stale_slack = 0  # compact the clock's heap as soon as an entry goes stale
     # The clock moves forward between events, as the 1-second timer moves it in a worker.
     moments = sorted(
         rng.sample(range(len(delivered) + 1), k=min(len(steps) - 1, len(delivered) + 1))
@@ -234,10 +237,13 @@ def replay(
             moments.pop(0)
             now[0] = max(now[0], next(later))
             engine.advance()
+            check_clock(engine)
         engine.apply(event)
+        check_clock(engine)
     for remaining in later:
         now[0] = max(now[0], remaining)
     engine.advance()
+    check_clock(engine)
     compare(engine, events, engine.now)
 
     restarted = Engine(CALENDAR, clock, states.__getitem__)  # a new worker: states alone
@@ -289,3 +295,96 @@ def test_rebuild_skips_states_it_cannot_read_and_reports_them() -> None:
     year = parse_period("2026", clock.now())
     assert restarted.figures("u", year) == engine.figures("u", year)
     assert restarted.ranks("u") == {2025: "tot"}
+
+
+# -- the clock's heap: bounded by the boundaries dossiers have now -------------------------
+
+
+def check_clock(engine: Engine) -> None:
+    """Every boundary ahead is in the heap, the engine counts them right, and the stale
+    entries beside them are within the bound."""
+    now = engine.now
+    keys = {*engine._intervals, *engine._paused}
+    live = {(boundary, key) for key in keys for boundary in engine._clocked(key, now)}
+    assert engine._live == len(live)
+    assert live <= set(engine._boundaries)
+    assert len(engine._boundaries) <= 2 * len(live) + engine.stale_slack
+
+
+RECEIVED = parse_instant("2026-03-02T08:00:00+07:00", "t")
+
+
+def fixed_engine(hours: float) -> tuple[Engine, list[Instant]]:
+    """An engine whose clock reads ``hours`` after RECEIVED until the list is changed."""
+    now = [RECEIVED + int(hours * HOUR_US)]
+    clock = Clock(ClockSpec("wall"), source=lambda: now[0])
+    states: dict[bytes, bytes] = {}
+    return Engine(CALENDAR, clock, lambda unit: states), now
+
+
+def test_a_dossier_sent_again_a_thousand_times_adds_nothing_to_the_clock() -> None:
+    engine, now = fixed_engine(1)
+    submission = Submission(RECEIVED, "", RECEIVED + 10 * HOUR_US, "cb")
+    pauses = (  # both ahead of the clock: four boundaries, and the deadline after them
+        Pause("1", "", False, RECEIVED + 2 * HOUR_US, RECEIVED + 3 * HOUR_US),
+        Pause("2", "", False, RECEIVED + 5 * HOUR_US, RECEIVED + 6 * HOUR_US),
+    )
+    for number in range(1000):  # a newer sync record each time (a progress step)
+        version = (RECEIVED, "ab", number)
+        engine.apply(DossierSnapshot("u", "d", Snapshot(version, submission, None, pauses)))
+    assert len(engine._boundaries) == 5
+    for number in range(1000):  # and the same as events: corrections, the same deadline
+        engine.apply(
+            DossierSubmitted(
+                f"s{number:04}", "u", "e", RECEIVED, RECEIVED + 10 * HOUR_US, None, "cb", None, None
+            )
+        )
+    assert len(engine._boundaries) == 6
+    check_clock(engine)
+    now[0] = RECEIVED + 11 * HOUR_US
+    engine.advance()
+    f = engine.figures("u", parse_period("2026-03", engine.now))
+    assert (f.open_overdue, f.paused) == (1, 0)  # "e" is overdue, "d" (2 h paused) not yet
+
+
+def test_pauses_added_one_by_one_leave_the_clock_linear_in_them() -> None:
+    engine, now = fixed_engine(1)
+    engine.apply(
+        DossierSubmitted("s", "u", "d", RECEIVED, RECEIVED + 1000 * HOUR_US, None, "cb", None, None)
+    )
+    count = 300
+    for n in range(count):  # each moves the deadline: the one before goes stale
+        start = RECEIVED + (2 * n + 2) * HOUR_US
+        engine.apply(
+            DossierPause(
+                f"p{n}", "u", "d", f"{n:04}", "financial_obligation", start, start + HOUR_US, None
+            )
+        )
+    live = 2 * count + 1  # the pauses' ends, and the deadline; n²/2 entries before
+    assert len(engine._boundaries) < 3 * live
+    assert engine._live == live
+    check_clock(engine)
+    now[0] = RECEIVED + 1299 * HOUR_US  # 300 h paused: due at 1300 h
+    engine.advance()
+    assert engine.figures("u", parse_period("2026", engine.now)).open_overdue == 0
+    now[0] += 2 * HOUR_US
+    engine.advance()
+    assert engine.figures("u", parse_period("2026", engine.now)).open_overdue == 1
+    check_clock(engine)
+    assert engine._boundaries == []
+
+
+def test_a_deadline_moved_a_thousand_times_leaves_a_bounded_clock() -> None:
+    engine, now = fixed_engine(1)
+    for n in range(1000):  # each correction wins, and moves the deadline
+        due = RECEIVED + (1000 + n % 7 * 10 + n) * HOUR_US
+        engine.apply(DossierSubmitted(f"s{n:04}", "u", "d", RECEIVED, due, None, "cb", None, None))
+    assert len(engine._boundaries) < 100  # one live boundary: 1,000 entries before
+    check_clock(engine)
+    now[0] = RECEIVED + 2008 * HOUR_US  # the last is due at 1999 + 60 h
+    engine.advance()
+    assert engine.figures("u", parse_period("2026", engine.now)).open_overdue == 0
+    now[0] += 52 * HOUR_US
+    engine.advance()
+    assert engine.figures("u", parse_period("2026", engine.now)).open_overdue == 1
+    check_clock(engine)
