@@ -187,7 +187,9 @@ class AlertHub:
                 # the position resumed from. Only what follows that position is sent.
                 history = {p: resumed.get(p, 0) for p in live_from}
                 seen = SeenAlerts()
-                starts = dict.fromkeys(live_from, 0)
+                # Only partitions with something to read: a read_to_end with nothing to
+                # read stops its consumer before it ran, which raises CancelledError.
+                starts = {p: 0 for p, end in live_from.items() if end > 0}
                 async for records in read_to_end(self.settings, self.topic, starts, ends=live_from):
                     for record in records:
                         before = record.offset < history[record.partition]
