@@ -60,6 +60,8 @@ OUTCOME_RANKS = {"resolved": 2, "returned": 1, "rejected": 0, "stopped": 0, "wit
 
 Span = tuple[Instant, Instant | None]
 """``(lo, hi)``: holds at t exactly when ``lo < t <= hi`` (hi None: for ever)."""
+Wait = tuple[Instant, Instant | None, Instant]
+"""``(lo, hi, since)``: a :data:`Span` inside a pause, and the instant the wait began."""
 
 
 class Submission(NamedTuple):
@@ -273,19 +275,26 @@ class DossierState(NamedTuple):
     def paused_spans(self) -> list[Span]:
         """When the dossier is open and inside a pause: ``paused_at <= t < resumed_at``,
         received before t and not completed before t."""
+        return [(lo, hi) for lo, hi, _ in self.waits()]
+
+    def waits(self) -> list[Wait]:
+        """Its :meth:`paused_spans`, each with when that wait began as a unit office sees
+        it: the start of its pauses, or the receipt if they began before it (the part of a
+        pause before receipt does not count)."""
         submission, completion, pauses = self.parts()
         if submission is None or not pauses:
             return []
+        received = submission.at
         end = None if completion is None else completion.at
-        spans: list[Span] = []
+        waits: list[Wait] = []
         for start, stop in _union((pause.at, pause.resumed) for pause in pauses):
-            lo = max(start - 1, submission.at)  # t >= start is t > start - 1 in microseconds
+            lo = max(start - 1, received)  # t >= start is t > start - 1 in microseconds
             hi = stop - 1 if stop is not None else None
             if end is not None:
                 hi = end if hi is None else min(hi, end)
             if hi is None or lo < hi:
-                spans.append((lo, hi))
-        return spans
+                waits.append((lo, hi, max(start, received)))
+        return waits
 
 
 def _union(intervals: Iterable[tuple[Instant, Instant | None]]) -> list[Span]:

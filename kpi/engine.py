@@ -39,7 +39,7 @@ from kpi.dossier import (
     OVERDUE_NOW,
     PAUSED_NOW,
     DossierState,
-    Span,
+    Wait,
     checked,
     contribution,
     is_instant,
@@ -98,7 +98,8 @@ class DueDossier(NamedTuple):
 
 
 class PausedDossier(NamedTuple):
-    """An open dossier inside a pause, and when that pause began."""
+    """An open dossier inside a pause, and when that wait began: the start of its pause
+    (of overlapping pauses, the first), or its receipt if the pause began before it."""
 
     dossier_id: str
     official_id: str | None
@@ -140,7 +141,7 @@ class Engine:
         # made stale stays until the clock passes it or the heap is compacted, which keeps
         # the heap within 2 * live + stale_slack entries whatever is sent again.
         self._intervals: dict[bytes, _Interval] = {}
-        self._paused: dict[bytes, tuple[str, str | None, list[Span]]] = {}
+        self._paused: dict[bytes, tuple[str, str | None, list[Wait]]] = {}
         self._boundaries: list[tuple[Instant, bytes]] = []
         self._live = 0
         """How many of the heap's entries are live: the sum of :meth:`_clocked`."""
@@ -264,9 +265,9 @@ class Engine:
         now = self.now
         if state.pauses or state.snapshot is not None or key in self._paused:
             was = self._clocked(key, now)
-            spans = [(lo, hi) for lo, hi in state.paused_spans() if hi is None or hi >= now]
-            if spans:
-                self._paused[key] = (unit_id, state.official, spans)
+            waits = [wait for wait in state.waits() if wait[1] is None or wait[1] >= now]
+            if waits:
+                self._paused[key] = (unit_id, state.official, waits)
             else:
                 self._paused.pop(key, None)
             self._track_interval(key, unit_id, state)
@@ -324,7 +325,7 @@ class Engine:
         found = set(_ahead(self._intervals.get(key), now))
         paused = self._paused.get(key)
         if paused is not None:
-            for lo, hi in paused[2]:
+            for lo, hi, _ in paused[2]:
                 if lo >= now:
                     found.add(lo)
                 if hi is not None and hi >= now:
@@ -396,25 +397,24 @@ class Engine:
             del self._intervals[key]
 
     def _pass_paused(self, key: bytes, before: Instant, target: Instant) -> None:
-        unit_id, official, spans = self._paused[key]
-        was = any(lo < before and (hi is None or before <= hi) for lo, hi in spans)
-        now = any(lo < target and (hi is None or target <= hi) for lo, hi in spans)
+        unit_id, official, waits = self._paused[key]
+        was = any(lo < before and (hi is None or before <= hi) for lo, hi, _ in waits)
+        now = any(lo < target and (hi is None or target <= hi) for lo, hi, _ in waits)
         if was != now:
             self.totals(unit_id).apply([(PAUSED_NOW, official, 0, 0)], 1 if now else -1)
-        if all(hi is not None and hi < target for _, hi in spans):
+        if all(hi is not None and hi < target for _, hi, _ in waits):
             del self._paused[key]
 
     def paused_dossiers(self, unit_id: str) -> list[PausedDossier]:
         """The unit's open dossiers inside a pause at the clock, longest waiting first."""
         found = []
-        for key, (unit, official, spans) in self._paused.items():
+        for key, (unit, official, waits) in self._paused.items():
             if unit != unit_id:
                 continue
-            for lo, hi in spans:
+            for lo, hi, since in waits:
                 if lo < self.now and (hi is None or self.now <= hi):
                     dossier_id = str(parse_state_key(key)[2])
-                    # lo is the pause's start less a microsecond, or the receipt
-                    found.append(PausedDossier(dossier_id, official, lo + 1))
+                    found.append(PausedDossier(dossier_id, official, since))
         return sorted(found, key=lambda dossier: dossier.paused_at)
 
     def due_within(

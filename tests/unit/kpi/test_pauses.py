@@ -6,7 +6,7 @@ from __future__ import annotations
 from kpi.calendar import WorkingCalendar
 from kpi.clock import Clock, ClockSpec
 from kpi.dossier import DossierState, Pause, Submission, merge, overdue_from
-from kpi.engine import Engine
+from kpi.engine import Engine, PausedDossier
 from kpi.figures import Figures
 from kpi.periods import HOUR_US, parse_period
 from schemas.codec import parse_instant
@@ -197,3 +197,24 @@ def test_a_year_with_only_an_overdue_dossier_has_figures_after_a_restart() -> No
     restarted.rebuild(states.items())
     assert {2024, 2025, 2026} <= restarted.take_dirty()["u"]
     assert restarted.figures("u", parse_period("2025", restarted.now)).open_overdue == 1
+
+
+def test_a_pause_from_before_receipt_shows_it_paused_since_the_receipt_exactly() -> None:
+    events: list[DossierEvent] = [
+        submitted(100),
+        pause("early", -5, None),  # the supplement was asked for before receipt
+        DossierSubmitted("s2", "u", "at-receipt", R, at(100), None, "cb-2", None, None),
+        DossierPause("p2", "u", "at-receipt", "1", "supplement", R, None, None),
+        DossierSubmitted("s3", "u", "later", R, at(100), None, "cb-3", None, None),
+        DossierPause("p3", "u", "later", "1", "supplement", at(1), None, None),
+    ]
+    states: dict[bytes, bytes] = {}
+    engine = Engine(CAL, Clock(ClockSpec("fixed", at(2))), lambda unit: states)
+    for event in events:
+        engine.apply(event)
+    assert engine.paused_dossiers("u") == [
+        PausedDossier("d", "cb-1", R),  # not R + 1 µs: the part before receipt does not count
+        PausedDossier("at-receipt", "cb-2", R),
+        PausedDossier("later", "cb-3", at(1)),
+    ]
+    assert figures(events, 2).paused == 3
