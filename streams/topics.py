@@ -8,6 +8,7 @@ True
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from kafka.partitioner.default import murmur2
@@ -72,18 +73,41 @@ def partition_for(key: bytes, partitions: int) -> int:
     return (murmur2(key) & 0x7FFFFFFF) % partitions
 
 
+MAX_UNKEPT_HOMES = 4096
+"""Ids a :class:`UnitPartitions` without ``keeps`` caches: the first asked about."""
+
+
 class UnitPartitions:
     """Every message about a unit (its events, state and alerts) is keyed by its
-    ``unit_id`` and lives on that key's partition: one unit, one partition, one worker."""
+    ``unit_id`` and lives on that key's partition: one unit, one partition, one worker.
 
-    def __init__(self, partitions: int) -> None:
+    A unit's home is cached (Kafka's partitioner costs microseconds, and every event asks)
+    only when ``keeps(unit_id)`` says so: in a worker, for units of the registry and units
+    that hold state. Any other id, a 404's or an event's that is dead-lettered, is computed
+    and forgotten, so lookups of unknown ids cannot grow the cache. Without ``keeps``, the
+    first :data:`MAX_UNKEPT_HOMES` ids asked about are cached.
+
+    >>> units = UnitPartitions(8, keeps={"xa-cam-lam"}.__contains__)
+    >>> _ = units.home("xa-cam-lam"), units.home("no-such-unit")
+    >>> list(units._homes)
+    ['xa-cam-lam']
+    """
+
+    def __init__(self, partitions: int, keeps: Callable[[str], bool] | None = None) -> None:
         self.partitions = partitions
+        self.keeps = keeps if keeps is not None else self._while_few
+        """Whether a unit's home is worth keeping; asked only when it is not cached."""
         self._homes: dict[str, tuple[bytes, int]] = {}
 
     def home(self, unit_id: str) -> tuple[bytes, int]:
-        """The Kafka key and partition of a unit (cached: a province has few units)."""
+        """The Kafka key and partition of a unit."""
         found = self._homes.get(unit_id)
         if found is None:
             key = unit_id.encode()
-            found = self._homes[unit_id] = (key, partition_for(key, self.partitions))
+            found = (key, partition_for(key, self.partitions))
+            if self.keeps(unit_id):
+                self._homes[unit_id] = found
         return found
+
+    def _while_few(self, unit_id: str) -> bool:
+        return len(self._homes) < MAX_UNKEPT_HOMES
