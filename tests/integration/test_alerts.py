@@ -1,4 +1,5 @@
-"""Alerts end to end: one message per state change, also across a worker restart."""
+"""Alerts end to end: one message per state change, numbered, also across a worker restart;
+each delivered once, also when the topic repeats one."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from typing import Any
 
 import orjson
 import pytest
+from kafka import KafkaProducer
 
 from streams.webhooks import SIGNATURE_HEADER, TIMESTAMP_HEADER
 from tests.integration.conftest import ADMIN, Cluster, wait_until
@@ -85,8 +87,8 @@ def test_alert_lifecycle_on_the_broker(cluster: Cluster) -> None:
     worker = cluster.start_worker(**env)
     cluster.produce_events([e for n in range(5) for e in dossier(n, late=True)])
     fired = alerts(cluster, expect=1)
-    assert [(a["rule"], a["state"], a["period"]) for a in fired] == [
-        ("unit_late_rate", "firing", "2026")
+    assert [(a["rule"], a["state"], a["period"], a["sequence"]) for a in fired] == [
+        ("unit_late_rate", "firing", "2026", 1)
     ]
     assert (fired[0]["numerator"], fired[0]["denominator"]) == (5, 5)
     status, body = worker.get(f"/api/alerts?unit_id={UNIT}")
@@ -99,7 +101,7 @@ def test_alert_lifecycle_on_the_broker(cluster: Cluster) -> None:
     assert len(alerts(cluster, expect=2, timeout=3)) == 1
     cluster.produce_events(dossier(100, late=False))
     changes = alerts(cluster, expect=2)
-    assert [a["state"] for a in changes] == ["firing", "resolved"]
+    assert [(a["state"], a["sequence"]) for a in changes] == [("firing", 1), ("resolved", 2)]
     assert changes[1]["resolved_at"] and changes[1]["started_at"] == changes[0]["started_at"]
 
     # A ranking of "Tốt" for a year in which the unit was not eligible.
@@ -130,6 +132,24 @@ def test_alert_lifecycle_on_the_broker(cluster: Cluster) -> None:
         ("leader_accountability", "firing"),
     }
 
+    # A write that timed out after it had landed is sent again: the topic holds the first
+    # change twice. Nobody gets it twice, and the restarted worker numbers its next change
+    # from the greatest sequence on the topic.
+    first = cluster.read_topic(cluster.topics.alerts, expect=1)[0]
+    producer = KafkaProducer(bootstrap_servers=cluster.broker.bootstrap, acks="all")
+    producer.send(first.topic, key=first.key, value=first.value, partition=first.partition)
+    producer.flush()
+    producer.close()
+    cluster.produce_events(dossier(101, late=True))  # 6 late of 102: over the line again
+    topic = alerts(cluster, expect=5)
+    assert [(a["rule"], a["state"], a["sequence"]) for a in topic] == [
+        ("unit_late_rate", "firing", 1),
+        ("unit_late_rate", "resolved", 2),
+        ("leader_accountability", "firing", 1),
+        ("unit_late_rate", "firing", 1),  # the copy
+        ("unit_late_rate", "firing", 3),
+    ]
+
     tail = subprocess.run(
         [
             sys.executable,
@@ -139,7 +159,7 @@ def test_alert_lifecycle_on_the_broker(cluster: Cluster) -> None:
             "tail",
             "--from-beginning",
             "--count",
-            "3",
+            "4",
             "--unit",
             UNIT,
         ],
@@ -150,17 +170,26 @@ def test_alert_lifecycle_on_the_broker(cluster: Cluster) -> None:
         check=False,
     )
     lines = tail.stdout.splitlines()
-    assert tail.returncode == 0 and len(lines) == 3, tail.stderr
+    assert tail.returncode == 0 and len(lines) == 4, tail.stderr
     assert lines[0].startswith(
         "[CẢNH BÁO] Phường Cam Ranh · Tỷ lệ hồ sơ trễ hạn 100 % (5/5), ngưỡng 5 %"
     )
     assert lines[1].startswith("[ĐÃ HẾT] Phường Cam Ranh")
     assert "Xem xét trách nhiệm người đứng đầu (yeu 2026)" in lines[2]
+    assert "(6/102)" in lines[3], "the copy of the first change is not shown again"
 
-    streamed = sse(restarted, f"/api/alerts/stream?from=beginning&unit_id={UNIT}", count=3)
-    assert [e["data"]["state"] for e in streamed] == ["firing", "resolved", "firing"]
+    streamed = sse(restarted, f"/api/alerts/stream?from=beginning&unit_id={UNIT}", count=4)
+    assert [(e["data"]["state"], e["data"]["sequence"]) for e in streamed] == [
+        ("firing", 1),
+        ("resolved", 2),
+        ("firing", 1),
+        ("firing", 3),
+    ]
     resumed = sse(restarted, f"/api/alerts/stream?unit_id={UNIT}", 1, streamed[1]["id"])
     assert resumed[0]["data"] == streamed[2]["data"] and resumed[0]["id"] == streamed[2]["id"]
+    # Resumed after the leader's alert, the copy that follows it is not news.
+    resumed = sse(restarted, f"/api/alerts/stream?unit_id={UNIT}", 1, streamed[2]["id"])
+    assert resumed[0]["data"] == streamed[3]["data"] and resumed[0]["id"] == streamed[3]["id"]
     assert restarted.get("/api/alerts/stream?last_event_id=nonsense")[0] == 400
 
 
