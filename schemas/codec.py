@@ -181,7 +181,8 @@ def _reason(error: fastjsonschema.JsonSchemaValueException) -> str:
         return f"{field}: length must be {schema.get('minLength', 0)}..{schema['maxLength']}"
     if rule in ("minimum", "maximum"):
         schema = error.definition
-        return f"{field}: {quoted(value)} is outside {schema['minimum']}..{schema['maximum']}"
+        low, high = schema.get("minimum", "…"), schema.get("maximum", "…")
+        return f"{field}: {quoted(value)} is outside {low}..{high}"
     return error.message.replace("data.", "", 1).replace("data ", "event ", 1)
 
 

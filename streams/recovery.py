@@ -32,7 +32,9 @@ async def read_to_end(
     The end is the high watermark that fetch responses carry, not ListOffsets. Raises
     TimeoutError when ``stall`` seconds pass without a record or a partition finishing.
     """
-    if not starts:
+    ends = ends or {}
+    pending = {TopicPartition(topic, p) for p in starts if starts[p] < ends.get(p, _UNBOUNDED)}
+    if not pending:  # a consumer started and stopped at once raises CancelledError on stop
         return
     consumer = AIOKafkaConsumer(
         **options_for(settings),
@@ -43,8 +45,6 @@ async def read_to_end(
     )
     await consumer.start()
     try:
-        ends = ends or {}
-        pending = {TopicPartition(topic, p) for p in starts if starts[p] < ends.get(p, _UNBOUNDED)}
         consumer.assign(list(pending))
         for tp in pending:
             consumer.seek(tp, starts[tp.partition])

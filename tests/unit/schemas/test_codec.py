@@ -10,7 +10,7 @@ import orjson
 import pytest
 
 from schemas import MAX_PAYLOAD_BYTES, EventKind, InvalidEvent, decode
-from schemas.codec import format_instant, load_schema, parse_instant
+from schemas.codec import decode_alert, format_instant, load_schema, parse_instant
 from schemas.records import DossierCompleted, DossierSubmitted, SatisfactionSurvey, UnitRanking
 
 SUBMITTED: dict[str, Any] = {
@@ -304,3 +304,25 @@ def test_a_dead_letter_carries_at_most_64_kib_with_the_size_and_digest_when_cut(
     assert body["original_sha256"] == hashlib.sha256(huge).hexdigest()
     assert body["original_key_b64"] is None
     fastjsonschema.compile(load_schema("dead-letter"))(body)
+
+
+def test_an_alert_with_a_number_below_its_minimum_is_unreadable_not_a_crash() -> None:
+    # A field with a minimum and no maximum raised KeyError on every path that reads the
+    # alerts topic back, the worker's replay included.
+    alert = {
+        "alert_id": "unit_late_rate|u||2026",
+        "rule": "unit_late_rate",
+        "unit_id": "u",
+        "official_id": None,
+        "period": "2026",
+        "state": "firing",
+        "value": None,
+        "threshold": 0.05,
+        "numerator": -1,
+        "denominator": 1,
+        "started_at": "2026-03-01T00:00:00+07:00",
+        "resolved_at": None,
+        "evaluated_at": "2026-03-01T00:00:00+07:00",
+    }
+    with pytest.raises(InvalidEvent, match="numerator: -1 is outside 0"):
+        decode_alert(orjson.dumps(alert))
