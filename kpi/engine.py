@@ -290,8 +290,14 @@ class Engine:
                     heapq.heappush(heap, (end, key))
                     self._live += 1
                 return
-            if before[2] == start and before[3] == end:
-                return  # the same boundaries: sent again, or only the official changed
+            if before[2] == start:
+                if before[3] == end:
+                    return  # the same boundaries: sent again, or only the official changed
+                if before[3] is None and end is not None:  # a completion: one more, ahead
+                    if end != start:
+                        heapq.heappush(self._boundaries, (end, key))
+                        self._live += 1
+                    return
         elif before is None:
             return
         else:
