@@ -114,7 +114,7 @@ class Worker:
             lambda unit_id: store.of(units.home(unit_id)[1]),
         )
         registry = load_units(settings.units_file)
-        return cls(
+        worker = cls(
             settings,
             app,
             TopicNames(settings.topic_prefix),
@@ -129,6 +129,10 @@ class Worker:
                 settings.sync_waiting_days,
             ),
         )
+        # Only units worth keeping are cached: an id looked up for a 404 or a dead letter
+        # must not grow the worker's memory.
+        units.keeps = lambda unit_id: unit_id in worker.registry or worker.engine.tracks(unit_id)
+        return worker
 
     @property
     def consuming(self) -> bool:

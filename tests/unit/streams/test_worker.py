@@ -120,3 +120,13 @@ def test_the_sync_backlog_counts_unsplit_messages_as_a_thousand_records() -> Non
     )
     assert w.sync_backlog() == 99 + 10 + 2 * RECORDS_PER_SYNC_MESSAGE
     assert dict(w.lag([topics.submitted])) == {TP(topics.submitted, 0): 9_999}
+
+
+def test_the_worker_caches_the_partitions_of_units_worth_keeping_only() -> None:
+    w = worker()
+    for n in range(10_000):  # a public token asking for random ids: 404s
+        w.units.home(f"random-{n}")
+    submit(w, "junk-1")
+    w.units.home("junk-1")
+    w.units.home("xa-a")
+    assert set(w.units._homes) == {"junk-1", "xa-a"}
