@@ -229,12 +229,14 @@ class Intake:
         alone = len(sync.records) == 1
         for position, record in enumerate(sync.records):
             try:
-                parsed = read_record(sync.service, record)
+                parsed = read_record(sync.service, record, sync.madonvi)
                 key = parsed.dossier_id.encode()
                 partition = partition_for(key, self.units.partitions)
                 if alone and message.key == key and message.partition == partition:
                     return ApplySync(parsed, sync.synced_at, digest(record), grant)
                 single = {"service": sync.service, "synced_at": synced_at, "data": [record]}
+                if sync.madonvi:
+                    single["madonvi"] = sync.madonvi
                 forward.append(Forward(key, partition, encode(single), headers))
             except InvalidEvent as error:
                 invalid.append((f"{where(position, record)}: {error.reason}", _encoded(record)))

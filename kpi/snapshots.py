@@ -12,7 +12,7 @@ hold, a :class:`DossierSnapshot`, which the unit's engine takes like an event.
     >>> record = DossierRecord("HS-1", 4, "000.01.30.H34", 10, 99, (), ())
     >>> state = merge_record(None, record, 1000, "ab")
     >>> state = merge_progress(state, Progress(20, "cb-lan"))
-    >>> [(f.unit_id, f.snapshot.submission.official) for f in facts(state, {}.get)]
+    >>> [(f.unit_id, f.snapshot.submission.official) for f in facts(state, lambda *named: None)]
     [('000.01.30.H34', 'cb-lan')]
 
 A fact's version is ``(synced_at, digest, number of progress records)``: it grows with
@@ -160,11 +160,13 @@ class SyncState(NamedTuple):
 
 
 def _encode_record(record: DossierRecord) -> list[Any]:
-    return [*record[:5], [list(p) for p in record.pauses], [list(e) for e in record.ends]]
+    pauses, ends = [list(p) for p in record.pauses], [list(e) for e in record.ends]
+    encoded = [*record[:5], pauses, ends]
+    return [*encoded, record.madonvi] if record.madonvi else encoded
 
 
 def _decode_record(raw: list[Any]) -> DossierRecord:
-    dossier_id, status, unit_code, received_at, due_at, pauses, ends = raw
+    dossier_id, status, unit_code, received_at, due_at, pauses, ends, *madonvi = raw
     return DossierRecord(
         dossier_id,
         status,
@@ -173,6 +175,7 @@ def _decode_record(raw: list[Any]) -> DossierRecord:
         due_at,
         tuple((pause_id, at, resumed) for pause_id, at, resumed in pauses),
         tuple((outcome, at) for outcome, at in ends),
+        *madonvi,
     )
 
 
@@ -198,9 +201,9 @@ def merge_progress(
     return state._replace(progress=tuple(sorted((*state.progress, progress))))
 
 
-def facts(state: SyncState, unit_of: Callable[[str], str | None]) -> list[DossierSnapshot]:
+def facts(state: SyncState, unit_of: UnitOf) -> list[DossierSnapshot]:
     """What each unit should hold of this dossier: its snapshot for the unit that
-    ``DonViXuLy`` names (through ``unit_of``, the registry's ``dvcqg_code``; an unknown code
+    record names (through ``unit_of``, :class:`kpi.units.Directory`; an unknown name
     is its own unit id), and for every unit it was in before a marker that the record
     names another unit (there the unit's own events count again). Empty until a dossier
     record is known."""
@@ -222,11 +225,17 @@ def facts(state: SyncState, unit_of: Callable[[str], str | None]) -> list[Dossie
     return found
 
 
-def unit_of_record(record: DossierRecord, unit_of: Callable[[str], str | None]) -> str | None:
-    """The unit ``DonViXuLy`` names (an unknown code is its own unit id); a record of a
-    dossier never received may name none."""
-    code = record.unit_code
-    return (unit_of(code) or code) if code else None
+UnitOf = Callable[[str | None, str | None], str | None]
+"""The registry unit that a ``DonViXuLy`` and a ``madonvi`` name (:class:`kpi.units.Directory`),
+or None."""
+
+
+def unit_of_record(record: DossierRecord, unit_of: UnitOf) -> str | None:
+    """The unit a record belongs to (contract §9.2): the registry's, else one of its own
+    named by ``DonViXuLy`` as given, else by ``madonvi``; a record of a dossier never
+    received may name none."""
+    name, code = record.unit_code or None, record.madonvi or None
+    return unit_of(name, code) or name or code
 
 
 def with_home(state: SyncState, unit_id: str) -> SyncState:
@@ -279,7 +288,7 @@ class SyncBook:
     """Applies sync records to the :class:`SyncState` of their ``MaHoSo``, kept in the
     mapping of the partition they arrived on, and says what each unit should hold.
 
-    ``unit_of`` maps a ``DonViXuLy`` code to a unit id (the registry's ``dvcqg_code``).
+    ``unit_of`` finds the registry unit a record names (:class:`kpi.units.Directory`).
 
     Progress records of a ``MaHoSo`` not yet seen wait for its snapshot, each partition
     holding at most ``waiting_cap`` such dossiers for at most ``waiting_days`` (of the
@@ -290,7 +299,7 @@ class SyncBook:
 
     def __init__(
         self,
-        unit_of: Callable[[str], str | None],
+        unit_of: UnitOf,
         waiting_cap: int = 100_000,
         waiting_days: int = 7,
     ) -> None:

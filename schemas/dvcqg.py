@@ -50,6 +50,9 @@ DOSSIERS, PROGRESS = "DongBoHoSoMC", "CapNhatTienDoHoSoMC"
 MAX_SYNC_BYTES = 1024 * 1024
 """A sync message carries a batch of records: its limit is 1 MiB, not 64 KiB."""
 
+MAX_UNIT_CHARS = 256
+"""``DonViXuLy`` is in practice an agency's name, and names run long (contract §9.2)."""
+
 NOT_RECEIVED = (1, 3)
 """Mới đăng ký, Không được tiếp nhận: the dossier was never received."""
 ENDS = {9: "resolved", 8: "stopped", 7: "withdrawn"}
@@ -68,6 +71,9 @@ class SyncMessage(NamedTuple):
     service: str
     synced_at: Instant
     records: list[Any]
+    madonvi: str = ""
+    """The sending unit's portal code, when the sender gave it: where ``DonViXuLy`` names
+    no unit, the records' unit (contract §9.2)."""
 
 
 class DossierRecord(NamedTuple):
@@ -78,12 +84,15 @@ class DossierRecord(NamedTuple):
     dossier_id: str
     status: int
     unit_code: str
+    """``DonViXuLy`` as given (NFC): a code or, as most systems send it, a name."""
     received_at: Instant | None
     due_at: Instant | None
     pauses: tuple[tuple[str, Instant, Instant | None], ...]
     """Supplement pauses: (``pause_id``, ``paused_at``, ``resumed_at``)."""
     ends: tuple[tuple[str, Instant], ...]
     """Every (outcome, instant) the record closes the dossier with; precedence picks one."""
+    madonvi: str = ""
+    """The message's ``madonvi``: the unit when ``DonViXuLy`` names none."""
 
     @property
     def received(self) -> bool:
@@ -101,12 +110,18 @@ class ProgressRecord(NamedTuple):
 def decode_sync(raw: bytes | None) -> SyncMessage:
     """A DvcqgSync message, checked as a whole (not its records), or InvalidEvent."""
     data = validated(raw, _VALIDATE, MAX_SYNC_BYTES)
-    return SyncMessage(data["service"], parse_instant(data["synced_at"], "synced_at"), data["data"])
+    synced_at = parse_instant(data["synced_at"], "synced_at")
+    return SyncMessage(data["service"], synced_at, data["data"], _madonvi(data))
 
 
-def read_record(service: str, record: Any) -> DossierRecord | ProgressRecord:
-    """A record of a message of ``service``, or InvalidEvent."""
-    return read_dossier(record) if service == DOSSIERS else read_progress(record)
+def _madonvi(data: dict[str, Any]) -> str:
+    code = _text(data, "madonvi")
+    return code if code is not None and len(code) <= MAX_UNIT_CHARS else ""
+
+
+def read_record(service: str, record: Any, madonvi: str = "") -> DossierRecord | ProgressRecord:
+    """A record of a message of ``service`` (sent by ``madonvi``), or InvalidEvent."""
+    return read_dossier(record, madonvi) if service == DOSSIERS else read_progress(record)
 
 
 def where(position: int, record: Any) -> str:
@@ -150,7 +165,7 @@ def stamp(body: bytes, synced_at: Instant, limit: int = MAX_SYNC_BYTES) -> Stamp
     errors, dossiers = [], []
     for position, record in enumerate(sync.records):
         try:
-            parsed = read_record(sync.service, record)
+            parsed = read_record(sync.service, record, sync.madonvi)
         except InvalidEvent as error:
             mahoso = record.get("MaHoSo") if isinstance(record, dict) else None
             mahoso = mahoso[:128] if isinstance(mahoso, str) else None  # never echo a blob
@@ -179,18 +194,21 @@ def dossier_id_of(record: Any) -> str:
     return value
 
 
-def read_dossier(record: Any) -> DossierRecord:
-    """A ``DongBoHoSoMC`` record, or InvalidEvent with the first thing wrong with it."""
+def read_dossier(record: Any, madonvi: str = "") -> DossierRecord:
+    """A ``DongBoHoSoMC`` record of a message sent by ``madonvi``, or InvalidEvent with the
+    first thing wrong with it."""
     dossier_id = dossier_id_of(record)
     status = _code(record, "TrangThaiHoSo")
     if status is None or not 1 <= status <= 10:
         raise InvalidEvent(f"TrangThaiHoSo: {quoted(record.get('TrangThaiHoSo'))} is not 1..10")
     unit_code = _text(record, "DonViXuLy")
     if status in NOT_RECEIVED:  # nothing else is required; a unit, if it names one
-        named = unit_code if unit_code is not None and len(unit_code) <= 64 else ""
-        return DossierRecord(dossier_id, status, named, None, None, (), ())
-    if unit_code is None or len(unit_code) > 64:
-        raise InvalidEvent("DonViXuLy: missing" if unit_code is None else "DonViXuLy: over 64")
+        named = unit_code if unit_code is not None and len(unit_code) <= MAX_UNIT_CHARS else ""
+        return DossierRecord(dossier_id, status, named, None, None, (), (), madonvi)
+    if unit_code is not None and len(unit_code) > MAX_UNIT_CHARS:
+        raise InvalidEvent(f"DonViXuLy: longer than {MAX_UNIT_CHARS} characters")
+    if unit_code is None and not madonvi:
+        raise InvalidEvent("DonViXuLy: missing, and the message gives no madonvi")
     received_at = _date(record, "NgayTiepNhan")
     if received_at is None:
         raise InvalidEvent("NgayTiepNhan: missing")
@@ -200,7 +218,14 @@ def read_dossier(record: Any) -> DossierRecord:
     if due_at is None:
         raise InvalidEvent("NgayHenTra: missing, and no supplement gives NgayHenTraTruoc")
     return DossierRecord(
-        dossier_id, status, unit_code, received_at, due_at, pauses, _ends(record, status)
+        dossier_id,
+        status,
+        unit_code or "",
+        received_at,
+        due_at,
+        pauses,
+        _ends(record, status),
+        madonvi,
     )
 
 

@@ -90,6 +90,9 @@ class Settings:
     ingest_max_backlog: int = 5_000
     """Sync records a worker may have yet to take in before its ingest answers 429: what
     native events would wait behind (a few seconds of work)."""
+    province: str = "Khánh Hòa"
+    """The province's name, as one-stop systems end agency names with it ("Sở Tư pháp tỉnh
+    Khánh Hòa"): matching a ``DonViXuLy`` to a unit leaves it out."""
     sync_waiting_per_partition: int = 100_000
     """Progress records of dossiers not yet seen, kept per partition at most."""
     sync_waiting_days: int = 7
@@ -149,6 +152,7 @@ class Settings:
                 "CCHC_INGEST_BYTES_PER_SECOND", defaults.ingest_bytes_per_second, 1024, 1 << 30
             ),
             ingest_max_backlog=read.integer("CCHC_INGEST_MAX_BACKLOG", 5_000, 1, 100_000_000),
+            province=read.text("CCHC_PROVINCE_NAME", defaults.province),
             sync_waiting_per_partition=read.integer(
                 "CCHC_SYNC_WAITING_PER_PARTITION", 100_000, 1, 100_000_000
             ),

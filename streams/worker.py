@@ -28,7 +28,7 @@ from kpi.calendar import WorkingCalendar
 from kpi.clock import Clock
 from kpi.engine import Engine
 from kpi.snapshots import SyncBook
-from kpi.units import Unit, by_dvcqg_code, load_units
+from kpi.units import Directory, Unit, load_units
 from schemas.codec import InvalidEvent, decode_alert, encode_dead_letter
 from streams import instruments
 from streams.kafka import record_size, refused_for_size
@@ -124,7 +124,7 @@ class Worker:
             registry,
             AlertBook(settings.thresholds),
             SyncBook(
-                by_dvcqg_code(registry).get,
+                Directory(registry, settings.province).find,
                 settings.sync_waiting_per_partition,
                 settings.sync_waiting_days,
             ),

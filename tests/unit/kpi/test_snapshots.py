@@ -24,12 +24,18 @@ from kpi.snapshots import (
     SyncBook,
     SyncState,
 )
+from kpi.units import Directory, load_units
 from schemas.codec import parse_instant
 from schemas.dvcqg import digest, read_dossier, read_progress
 from schemas.records import DossierCompleted, DossierSubmitted, SatisfactionSurvey
 
 CAL = WorkingCalendar()
 CODES = {"000.01.30.H34": "xa-a", "000.02.30.H34": "xa-b"}
+
+
+def find(name: str | None, madonvi: str | None) -> str | None:
+    """The registry of these tests: two units, by code."""
+    return CODES.get(name or "") or CODES.get(madonvi or "")
 
 
 def local(text: str) -> int:
@@ -58,7 +64,7 @@ class Monitor:
         self.states: dict[str, dict[bytes, bytes]] = {}
         clock = Clock(ClockSpec("fixed", local("2026-03-31T12:00:00")))
         self.engine = Engine(CAL, clock, lambda unit: self.states.setdefault(unit, {}))
-        self.book = SyncBook(CODES.get, waiting_cap)
+        self.book = SyncBook(find, waiting_cap)
         self.dropped: list[str] = []
 
     def sync(self, synced_at: str, record: dict[str, Any], grant: Grant = None) -> None:
@@ -300,7 +306,7 @@ def test_waiting_progress_is_found_again_after_a_recovery() -> None:
     monitor = Monitor()
     monitor.sync("2026-03-02T08:00:00", step("cb-lan", "20260302080000") | {"MaHoSo": "W"})
     monitor.sync("2026-03-02T08:00:00", snapshot(2))
-    book = SyncBook(CODES.get)
+    book = SyncBook(find)
     book.rebuild(0, monitor.sync_states.items())
     assert book.waiting_count() == 1 and list(book.waiting[0]) == list(monitor.book.waiting[0])
 
@@ -326,3 +332,21 @@ def test_a_sender_writes_only_the_units_of_its_grant() -> None:
     # a gateway that may write every unit moves it
     monitor.sync("2026-03-03T08:00:00", snapshot(2, unit="000.02.30.H34"), grant=None)
     assert monitor.figures("xa-b").open_overdue == 1 and monitor.figures("xa-a").open_overdue == 1
+
+
+def test_records_find_their_unit_by_name_by_code_or_by_the_senders_code() -> None:
+    book = SyncBook(Directory(load_units(), "Khánh Hòa").find)
+    states: dict[bytes, bytes] = {}
+
+    def unit_of(mahoso: str, donvixuly: str | None, madonvi: str = "") -> str:
+        record = read_dossier(snapshot(2, MaHoSo=mahoso, DonViXuLy=donvixuly), madonvi)
+        [fact] = book.apply(0, states, record, local("2026-03-02T08:00:00"), "d").facts
+        return fact.unit_id
+
+    assert unit_of("A", "Ủy ban nhân dân xã Cam Lâm") == "xa-cam-lam"
+    assert unit_of("B", "UBND XÃ CAM LÂM, TỈNH KHÁNH HOÀ") == "xa-cam-lam"
+    assert unit_of("C", "000.18.30.H34") == "xa-cam-lam"
+    assert unit_of("D", None, madonvi="000.18.30.H34") == "xa-cam-lam"
+    assert unit_of("E", "UBND xã Chưa Có", madonvi="000.18.30.H34") == "xa-cam-lam"
+    assert unit_of("F", "UBND xã Chưa Có") == "UBND xã Chưa Có", "unlisted: as given"
+    assert unit_of("G", None, madonvi="000.99.99.H34") == "000.99.99.H34"

@@ -97,8 +97,8 @@ def test_never_received_needs_nothing_else() -> None:
         ({"TrangThaiHoSo": True}, "TrangThaiHoSo: True is not 1..10"),
         ({"TrangThaiHoSo": "9" * 5000}, "is not 1..10"),
         ({"TrangThaiHoSo": 2.5}, "TrangThaiHoSo: 2.5 is not 1..10"),
-        ({"DonViXuLy": None}, "DonViXuLy: missing"),
-        ({"DonViXuLy": "x" * 65}, "DonViXuLy: over 64"),
+        ({"DonViXuLy": None}, "DonViXuLy: missing, and the message gives no madonvi"),
+        ({"DonViXuLy": "x" * 257}, "DonViXuLy: longer than 256 characters"),
         ({"NgayTiepNhan": ""}, "NgayTiepNhan: missing"),
         ({"NgayTiepNhan": "2026030208000"}, "is not a yyyyMMddHHmmss date"),
         ({"NgayTiepNhan": "20261302080000"}, "is not a date"),
@@ -168,3 +168,12 @@ def test_a_reason_quotes_little_of_a_huge_value() -> None:
         with pytest.raises(InvalidEvent) as caught:
             read_dossier(RECORD | {field_name: "2" * 300_000})
         assert len(caught.value.reason) < 200 and "300000 characters" in caught.value.reason
+
+
+def test_a_unit_is_named_by_its_agencys_name_or_the_senders_code() -> None:
+    # DonViXuLy is in practice a name, and names run past 64 characters (contract §9.2).
+    name = "Chi nhánh Văn phòng Đăng ký đất đai thành phố Phan Rang - Tháp Chàm tỉnh Khánh Hòa"
+    assert read_dossier(RECORD | {"DonViXuLy": name}).unit_code == name
+    assert read_dossier(RECORD | {"DonViXuLy": "x" * 256}).unit_code == "x" * 256
+    without = read_dossier(RECORD | {"DonViXuLy": None}, madonvi="000.00.00.H34")
+    assert (without.unit_code, without.madonvi) == ("", "000.00.00.H34")
