@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, NamedTuple
 
@@ -61,6 +62,10 @@ ENDS = {9: "resolved", 8: "stopped", 7: "withdrawn"}
 _DATE = re.compile(r"[0-9]{14}")
 _DIGITS = re.compile(r"[0-9]+")
 _VALIDATE = fastjsonschema.compile(load_schema("dvcqg-sync"))
+
+
+class OtherService(InvalidEvent):
+    """A body of a portal service the monitor does not read (``DongBoTrangThaiHoSo``...)."""
 
 
 class TooLarge(InvalidEvent):
@@ -141,18 +146,34 @@ class Stamped(NamedTuple):
     """The valid dossier records, with their positions."""
 
 
-def stamp(body: bytes, synced_at: Instant, limit: int = MAX_SYNC_BYTES) -> Stamped:
+def stamp(
+    body: bytes,
+    synced_at: Instant,
+    limit: int = MAX_SYNC_BYTES,
+    service: str | None = None,
+    query: Mapping[str, str] | None = None,
+) -> Stamped:
     """The body a one-stop system sends the national portal, stamped with ``synced_at``;
     InvalidEvent when it is not a sync body at all, :class:`TooLarge` when the message
-    would be over ``limit`` bytes. The portal's ``session`` (its access token) is left
-    out: a credential never goes into a topic.
+    would be over ``limit`` bytes. The body is the portal's envelope or, as systems that
+    post to one URL per service send it, a bare array of records of ``service`` (from the
+    URL, which wins over the envelope's). ``MaDinhDanhDV`` or ``madonvi``, and
+    ``isUpdating``, from the URL's ``query`` win over the body's. The portal's ``session``
+    (its access token) is left out: a credential never goes into a topic.
 
     >>> stamped = stamp(b'{"session": "secret", "service": "CapNhatTienDoHoSoMC", '
     ...                 b'"data": [{"MaHoSo": "HS-1"}]}', 1772413200000000)
     >>> orjson.loads(stamped.message)["synced_at"], stamped.errors[0]["reason"]
     ('2026-03-02T08:00:00+07:00', 'NguoiXuLy: missing')
+    >>> bare = stamp(b'[]', 1772413200000000, service="DongBoHoSoMC",
+    ...              query={"MaDinhDanhDV": "000.00.01.H34", "isUpdating": "True"})
+    >>> sorted(orjson.loads(bare.message).items())[:3]
+    [('data', []), ('isUpdating', 'True'), ('madonvi', '000.00.01.H34')]
     """
-    data = json_object(body, "body")
+    data = envelope(body, service, query or {})
+    named = data.get("service")
+    if isinstance(named, str) and named not in (DOSSIERS, PROGRESS):
+        raise OtherService(f"service {quoted(named)} is not one the monitor reads")
     data.pop("session", None)
     data["synced_at"] = format_instant(synced_at)
     try:
@@ -174,6 +195,28 @@ def stamp(body: bytes, synced_at: Instant, limit: int = MAX_SYNC_BYTES) -> Stamp
         if isinstance(parsed, DossierRecord):
             dossiers.append((position, parsed))
     return Stamped(message, len(sync.records), errors, dossiers)
+
+
+def envelope(body: bytes, service: str | None, query: Mapping[str, str]) -> dict[str, Any]:
+    """The portal envelope a body stands for (see :func:`stamp`), or InvalidEvent."""
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        data = json_object(body, "body")  # raises the reason
+    if isinstance(data, list):
+        if service is None:
+            raise InvalidEvent("a bare array of records needs the service in the URL")
+        data = {"service": service, "data": data}
+    elif not isinstance(data, dict):
+        raise InvalidEvent(f"body must be a JSON object or array, got {json_type(data)}")
+    elif service is not None:
+        data["service"] = service
+    code = query.get("MaDinhDanhDV") or query.get("madonvi")
+    if code:
+        data["madonvi"] = code
+    if query.get("isUpdating"):
+        data["isUpdating"] = query["isUpdating"]
+    return data
 
 
 def digest(record: Any) -> str:

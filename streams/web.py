@@ -24,7 +24,7 @@ from agents.intake import grant_header
 from kpi.periods import PeriodError
 from kpi.snapshots import unit_of_record
 from schemas.codec import InvalidEvent, encode
-from schemas.dvcqg import MAX_SYNC_BYTES, Stamped, TooLarge, stamp
+from schemas.dvcqg import MAX_SYNC_BYTES, OtherService, Stamped, TooLarge, stamp
 from streams.access import Caller, Grant, Tokens, token_of
 from streams.alert_feed import AlertHub, StreamEnded, TooManyStreams, parse_position
 from streams.api import UNITS_STREAM_SECONDS, Api, BadRequest, Forbidden, NotFound, whole_number
@@ -57,6 +57,13 @@ def json_response(web: Any, body: Any, status: int = 200) -> Any:
 
 def error_response(web: Any, status: int, message: str) -> Any:
     return json_response(web, {"error": message}, status)
+
+
+def ingest_error(web: Any, status: int, message: str) -> Any:
+    """A refused sync body, answered as the portal answers: a non-zero ``error_code``."""
+    return json_response(
+        web, {"error_code": str(status), "message": message, "error": message}, status
+    )
 
 
 def static_file(web: Any, name: str, content_type: str) -> Any:
@@ -215,56 +222,70 @@ def install_views(worker: Worker, api: Api, peers: Peers, tokens: Tokens, hub: A
         throttled; one that floods waits instead of building a backlog)."""
         seconds = max(1, math.ceil(wait))
         INGEST_THROTTLED.labels(why=label).inc()
-        body = {"error_code": 429, "error": f"{why}: send again in {seconds} s"}
+        text = f"{why}: send again in {seconds} s"
+        body = {"error_code": "429", "message": text, "error": text}
         headers = {"Retry-After": str(seconds)}
         return web.bytes(encode(body), content_type="application/json", status=429, headers=headers)
 
+    async def ingest(web: Any, request: Any, service: str | None) -> Any:
+        """A copy of what a one-stop system sends the national portal: published on the
+        sync topic and answered as its senders expect (contract §8)."""
+        caller = caller_of(request)
+        if caller is None or not caller.grant.ingests:
+            return refused(web, caller)
+        units = caller.grant.ingest_units
+        headers = [] if units is None else [grant_header(units)]
+        limit = min(
+            MAX_SYNC_BYTES, worker.settings.max_message_bytes - record_size(None, b"", headers)
+        )
+        too_large = f"the body is over {limit} bytes"
+        if (request.content_length or 0) > limit:
+            return ingest_error(web, 413, too_large)
+        if worker.sync_backlog() > worker.settings.ingest_max_backlog:
+            why = "the monitor is catching up on sync records"
+            return too_fast(web, BACKLOG_RETRY_SECONDS, "backlog", why)
+        wait = throttle.take(caller.token, request.content_length or 0)
+        if wait == 0:
+            try:
+                body = await request.read()
+            except aiohttp.web.HTTPRequestEntityTooLarge:
+                return ingest_error(web, 413, too_large)
+            if request.content_length is None:  # chunked: counted once read
+                wait = throttle.take(caller.token, len(body))
+        if wait > 0:
+            return too_fast(web, wait, "rate", "this token sends faster than its limit")
+        try:
+            stamped = stamp(body, time.time_ns() // 1000, limit, service, dict(request.query))
+        except OtherService as error:  # answered as done, or its sender would send it again
+            message = f"Thành công: không ghi nhận, {error.reason} (nothing published)"
+            return json_response(web, {"error_code": "0", "message": message})
+        except TooLarge as error:
+            return ingest_error(web, 413, error.reason)
+        except InvalidEvent as error:
+            return ingest_error(web, 400, f"not a national sync body: {error.reason}")
+        try:
+            sent = await worker.send(worker.topics.dvcqg_sync, None, stamped.message, None, headers)
+            await sent.sent
+        except Exception as error:  # the body is not published: the sender sends again
+            log.warning("could not publish a sync body: %r", error)
+            return ingest_error(web, 503, f"the broker did not take the body: {error}")
+        return json_response(web, ingest_answer(stamped, *review(caller.grant, stamped)))
+
     class IngestDvcqg(faust.web.View):
-        """``POST /ingest/dvcqg``: a copy of what a one-stop system sends the national
-        portal, published on the sync topic and answered in the portal's way."""
+        """``POST /ingest/dvcqg``: the portal's envelope."""
 
         async def post(self, request: Any) -> Any:
-            caller = caller_of(request)
-            if caller is None or not caller.grant.ingests:
-                return refused(self, caller)
-            units = caller.grant.ingest_units
-            headers = [] if units is None else [grant_header(units)]
-            limit = min(
-                MAX_SYNC_BYTES, worker.settings.max_message_bytes - record_size(None, b"", headers)
-            )
-            too_large = f"the body is over {limit} bytes"
-            if (request.content_length or 0) > limit:
-                return error_response(self, 413, too_large)
-            if worker.sync_backlog() > worker.settings.ingest_max_backlog:
-                why = "the monitor is catching up on sync records"
-                return too_fast(self, BACKLOG_RETRY_SECONDS, "backlog", why)
-            wait = throttle.take(caller.token, request.content_length or 0)
-            if wait == 0:
-                try:
-                    body = await request.read()
-                except aiohttp.web.HTTPRequestEntityTooLarge:
-                    return error_response(self, 413, too_large)
-                if request.content_length is None:  # chunked: counted once read
-                    wait = throttle.take(caller.token, len(body))
-            if wait > 0:
-                return too_fast(self, wait, "rate", "this token sends faster than its limit")
-            try:
-                stamped = stamp(body, time.time_ns() // 1000, limit)
-            except TooLarge as error:
-                return error_response(self, 413, error.reason)
-            except InvalidEvent as error:
-                return error_response(self, 400, f"not a national sync body: {error.reason}")
-            try:
-                sent = await worker.send(
-                    worker.topics.dvcqg_sync, None, stamped.message, None, headers
-                )
-                await sent.sent
-            except Exception as error:  # the body is not published: the sender sends again
-                log.warning("could not publish a sync body: %r", error)
-                return error_response(self, 503, f"the broker did not take the body: {error}")
-            return json_response(self, ingest_answer(stamped, *review(caller.grant, stamped)))
+            return await ingest(self, request, None)
+
+    class IngestDvcqgService(faust.web.View):
+        """``POST /ingest/dvcqg/{service}``: a bare array of records of that service, or
+        the envelope, as systems that post to one URL per service send them."""
+
+        async def post(self, request: Any, service: str) -> Any:
+            return await ingest(self, request, service)
 
     app.page("/ingest/dvcqg")(IngestDvcqg)
+    app.page("/ingest/dvcqg/{service}")(IngestDvcqgService)
 
     @app.page("/")
     async def overview(web: Any, request: Any) -> Any:
@@ -377,27 +398,31 @@ def ingest_answer(stamped: Stamped, refused: list[dict[str, Any]], unlisted: int
     >>> stamped = Stamped(b"", 3, [{"index": 1, "MaHoSo": None, "reason": "x"}], [])
     >>> answer = ingest_answer(stamped, [{"index": 2, "MaHoSo": "HS", "reason": "y"}], 0)
     >>> answer["valid"], answer["error_code"], [e["index"] for e in answer["errors"]]
-    (1, 1, [1, 2])
+    (1, '0', [1, 2])
     """
-    errors = stamped.errors + refused
+    errors = sorted(stamped.errors + refused, key=lambda error: error["index"])
     valid = stamped.records - len(errors)
-    answer: dict[str, Any] = {
-        "error_code": 1 if errors else 0,
-        "message": f"{valid}/{stamped.records} bản ghi hợp lệ đã được chuyển xử lý "
-        f"({valid} of {stamped.records} records valid, published for processing)",
-        "valid": valid,
-    }
+    listed = errors[:MAX_LISTED_ERRORS]
+    message = (
+        f"Thành công: {valid}/{stamped.records} bản ghi hợp lệ đã được chuyển xử lý "
+        f"({valid} of {stamped.records} records valid, published for processing)"
+    )
+    for error in listed:
+        message += f"; bản ghi {error['index']} (MaHoSo {error['MaHoSo']!r}): {error['reason']}"
+    if len(errors) > len(listed):
+        message += f"; {len(errors) - len(listed)} more invalid records not listed"
     if unlisted:
-        answer["outside_registry"] = unlisted
-        answer["message"] += (
+        message += (
             f"; {unlisted} đơn vị ngoài danh mục ({unlisted} name a unit outside the registry: "
             "counted while the worker has room for unlisted units, CCHC_MAX_UNLISTED_UNITS)"
         )
+    answer: dict[str, Any] = {"error_code": "0", "message": message, "valid": valid}
     if errors:
-        errors.sort(key=lambda error: error["index"])
-        answer["errors"] = errors[:MAX_LISTED_ERRORS]
-        if len(errors) > MAX_LISTED_ERRORS:
-            answer["errors_not_listed"] = len(errors) - MAX_LISTED_ERRORS
+        answer["errors"] = listed
+        if len(errors) > len(listed):
+            answer["errors_not_listed"] = len(errors) - len(listed)
+    if unlisted:
+        answer["outside_registry"] = unlisted
     return answer
 
 

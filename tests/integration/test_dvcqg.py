@@ -165,16 +165,19 @@ def test_ingest_takes_a_portal_body(cluster: Cluster) -> None:
     assert worker.post("/ingest/dvcqg", raw, token=None)[0] == 401
     assert worker.post("/ingest/dvcqg", raw, token=TOKENS["public"])[0] == 403
     assert worker.post("/ingest/dvcqg", b"[]", token=TOKENS["ingest:*"])[0] == 400
-    assert worker.post("/ingest/dvcqg", b'{"service": "X"}', token=TOKENS["ingest:*"])[0] == 400
+    assert worker.post("/ingest/dvcqg", b'{"data": []}', token=TOKENS["ingest:*"])[0] == 400
+    other = worker.post("/ingest/dvcqg", b'{"service": "X"}', token=TOKENS["ingest:*"])
+    assert other[0] == 200 and other[1]["error_code"] == "0", "another service: not ours"
     huge = orjson.dumps(body | {"padding": "x" * (1 << 20)})
     assert worker.post("/ingest/dvcqg", huge, token=TOKENS["ingest:*"])[0] == 413
 
     status, answer = worker.post("/ingest/dvcqg", raw, token=TOKENS["ingest:*"])
-    assert status == 200 and answer["error_code"] == 1 and answer["valid"] == 1, answer
-    assert answer["errors"] == [{"index": 1, "MaHoSo": "X", "reason": "DonViXuLy: missing"}]
+    assert status == 200 and answer["error_code"] == "0" and answer["valid"] == 1, answer
+    assert answer["errors"] == [{"index": 1, "MaHoSo": "X", "reason": "NgayTiepNhan: missing"}]
     valid = orjson.dumps(body | {"data": [snapshot(2, MaHoSo="H34.18-260302-0009")]})
     status, answer = worker.post("/ingest/dvcqg", valid, token=TOKENS["ingest:*"])
-    assert status == 200 and answer["error_code"] == 0 and answer["valid"] == 1, answer
+    assert status == 200 and answer["error_code"] == "0" and answer["valid"] == 1, answer
+    assert "errors" not in answer and answer["message"].startswith("Thành công")
 
     published = cluster.read_topic(cluster.topics.dvcqg_sync, expect=2)
     assert len(published) == 2  # the refused bodies were published nowhere
@@ -292,3 +295,42 @@ def test_decision_766_boundaries_through_kafka(cluster: Cluster) -> None:
     )
     year_end = unit(worker, "2025")
     assert (year_end["paused"], year_end["open_overdue"]) == (1, 0)
+
+
+def test_ingest_takes_bare_arrays_with_the_service_in_the_url(cluster: Cluster) -> None:
+    """As the .NET systems post: one URL per service, a bare array of records, the unit's
+    code and isUpdating in the query string, DonViXuLy the agency's name."""
+    worker = cluster.start_worker(**ENV)
+    token = TOKENS["ingest:xa-cam-lam"]
+    dossier = snapshot(4, MaHoSo="000.18.30.H34-260302-0042", DonViXuLy="UBND xã Cam Lâm")
+    path = "/ingest/dvcqg/DongBoHoSoMC?MaDinhDanhDV=000.18.30.H34&isUpdating=True"
+    status, answer = worker.post(path, orjson.dumps([dossier]), token=token)
+    assert status == 200 and answer["error_code"] == "0" and answer["valid"] == 1, answer
+    assert "thành công" in answer["message"].lower()
+    step = {
+        "MaHoSo": dossier["MaHoSo"],
+        "NguoiXuLy": "Nguyễn Thị Lan",
+        "ChucDanh": "",
+        "ThoiDiemXuLy": "20260302083000",
+        "TrangThai": "4",
+    }
+    status, answer = worker.post(
+        "/ingest/dvcqg/CapNhatTienDoHoSoMC", orjson.dumps([step]), token=token
+    )
+    assert status == 200 and answer["valid"] == 1, answer
+    # Another service of the portal's is answered as done and published nowhere.
+    other = worker.post("/ingest/dvcqg/DongBoTrangThaiHoSo", b"[{}]", token=token)
+    assert other[0] == 200 and other[1]["error_code"] == "0", other
+    assert worker.post("/ingest/dvcqg", b"[]", token=token)[1]["error_code"] == "400"
+
+    published = cluster.read_topic(cluster.topics.dvcqg_sync, expect=2)
+    assert len(published) == 2
+    first = orjson.loads(min(published, key=lambda m: m.timestamp).value)
+    assert (first["madonvi"], first["isUpdating"]) == ("000.18.30.H34", "True")
+    assert wait_until(lambda: unit(worker)["open_overdue"] == 1, timeout=60), unit(worker)
+
+    def officials() -> list[str]:  # the step may be applied after the dossier
+        _, found = worker.get(f"/api/officials?unit_id={CAM_LAM}&period=2026-03")
+        return [o["official_id"] for o in found["officials"]]
+
+    assert wait_until(lambda: officials() == ["Nguyễn Thị Lan"], timeout=60), officials()

@@ -18,4 +18,13 @@ def test_an_ingest_answer_does_not_call_valid_records_accepted() -> None:
     answer = ingest_answer(Stamped(b"", 2, [], []), [], 1)
     assert answer["valid"] == 2 and "accepted" not in answer
     assert answer["outside_registry"] == 1 and "CCHC_MAX_UNLISTED_UNITS" in answer["message"]
-    assert answer["error_code"] == 0 and "errors" not in answer
+    assert answer["error_code"] == "0" and answer["message"].startswith("Thành công")
+    assert "errors" not in answer
+
+
+def test_the_answer_is_what_senders_take_for_success_and_says_why_records_failed() -> None:
+    # A .NET sender re-sends until error_code is "0" and the message has "thành công".
+    errors = [{"index": 0, "MaHoSo": "HS-1", "reason": "NgayTiepNhan: missing"}]
+    answer = ingest_answer(Stamped(b"", 2, errors, []), [], 0)
+    assert answer["error_code"] == "0" and "thành công" in answer["message"].lower()
+    assert "1/2" in answer["message"] and "NgayTiepNhan: missing" in answer["message"]
