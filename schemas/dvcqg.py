@@ -25,7 +25,7 @@ import hashlib
 import json
 import re
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from typing import Any, NamedTuple
 
 import fastjsonschema
@@ -60,6 +60,11 @@ ENDS = {9: "resolved", 8: "stopped", 7: "withdrawn"}
 """Ended statuses whose end is ``NgayKetThucXuLy``; 10 (Đã trả kết quả) is read apart."""
 
 _DATE = re.compile(r"[0-9]{14}")
+_ISO_DATE = re.compile(
+    r"([0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2})(\.[0-9]{1,7})?(Z|[+-][0-9]{2}:[0-9]{2})?"
+)
+"""How .NET serialisers write a date inside a record: an optional fraction of up to 7
+digits (ticks), an optional ``Z`` or offset; without one it is Vietnam time."""
 _DIGITS = re.compile(r"[0-9]+")
 _VALIDATE = fastjsonschema.compile(load_schema("dvcqg-sync"))
 
@@ -359,7 +364,15 @@ def _code(record: dict[str, Any], field: str) -> int | None:
 
 
 def _date(record: dict[str, Any], field: str, where: str = "") -> Instant | None:
-    """A ``yyyyMMddHHmmss`` date in Vietnam time, or None; InvalidEvent if malformed."""
+    """A date, or None; InvalidEvent if malformed. A date is ``yyyyMMddHHmmss`` in Vietnam
+    time (a string, or a 14-digit number), or as .NET writes one, ``yyyy-MM-ddTHH:mm:ss``
+    with an optional fraction and offset.
+
+    >>> record = {"a": "20260302080000", "b": "2026-03-02T08:00:00.1234567",
+    ...           "c": "2026-03-02T01:00:00Z", "d": 20260302080000}
+    >>> len({_date(record, field) // 1_000_000 for field in "abcd"})
+    1
+    """
     value = record.get(field)
     if value is None or value == "":
         return None
@@ -368,10 +381,26 @@ def _date(record: dict[str, Any], field: str, where: str = "") -> Instant | None
     if isinstance(value, int) and not isinstance(value, bool):
         value = str(value)  # 14 digits are 14 digits, as a number too
     name = f"{where}.{field}" if where else field
-    if not isinstance(value, str) or not _DATE.fullmatch(value):
+    iso = _ISO_DATE.fullmatch(value) if isinstance(value, str) else None
+    if not isinstance(value, str) or not (iso or _DATE.fullmatch(value)):
         raise InvalidEvent(f"{name}: {quoted(value)} is not a yyyyMMddHHmmss date")
     try:
-        moment = datetime.strptime(value, "%Y%m%d%H%M%S").replace(tzinfo=LOCAL_TZ)
+        if iso is None:
+            moment = datetime.strptime(value, "%Y%m%d%H%M%S").replace(tzinfo=LOCAL_TZ)
+        else:
+            whole, fraction, offset = iso.groups()
+            micro = int(((fraction or ".")[1:] + "000000")[:6])  # a tick is 0.1 µs: dropped
+            moment = datetime.fromisoformat(whole).replace(microsecond=micro, tzinfo=_zone(offset))
     except ValueError:
         raise InvalidEvent(f"{name}: {quoted(value)} is not a date") from None
     return in_range(moment, name, value)
+
+
+def _zone(offset: str | None) -> tzinfo:
+    """The time zone of an ISO date's offset: Vietnam time without one."""
+    if offset is None:
+        return LOCAL_TZ
+    if offset == "Z":
+        return UTC
+    sign = 1 if offset[0] == "+" else -1
+    return timezone(sign * timedelta(hours=int(offset[1:3]), minutes=int(offset[4:6])))

@@ -177,3 +177,34 @@ def test_a_unit_is_named_by_its_agencys_name_or_the_senders_code() -> None:
     assert read_dossier(RECORD | {"DonViXuLy": "x" * 256}).unit_code == "x" * 256
     without = read_dossier(RECORD | {"DonViXuLy": None}, madonvi="000.00.00.H34")
     assert (without.unit_code, without.madonvi) == ("", "000.00.00.H34")
+
+
+@pytest.mark.parametrize(
+    "written",
+    [
+        "2026-03-02T08:00:00",  # .NET's DateTime without a kind: Vietnam time
+        "2026-03-02T08:00:00.0000000",
+        "2026-03-02T08:00:00.5",
+        "2026-03-02T01:00:00Z",
+        "2026-03-02T08:00:00+07:00",
+        "2026-03-01T23:00:00-02:00",
+    ],
+)
+def test_dates_written_by_dotnet_serialisers_are_dates(written: str) -> None:
+    at = read_dossier(RECORD | {"NgayTiepNhan": written}).received_at
+    assert at is not None and at // 1_000_000 == local("2026-03-02T08:00:00") // 1_000_000
+
+
+@pytest.mark.parametrize(
+    "written",
+    [
+        "2026-03-02 08:00:00",
+        "2026-03-02T08:00",
+        "2026-03-02T08:00:00.12345678",
+        "2026-02-30T08:00:00",
+        "2026-03-02T08:00:00+25:00",
+    ],
+)
+def test_other_date_shapes_are_not_dates(written: str) -> None:
+    with pytest.raises(InvalidEvent, match="NgayTiepNhan"):
+        read_dossier(RECORD | {"NgayTiepNhan": written})
