@@ -67,7 +67,8 @@ Wait = tuple[Instant, Instant | None, Instant]
 class Submission(NamedTuple):
     at: Instant
     event_id: str
-    due: Instant
+    due: Instant | None
+    """None: no deadline (a sync dossier without an appointment): never late."""
     official: str | None
 
 
@@ -350,6 +351,8 @@ def overdue_from(submission: Submission, pauses: Iterable[Pause]) -> Instant | N
     4
     """
     received = submission.at
+    if submission.due is None:  # no deadline: never late, whatever its requests
+        return None
     pauses = list(pauses)
     requests = sorted(p.at for p in pauses if p.supplement and p.at >= received)
     second = requests[1] if len(requests) > 1 else None
@@ -527,7 +530,7 @@ def _check_parts(
             require(_optional_text(part.official))
     if submission is not None:
         due = submission.due
-        require(isinstance(due, int) and EARLIEST <= due < LATEST_DUE)
+        require(due is None or (isinstance(due, int) and EARLIEST <= due < LATEST_DUE))
     if completion is not None:
         require(completion.outcome in OUTCOME_RANKS)
     for pause in pauses:

@@ -253,7 +253,7 @@ def snapshot(
     (contract §9); only steps whose sender may write that unit name its official."""
     if not record.received:
         return Snapshot(version, None, None, ())
-    assert record.received_at is not None and record.due_at is not None  # checked on read
+    assert record.received_at is not None  # received
     completion = None
     if record.ends:
         outcome, at = max(record.ends, key=lambda end: (OUTCOME_RANKS[end[0]], end[1]))

@@ -55,9 +55,12 @@ MAX_UNIT_CHARS = 256
 """``DonViXuLy`` is in practice an agency's name, and names run long (contract §9.2)."""
 
 NOT_RECEIVED = (1, 3)
+UNKNOWN_STATUS = 0
+"""What any status outside 1..10 reads as (``""``, ``0``, ``12``): received and open."""
 """Mới đăng ký, Không được tiếp nhận: the dossier was never received."""
 ENDS = {9: "resolved", 8: "stopped", 7: "withdrawn"}
-"""Ended statuses whose end is ``NgayKetThucXuLy``; 10 (Đã trả kết quả) is read apart."""
+"""Ended statuses whose end is ``NgayKetThucXuLy``, else ``NgayTra``; 10 (Đã trả kết quả)
+is read apart."""
 
 _DATE = re.compile(r"[0-9]{14}")
 _ISO_DATE = re.compile(
@@ -97,6 +100,7 @@ class DossierRecord(NamedTuple):
     """``DonViXuLy`` as given (NFC): a code or, as most systems send it, a name."""
     received_at: Instant | None
     due_at: Instant | None
+    """The appointment; None: the dossier has none, and no deadline."""
     pauses: tuple[tuple[str, Instant, Instant | None], ...]
     """Supplement pauses: (``pause_id``, ``paused_at``, ``resumed_at``)."""
     ends: tuple[tuple[str, Instant], ...]
@@ -106,7 +110,7 @@ class DossierRecord(NamedTuple):
 
     @property
     def received(self) -> bool:
-        return self.status not in NOT_RECEIVED
+        return self.received_at is not None
 
 
 class ProgressRecord(NamedTuple):
@@ -243,38 +247,47 @@ def dossier_id_of(record: Any) -> str:
 
 
 def read_dossier(record: Any, madonvi: str = "") -> DossierRecord:
-    """A ``DongBoHoSoMC`` record of a message sent by ``madonvi``, or InvalidEvent with the
-    first thing wrong with it."""
+    """A ``DongBoHoSoMC`` record of a message sent by ``madonvi``, read as contract §9.3
+    reads one snapshot on its own, or InvalidEvent with the first thing wrong with it.
+
+    An unknown status (``""``, ``0``, ``12``) reads as open, an ended status without its
+    end date as open, a "not received" status with ``NgayTiepNhan`` and an end date as
+    refused after receipt, and a dossier without an appointment has no deadline.
+    """
     dossier_id = dossier_id_of(record)
     status = _code(record, "TrangThaiHoSo")
     if status is None or not 1 <= status <= 10:
-        raise InvalidEvent(f"TrangThaiHoSo: {quoted(record.get('TrangThaiHoSo'))} is not 1..10")
+        status = UNKNOWN_STATUS
     unit_code = _text(record, "DonViXuLy")
-    if status in NOT_RECEIVED:  # nothing else is required; a unit, if it names one
-        named = unit_code if unit_code is not None and len(unit_code) <= MAX_UNIT_CHARS else ""
-        return DossierRecord(dossier_id, status, named, None, None, (), (), madonvi)
     if unit_code is not None and len(unit_code) > MAX_UNIT_CHARS:
         raise InvalidEvent(f"DonViXuLy: longer than {MAX_UNIT_CHARS} characters")
+    received_at = _date(record, "NgayTiepNhan") if status not in NOT_RECEIVED else None
+    refused = _refused_after_receipt(record) if status == 3 else None
+    if refused is not None:
+        received_at = refused[0]
+    if received_at is None:
+        if status not in (*NOT_RECEIVED, UNKNOWN_STATUS):
+            raise InvalidEvent("NgayTiepNhan: missing")
+        # not received: nothing else is required, and the unit only if it names one
+        return DossierRecord(dossier_id, status, unit_code or "", None, None, (), (), madonvi)
     if unit_code is None and not madonvi:
         raise InvalidEvent("DonViXuLy: missing, and the message gives no madonvi")
-    received_at = _date(record, "NgayTiepNhan")
-    if received_at is None:
-        raise InvalidEvent("NgayTiepNhan: missing")
     pauses, due_before = _supplements(record.get("DanhSachHoSoBoSung"))
-    due_given = _date(record, "NgayHenTra")
+    due_given = _date(record, "NgayHenTra")  # read, so checked, either way
     due_at = due_before if due_before is not None else due_given
-    if due_at is None:
-        raise InvalidEvent("NgayHenTra: missing, and no supplement gives NgayHenTraTruoc")
+    ends = (("rejected", refused[1]),) if refused is not None else _ends(record, status)
     return DossierRecord(
-        dossier_id,
-        status,
-        unit_code or "",
-        received_at,
-        due_at,
-        pauses,
-        _ends(record, status),
-        madonvi,
+        dossier_id, status, unit_code or "", received_at, due_at, pauses, ends, madonvi
     )
+
+
+def _refused_after_receipt(record: dict[str, Any]) -> tuple[Instant, Instant] | None:
+    """(receipt, refusal) of a status 3 record that gives ``NgayTiepNhan`` and an end date:
+    refused after receipt, at the first end date given; None for one never received."""
+    received_at = _date(record, "NgayTiepNhan")
+    ends = (_date(record, field) for field in ("NgayKetThucXuLy", "NgayTra", "NgayTuChoi"))
+    refused = next((at for at in ends if at is not None), None)
+    return None if received_at is None or refused is None else (received_at, refused)
 
 
 def read_progress(record: Any) -> ProgressRecord:
@@ -292,18 +305,17 @@ def read_progress(record: Any) -> ProgressRecord:
 
 
 def _ends(record: dict[str, Any], status: int) -> tuple[tuple[str, Instant], ...]:
+    """Every end the record gives; an ended status without its end date gives none (some
+    systems send a wait as "9" with no date: nobody finished that dossier)."""
     ends: list[tuple[str, Instant]] = []
     finished = _date(record, "NgayKetThucXuLy")
     returned = _date(record, "NgayTra")
-    if status in ENDS:
-        if finished is None:
-            raise InvalidEvent(f"NgayKetThucXuLy: missing for TrangThaiHoSo {status}")
-        ends.append((ENDS[status], finished))
+    end = finished if finished is not None else returned
+    if status in ENDS and end is not None:
+        ends.append((ENDS[status], end))
     elif status == 10 and finished is not None:
         ends.append(("resolved", finished))
-    elif status == 10:
-        if returned is None:
-            raise InvalidEvent("NgayKetThucXuLy and NgayTra: missing for TrangThaiHoSo 10")
+    elif status == 10 and returned is not None:
         ends.append(("returned", returned))
     refused = _date(record, "NgayTuChoi")
     if refused is not None:

@@ -193,7 +193,7 @@ def test_a_lone_sync_record_on_its_partition_is_applied() -> None:
 
 def test_a_batch_is_split_by_mahoso_and_its_invalid_records_set_aside() -> None:
     other = SYNC_RECORD | {"MaHoSo": "HS-2"}
-    decision = decide(sync_message(SYNC_RECORD, 7, other | {"TrangThaiHoSo": 0}, other))
+    decision = decide(sync_message(SYNC_RECORD, 7, other | {"NgayTiepNhan": "bad"}, other))
     assert isinstance(decision, Split)
     assert [(f.key, f.partition) for f in decision.forward] == [
         (b"HS-1", SYNC_HOME),
@@ -203,7 +203,7 @@ def test_a_batch_is_split_by_mahoso_and_its_invalid_records_set_aside() -> None:
     assert alone["data"] == [SYNC_RECORD] and alone["service"] == "DongBoHoSoMC"
     assert [reason for reason, _ in decision.invalid] == [
         "data[1]: record must be a JSON object, got integer",
-        "data[2] (MaHoSo 'HS-2'): TrangThaiHoSo: 0 is not 1..10",
+        "data[2] (MaHoSo 'HS-2'): NgayTiepNhan: 'bad' is not a yyyyMMddHHmmss date",
     ]
     # the forwarded copy is applied where it lands
     landed = Message(TOPICS.rekeyed, decision.forward[0].value, b"HS-1", SYNC_HOME)
@@ -238,9 +238,9 @@ def test_sync_records_that_break_the_reader_are_dead_letters_not_crashes() -> No
     decision = decide(raw(nested, orjson.dumps(SYNC_RECORD | {"MaHoSo": "HS-2"})))
     assert isinstance(decision, Split) and len(decision.forward) == 1
     assert "cannot be encoded" in decision.invalid[0][0]
-    huge_status = orjson.dumps(SYNC_RECORD | {"TrangThaiHoSo": "9" * 5000})
-    decision = decide(raw(huge_status))
-    assert isinstance(decision, Split) and "TrangThaiHoSo" in decision.invalid[0][0]
+    huge_date = orjson.dumps(SYNC_RECORD | {"NgayHenTra": "9" * 5000})
+    decision = decide(raw(huge_date))
+    assert isinstance(decision, Split) and "NgayHenTra" in decision.invalid[0][0]
     assert isinstance(decide(raw(nested, key=b"HS-1", partition=SYNC_HOME)), ApplySync)
     deeper = good[:-1] + b', "Extra": ' + b"[" * 1000 + b"1" + b"]" * 1000 + b"}"
     decision = decide(raw(deeper, key=b"HS-1", partition=SYNC_HOME))

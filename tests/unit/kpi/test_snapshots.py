@@ -350,3 +350,24 @@ def test_records_find_their_unit_by_name_by_code_or_by_the_senders_code() -> Non
     assert unit_of("E", "UBND xã Chưa Có", madonvi="000.18.30.H34") == "xa-cam-lam"
     assert unit_of("F", "UBND xã Chưa Có") == "UBND xã Chưa Có", "unlisted: as given"
     assert unit_of("G", None, madonvi="000.99.99.H34") == "000.99.99.H34"
+
+
+def test_a_dossier_without_an_appointment_counts_and_is_never_late() -> None:
+    # Procedures without a processing time, same-day services, systems that never send
+    # one: such dossiers were dead-lettered; they count, and have no deadline.
+    monitor = Monitor()
+    asks = [{"NgayBoSung": f"2026030{day}090000", "HoSoBoSungId": str(day)} for day in (3, 4)]
+    monitor.sync("2026-03-02T08:00:00", snapshot(4, NgayHenTra="", DanhSachHoSoBoSung=asks))
+    assert monitor.figures("xa-a").open_overdue == 0, "two requests, but no deadline"
+    done = snapshot(9, NgayHenTra=None, NgayKetThucXuLy="20260320100000")
+    monitor.sync("2026-03-20T10:00:00", done)
+    figures = monitor.figures("xa-a")
+    assert (figures.resolved, figures.resolved_late) == (1, 0)
+
+
+def test_a_dossier_refused_after_receipt_ends_rejected_instead_of_vanishing() -> None:
+    monitor = Monitor()
+    monitor.sync("2026-03-02T08:00:00", snapshot(2))
+    monitor.sync("2026-03-03T08:00:00", snapshot(3, NgayTuChoi="20260303080000"))
+    figures = monitor.figures("xa-a")
+    assert (figures.resolved, figures.open_overdue) == (1, 0)

@@ -82,9 +82,31 @@ def test_numbers_are_read_as_json_schema_reads_them() -> None:
 
 
 def test_never_received_needs_nothing_else() -> None:
-    for status in (1, "3"):
-        record = read_dossier({"MaHoSo": "X", "TrangThaiHoSo": status, "NgayTiepNhan": "bad"})
-        assert not record.received
+    record = read_dossier({"MaHoSo": "X", "TrangThaiHoSo": 1, "NgayTiepNhan": "bad"})
+    assert not record.received
+    no_end = RECORD | {"TrangThaiHoSo": "3", "NgayTra": ""}
+    for refused in ({"MaHoSo": "X", "TrangThaiHoSo": "3"}, no_end):
+        assert not read_dossier(refused).received, "without an end date: never received"
+
+
+def test_what_v1_1_refused_v1_2_reads() -> None:
+    """Statuses as real systems send them (contract §9.3), each snapshot on its own."""
+    open_record = RECORD | {"NgayTra": ""}
+    for unknown in ("", None, 0, "12", "2a", True, 2.5, "9" * 5000):
+        record = read_dossier(open_record | {"TrangThaiHoSo": unknown})
+        assert record.received and record.ends == () and record.status == 0, unknown
+    # an ended status without its end date is a wait sent as "9": open
+    assert read_dossier(open_record | {"TrangThaiHoSo": "9"}).ends == ()
+    assert read_dossier(RECORD | {"TrangThaiHoSo": "10", "NgayTra": None}).ends == ()
+    stopped = read_dossier(RECORD | {"TrangThaiHoSo": "8", "NgayTra": "20260304100000"})
+    assert stopped.ends == (("stopped", local("2026-03-04T10:00:00")),)
+    # no appointment: no deadline
+    assert read_dossier(RECORD | {"NgayHenTra": None, "DanhSachHoSoBoSung": []}).due_at is None
+    # "not received" sent for a dossier refused after its receipt
+    refused = read_dossier(open_record | {"TrangThaiHoSo": "3", "NgayTuChoi": "20260303100000"})
+    assert refused.received and refused.ends == (("rejected", local("2026-03-03T10:00:00")),)
+    # a status without NgayTiepNhan: received nowhere
+    assert not read_dossier({"MaHoSo": "X", "TrangThaiHoSo": "", "DonViXuLy": "U"}).received
 
 
 @pytest.mark.parametrize(
@@ -92,20 +114,12 @@ def test_never_received_needs_nothing_else() -> None:
     [
         ({"MaHoSo": ""}, "MaHoSo: missing"),
         ({"MaHoSo": "x" * 129}, "MaHoSo: longer than 128 characters"),
-        ({"TrangThaiHoSo": 11}, "TrangThaiHoSo: 11 is not 1..10"),
-        ({"TrangThaiHoSo": "2a"}, "TrangThaiHoSo: '2a' is not 1..10"),
-        ({"TrangThaiHoSo": True}, "TrangThaiHoSo: True is not 1..10"),
-        ({"TrangThaiHoSo": "9" * 5000}, "is not 1..10"),
-        ({"TrangThaiHoSo": 2.5}, "TrangThaiHoSo: 2.5 is not 1..10"),
         ({"DonViXuLy": None}, "DonViXuLy: missing, and the message gives no madonvi"),
         ({"DonViXuLy": "x" * 257}, "DonViXuLy: longer than 256 characters"),
         ({"NgayTiepNhan": ""}, "NgayTiepNhan: missing"),
         ({"NgayTiepNhan": "2026030208000"}, "is not a yyyyMMddHHmmss date"),
         ({"NgayTiepNhan": "20261302080000"}, "is not a date"),
         ({"NgayTiepNhan": "19990302080000"}, "is outside 2000-01-01..2099-12-31"),
-        ({"NgayTra": ""}, "NgayKetThucXuLy and NgayTra: missing for TrangThaiHoSo 10"),
-        ({"TrangThaiHoSo": 9}, "NgayKetThucXuLy: missing for TrangThaiHoSo 9"),
-        ({"NgayHenTra": "", "DanhSachHoSoBoSung": []}, "NgayHenTra: missing"),
         ({"DanhSachHoSoBoSung": [7]}, "DanhSachHoSoBoSung[0]: must be an object"),
         ({"DanhSachHoSoBoSung": [{"NgayTiepNhanBoSung": ""}]}, "[0].NgayBoSung: missing"),
         (
@@ -164,7 +178,7 @@ def test_a_date_written_as_a_double_is_a_date() -> None:
 
 
 def test_a_reason_quotes_little_of_a_huge_value() -> None:
-    for field_name in ("NgayTiepNhan", "NgayHenTra", "TrangThaiHoSo"):
+    for field_name in ("NgayTiepNhan", "NgayHenTra", "NgayTuChoi"):
         with pytest.raises(InvalidEvent) as caught:
             read_dossier(RECORD | {field_name: "2" * 300_000})
         assert len(caught.value.reason) < 200 and "300000 characters" in caught.value.reason
