@@ -11,9 +11,13 @@ figures are then read by :mod:`agents.tick` (alerts), :mod:`streams.api` (HTTP) 
 
 from __future__ import annotations
 
+import asyncio
+import weakref
 from typing import Any
 
+import aiohttp.web
 import faust
+from faust.web.drivers.aiohttp import Web as AiohttpWeb
 
 from agents import health, intake, tick, webhooks
 from streams import exporter, instruments
@@ -81,6 +85,28 @@ def faust_options(settings: Settings) -> dict[str, Any]:
     return options
 
 
+def end_live_streams_on_stop(web_app: aiohttp.web.Application) -> None:
+    """Cancel the live streams (``text/event-stream``) when the web server stops.
+
+    aiohttp stops gracefully: it waits up to its shutdown timeout (60 s) for every request
+    in progress to end, then as long again once it has asked them to. A live stream never
+    ends by itself (the screen keeps ``/api/units/stream`` open), so one open screen held
+    Ctrl-C for two minutes. The browser's EventSource reconnects to whoever serves next.
+    """
+    live: weakref.WeakSet[asyncio.Task[Any]] = weakref.WeakSet()
+
+    async def track(request: aiohttp.web.Request, response: aiohttp.web.StreamResponse) -> None:
+        if response.content_type == "text/event-stream":
+            live.add(request.task)
+
+    async def cancel(app: aiohttp.web.Application) -> None:
+        for task in list(live):
+            task.cancel()
+
+    web_app.on_response_prepare.append(track)
+    web_app.on_shutdown.append(cancel)
+
+
 def create_app(settings: Settings, tokens: Tokens) -> Worker:
     if settings.kafka_broker is None:
         raise ValueError("create_app needs a broker URL (start the embedded broker first)")
@@ -101,6 +127,9 @@ def create_app(settings: Settings, tokens: Tokens) -> Worker:
     webhooks.install(worker, deliverer)
     hub = AlertHub(settings, worker.topics.alerts, settings.max_streams)
     install_views(worker, Api(worker, peers), peers, tokens, hub)
+    web = app.web
+    assert isinstance(web, AiohttpWeb)  # Faust's default web driver
+    end_live_streams_on_stop(web.web_app)
     instruments.initialise(list(worker.topics.co_partitioned))
     exporter.register(worker)
 
