@@ -8,7 +8,8 @@ the worker depends on it: production points ``CCHC_KAFKA_BROKER`` at Apache Kafk
         print(broker.url)  # kafka://127.0.0.1:40123
 
 The child process dies with its parent even on SIGKILL (``PR_SET_PDEATHSIG``), so a
-crashed worker leaves no orphan broker behind.
+crashed worker leaves no orphan broker behind. :meth:`EmbeddedBroker.stop` takes at most
+:data:`STOP_SECONDS`.
 """
 
 from __future__ import annotations
@@ -28,6 +29,12 @@ from kafka.errors import KafkaError
 
 _PR_SET_PDEATHSIG = 1
 
+STOP_SECONDS = 1.0
+"""How long Tansu gets to end after SIGTERM before it is killed. It drains first: it
+waits until every client has disconnected, and a client still open in the process that
+stops it (the worker's broker probe) kept it waiting the whole grace, 5 s at every
+Ctrl-C. Its storage is memory only, so being killed loses nothing it would have kept."""
+
 
 class BrokerError(RuntimeError):
     """The embedded broker could not start."""
@@ -40,7 +47,8 @@ def free_port() -> int:
         return port
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
+    """In a child, before ``exec`` (``preexec_fn``): SIGTERM when the parent dies."""
     libc = ctypes.CDLL("libc.so.6", use_errno=True)
     libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
@@ -77,7 +85,7 @@ class EmbeddedBroker:
                 stderr=log,
                 # Ctrl-C reaches the worker only; it stops the broker after its last commit.
                 start_new_session=True,
-                preexec_fn=_die_with_parent,
+                preexec_fn=die_with_parent,
             )
         self._wait_until_ready(timeout)
 
@@ -104,7 +112,7 @@ class EmbeddedBroker:
             return
         process.terminate()
         try:
-            process.wait(timeout=5)
+            process.wait(timeout=STOP_SECONDS)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
