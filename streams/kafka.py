@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import ssl
 import time
 from typing import Any
@@ -19,7 +20,7 @@ from aiokafka.errors import KafkaError as AIOKafkaError
 from aiokafka.errors import MessageSizeTooLargeError, RecordListTooLargeError
 from kafka import KafkaAdminClient, KafkaProducer
 from kafka.admin import NewTopic
-from kafka.errors import KafkaError, TopicAlreadyExistsError
+from kafka.errors import KafkaError, KafkaTimeoutError, TopicAlreadyExistsError
 
 from streams.settings import KafkaSecurity, Settings
 
@@ -84,8 +85,44 @@ def options_for(settings: Settings) -> dict[str, Any]:
     return client_options(settings.kafka_broker, settings.security)
 
 
+class _WaitsAreNotBlocks(logging.Filter):
+    """Demotes kafka-python's "Task ... ran for 0.3s ... blocking the event loop" to DEBUG.
+
+    kafka-python (3.0) times each step of its I/O thread by the wall clock and warns past
+    0.1 s. Beside a thread that keeps the interpreter busy (a sending loop, such as the
+    demo feed's backfill of the year so far) a step waits that long for the interpreter
+    lock or a CPU: in such steps the I/O thread ran a tenth of the time
+    (``time.thread_time``), and nothing else polls its loop (requests time out after
+    30 s). Harmless, so a terminal shows errors, not this; DEBUG logging still shows it.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if "blocking the event loop" in record.getMessage():
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+            return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
+        return True
+
+
+# For every kafka-python client of the process (admin, producer, consumer).
+logging.getLogger("kafka.net.selector").addFilter(_WaitsAreNotBlocks())
+
+
 def new_producer(broker_url: str, security: KafkaSecurity) -> KafkaProducer:
     return KafkaProducer(acks="all", linger_ms=5, retries=5, **client_options(broker_url, security))
+
+
+def close_within(producer: KafkaProducer, seconds: float) -> None:
+    """Close ``producer``, dropping what the broker has not acknowledged within ``seconds``.
+
+    kafka-python 3.0's ``close(timeout)`` raises instead, leaving the producer open, when
+    records are still on their way then, and raises again (printed as "Exception ignored")
+    when the object is collected at exit.
+    """
+    try:
+        producer.close(timeout=seconds)
+    except KafkaTimeoutError:
+        producer._sender.force_close()  # its I/O thread fails what it holds and ends
+        producer._closed = True  # nothing left for close() to do when it is collected
 
 
 def ensure_topics(

@@ -17,7 +17,7 @@ import orjson
 
 from schemas.codec import InvalidEvent, decode
 from schemas.dvcqg import decode_sync, read_record, where
-from streams.kafka import new_producer
+from streams.kafka import close_within, new_producer
 from streams.settings import Settings
 from streams.topics import TopicNames
 
@@ -75,17 +75,33 @@ def _check(text: bytes) -> Message:
     return topic, None if key is None else key.encode(), value
 
 
+GIVE_UP_SECONDS = 1.0
+"""After Ctrl-C (or an error), how long the messages already sent get to reach the
+broker before the producer is closed anyway. kafka-python's own close waits for them as
+long as they may be retried (two minutes): Ctrl-C did not end a command whose broker
+was slow, stopping or gone."""
+
+
 def publish(settings: Settings, messages: Iterable[Message]) -> Counter[str]:
-    """Send messages in order (the topic prefix applied) and wait until the broker has them."""
+    """Send messages in order (the topic prefix applied) and wait until the broker has them.
+
+    Interrupted (Ctrl-C, an error), it returns within :data:`GIVE_UP_SECONDS`; messages
+    not yet acknowledged by then may be lost.
+    """
     assert settings.kafka_broker is not None
     prefix = settings.topic_prefix
     producer = new_producer(settings.kafka_broker, settings.security)
     counts: Counter[str] = Counter()
+    delivered = False
     try:
         for topic, key, value in messages:
             producer.send(prefix + topic, key=key, value=value)
             counts[prefix + topic] += 1
         producer.flush()
+        delivered = True
     finally:
-        producer.close()
+        if delivered:
+            producer.close()
+        else:
+            close_within(producer, GIVE_UP_SECONDS)
     return counts
