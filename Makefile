@@ -30,6 +30,8 @@ tools:
 	fi
 
 # DEMO_FORMAT=dvcqg feeds the same demo as national sync records (contract §9).
+# Ctrl-C stops everything it started (worker, web, embedded broker, demo feed) within
+# 10 s; it says so when it starts.
 DEMO_FORMAT ?= events
 run: $(STAMP)
 	$(BIN)/cchc run --demo --demo-format $(DEMO_FORMAT)

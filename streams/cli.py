@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
+import signal
 import socket
+import subprocess
 import sys
 import threading
 import time
@@ -23,13 +26,24 @@ from typing import Any, NoReturn
 
 import orjson
 
-from streams.broker import EmbeddedBroker
+from streams.broker import EmbeddedBroker, die_with_parent
 from streams.produce import Message
 from streams.settings import Settings, SettingsError
 from streams.topics import TopicNames
 
 EMBEDDED_SESSION_TIMEOUT = 6.0
 """Seconds. Tansu settles consumer groups slowly; short timeouts make it quick."""
+
+RUN_STOPS_WITHIN = 10.0
+"""Seconds: Ctrl-C on ``cchc run`` ends everything it started within this (it says so)."""
+WORKER_STOP_SECONDS = 6.0
+"""``cchc run``'s worker gets this long to stop once asked (commit, leave its group, close
+its clients); past it the process exits anyway, and its broker and demo feed, which die
+with it (``PR_SET_PDEATHSIG``), go too. A normal stop takes 2-3 s, two of them mode's own
+pauses while it closes the event loop."""
+FEED_STOP_SECONDS = 1.0
+"""The demo feed's time to end after SIGTERM, which ends it at once (Ctrl-C in the
+terminal has usually ended it already: it is in the terminal's process group)."""
 
 
 def _fail(message: str) -> NoReturn:
@@ -90,7 +104,11 @@ def ensure_topics(settings: Settings) -> None:
     )
 
 
-def run_worker(settings: Settings) -> None:
+def run_worker(
+    settings: Settings, stops: str = "Ctrl-C stops", stop_within: float | None = None
+) -> None:
+    """Run the Faust worker until a signal stops it. ``stops`` ends the printed lines;
+    ``stop_within``: seconds after which a stopping worker exits anyway (None: never)."""
     import faust
 
     from kpi.calendar import CalendarError
@@ -111,68 +129,135 @@ def run_worker(settings: Settings) -> None:
         _fail(str(error))
     url = f"http://{settings.web_host}:{settings.web_port}/"
     if made is None:
-        print(f"cchc-monitor: {url} (tokens of CCHC_TOKENS_FILE); Ctrl-C stops", flush=True)
+        print(f"cchc-monitor: {url} (tokens of CCHC_TOKENS_FILE); {stops}", flush=True)
     else:
         print(
             f"cchc-monitor: no CCHC_TOKENS_FILE, so this run made its own admin token.\n"
             f"  screen:  {url}#token={made}\n"
             f"  API:     curl -H 'Authorization: Bearer {made}' {url}api/units\n"
-            f"Ctrl-C stops",
+            f"{stops}",
             flush=True,
         )
-    faust.Worker(worker.app, loglevel=settings.log_level).execute_from_commandline()
+
+    class Worker(faust.Worker):  # mode labels its log lines with the class name
+        deadline: threading.Timer | None = None
+
+        async def stop(self) -> None:
+            """Called when a signal (Ctrl-C, SIGTERM) or the end of the app stops it."""
+            if stop_within is not None and self.deadline is None:
+                self.deadline = _exit_after(stop_within)
+            await super().stop()
+
+    runner = Worker(worker.app, loglevel=settings.log_level)
+    try:
+        runner.execute_from_commandline()
+    finally:
+        if runner.deadline is not None:
+            runner.deadline.cancel()
+
+
+def _exit_after(seconds: float) -> threading.Timer:
+    """Exit the process in ``seconds``, whatever the worker is still waiting for then."""
+
+    def give_up() -> None:
+        print(
+            f"cchc: the worker did not stop within {seconds:g} s; exiting without it",
+            file=sys.stderr,
+            flush=True,
+        )
+        # The broker and the demo feed die with this process (PR_SET_PDEATHSIG), unless
+        # they cannot take a signal now (a frozen broker): killed, they go anyway.
+        for child in _children():
+            with contextlib.suppress(OSError):
+                os.kill(child, signal.SIGKILL)
+        os._exit(1)
+
+    timer = threading.Timer(seconds, give_up)
+    timer.daemon = True
+    timer.start()
+    return timer
+
+
+def _children() -> list[int]:
+    """The processes this one started (Linux: ``/proc/self/task/*/children``)."""
+    found = []
+    for task in Path("/proc/self/task").iterdir():
+        with contextlib.suppress(OSError):
+            found += [int(pid) for pid in (task / "children").read_text().split()]
+    return found
 
 
 def cmd_run(args: argparse.Namespace) -> None:
     settings = _settings()
     broker = None
-    if settings.embedded:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-        log = settings.data_dir / "tansu.log"
-        broker = EmbeddedBroker(log_file=log)
-        broker.start()
-        (settings.data_dir / BROKER_FILE).write_text(broker.url + "\n")
-        print(f"cchc-monitor: embedded broker {broker.url} (memory only; log {log})", flush=True)
-        settings = replace(
-            settings,
-            kafka_broker=broker.url,
-            session_timeout=settings.session_timeout or EMBEDDED_SESSION_TIMEOUT,
-        )
-    stop_feed = threading.Event()
-    feed = threading.Thread(
-        target=_demo_feed, args=(settings, stop_feed, args.demo_format), daemon=True
-    )
+    feed: subprocess.Popen[bytes] | None = None
+    started = ["the worker", "the web server"]
     try:
+        if settings.embedded:
+            settings.data_dir.mkdir(parents=True, exist_ok=True)
+            log = settings.data_dir / "tansu.log"
+            broker = EmbeddedBroker(log_file=log)
+            broker.start()
+            (settings.data_dir / BROKER_FILE).write_text(broker.url + "\n")
+            print(
+                f"cchc-monitor: embedded broker {broker.url} (memory only; log {log})", flush=True
+            )
+            settings = replace(
+                settings,
+                kafka_broker=broker.url,
+                session_timeout=settings.session_timeout or EMBEDDED_SESSION_TIMEOUT,
+            )
+            started.append("the embedded broker")
         if args.demo:
             settings = replace(settings, demo=True)
             ensure_topics(settings)
-            feed.start()
-        run_worker(settings)
+            feed = _start_demo_feed(settings, args.demo_format)
+            started.append("the demo feed")
+        stops = f"Ctrl-C stops everything ({', '.join(started)}) within {RUN_STOPS_WITHIN:g} s"
+        run_worker(settings, stops, stop_within=WORKER_STOP_SECONDS)
     finally:
-        stop_feed.set()
-        if feed.is_alive():
-            feed.join(timeout=10)
+        # Bounded (the feed and the broker are killed past their grace): a second Ctrl-C
+        # must not leave them half stopped.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        if feed is not None:
+            _stop_process(feed, signal.SIGTERM, FEED_STOP_SECONDS)
         if broker is not None:
             broker.stop()
             (settings.data_dir / BROKER_FILE).unlink(missing_ok=True)
 
 
-def _demo_feed(settings: Settings, stop: threading.Event, form: str) -> None:
+def _start_demo_feed(settings: Settings, form: str) -> subprocess.Popen[bytes]:
     """The year so far at a tenth of normal volume, then live at 20x: something to watch,
-    as section 2's events or as national sync records (``form``)."""
-    from streams.produce import publish
-    from streams.simulator import SYNTHETIC_NOTE, Simulator, as_dvcqg, paced
+    as section 2's events or as national sync records (``form``). It is ``cchc simulate
+    --live --publish`` in a process of its own: as a thread of the worker's process, its
+    backfill held the interpreter lock the worker's event loop needed, and kafka-python's
+    I/O thread, waiting for it, reported "blocking the event loop" every few seconds; and
+    a process, unlike a thread blocked in a send, stops on a signal."""
+    from streams.simulator import SYNTHETIC_NOTE
 
-    today = date.today()
-    start = date(today.year, 1, 1)
-    simulator = Simulator(seed=1, scale=0.1)
-    events = simulator.history(
-        start, (today - start).days + 30, live_from=time.time_ns() // 1000, live_scale=20.0
+    assert settings.kafka_broker is not None
+    command = [sys.executable, "-m", "streams.cli", "simulate", "--live", "--publish"]
+    command += ["--seed", "1", "--scale", "0.1", "--days", "30", "--live-scale", "20"]
+    command += ["--format", form]
+    feed = subprocess.Popen(
+        command,
+        env=os.environ | {"CCHC_KAFKA_BROKER": settings.kafka_broker},
+        stdin=subprocess.DEVNULL,
+        preexec_fn=die_with_parent,  # even a killed ``cchc run`` leaves no feed behind
     )
-    if form == "dvcqg":
-        events = as_dvcqg(events)
     print(f"cchc-monitor: demo feed ({form}) started. {SYNTHETIC_NOTE}", flush=True)
-    publish(settings, _messages(paced(events, stop)))
+    return feed
+
+
+def _stop_process(process: subprocess.Popen[bytes], sig: int, grace: float) -> None:
+    """Send ``sig`` and wait ``grace`` seconds, then kill."""
+    if process.poll() is None:
+        process.send_signal(sig)
+    try:
+        process.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def _messages(events: Iterable[tuple[str, dict[str, Any]]]) -> Iterator[Message]:
@@ -236,7 +321,7 @@ def cmd_simulate(args: argparse.Namespace) -> None:
     if args.format == "dvcqg":
         events = as_dvcqg(events)
     if args.live:
-        events = paced(events)
+        events = paced(_say_when_live(events, f"live from now on, {args.live_scale:g}x volume"))
     if args.publish:
         publish(_broker_settings(_settings()), _messages(events))
         return
@@ -245,6 +330,24 @@ def cmd_simulate(args: argparse.Namespace) -> None:
         line = {"topic": topic, "key": message_key(topic, value), "value": value}
         out.write(orjson.dumps(line) + b"\n")
     out.flush()
+
+
+def _say_when_live(
+    events: Iterable[tuple[str, dict[str, Any]]], then: str
+) -> Iterator[tuple[str, dict[str, Any]]]:
+    """``events``; on standard error, when the first one not yet due comes, how many were
+    already (the backfill a live feed sends at once), and ``then``."""
+    from streams.simulator import event_time
+
+    now = time.time_ns() // 1000
+    rest = iter(events)
+    for due, (topic, value) in enumerate(rest):
+        if event_time(topic, value) > now:
+            print(f"cchc simulate: caught up ({due} messages until now); {then}", file=sys.stderr)
+            yield topic, value
+            break
+        yield topic, value
+    yield from rest
 
 
 def cmd_token(args: argparse.Namespace) -> None:
@@ -373,7 +476,10 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> None:
     args = parser().parse_args(argv)
-    args.handler(args)
+    try:
+        args.handler(args)
+    except KeyboardInterrupt:  # Ctrl-C before (or after) a command's own handling of it
+        raise SystemExit(130) from None
 
 
 if __name__ == "__main__":

@@ -67,3 +67,42 @@ def test_commands_find_the_broker_of_a_running_cchc_run(tmp_path: Path) -> None:
         _broker_settings(settings)
     given = replace(settings, kafka_broker="kafka://elsewhere:9092")
     assert _broker_settings(given) is given
+
+
+def test_a_live_feed_says_when_it_has_caught_up(capsys: pytest.CaptureFixture[str]) -> None:
+    import time
+    from datetime import date, timedelta
+
+    from streams.cli import _say_when_live
+    from streams.simulator import Simulator, event_time
+
+    now = time.time_ns() // 1000
+    simulator = Simulator(seed=1, scale=0.5, units_limit=3)
+    events = list(simulator.history(date.today() - timedelta(days=3), 5, now, 1.0))
+    due = sum(event_time(topic, event) <= now for topic, event in events)
+    assert 0 < due < len(events)
+    assert list(_say_when_live(events, "live from now on")) == events
+    assert capsys.readouterr().err == (
+        f"cchc simulate: caught up ({due} messages until now); live from now on\n"
+    )
+
+
+def test_kafka_python_slow_step_notes_stay_out_of_the_terminal(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """kafka-python's I/O thread waiting for the interpreter lock is not an error (see
+    streams/kafka.py); its other warnings still show."""
+    import logging
+
+    import streams.kafka  # noqa: F401  # installs the filter
+
+    selector = logging.getLogger("kafka.net.selector")
+    with caplog.at_level(logging.WARNING):
+        selector.warning(
+            "Task <kafka.net.selector.Task object at 0x7f> ran for 0.300s (>0.100s threshold). "
+            "It is blocking the event loop -- likely a tight sync loop inside a coroutine."
+        )
+        selector.warning("Task <x> left RUNNING after step; demoting to UNSCHEDULED")
+    assert [r.getMessage() for r in caplog.records] == [
+        "Task <x> left RUNNING after step; demoting to UNSCHEDULED"
+    ]
