@@ -8,6 +8,7 @@ Every ``PROBE_SECONDS`` it asks the broker for its metadata; no answer within
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from streams.kafka import BrokerProbe
 from streams.worker import Worker
@@ -28,3 +29,8 @@ def install(worker: Worker) -> None:
         if reachable != worker.broker_reachable:
             log.warning("the broker is %s", "reachable again" if reachable else "unreachable")
         worker.broker_reachable = reachable
+
+    # An open client keeps the embedded broker waiting for it on SIGTERM.
+    @worker.app.on_before_shutdown.connect  # type: ignore[arg-type]
+    async def close_probe(sender: Any, *args: Any, **kwargs: Any) -> None:
+        await probe.close()
