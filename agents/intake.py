@@ -32,7 +32,7 @@ from typing import Any, NamedTuple, Protocol
 import orjson
 
 from kpi.dossier import StateTooLarge
-from kpi.snapshots import DossierSnapshot, Grant, NotGranted
+from kpi.snapshots import DossierSnapshot, Grant, NotGranted, grant_text
 from schemas.codec import InvalidEvent, decode, encode, format_instant
 from schemas.dvcqg import DossierRecord, ProgressRecord, decode_sync, digest, read_record, where
 from schemas.records import Event, EventKind, Instant
@@ -129,15 +129,16 @@ def _encoded(record: Any) -> bytes:
 
 
 def _header(headers: Any, name: str) -> bytes | None:
+    """A header's value; None when absent or null (Kafka allows a header without one)."""
     for key, value in headers or ():
         if key == name:
-            return bytes(value)
+            return bytes(value) if isinstance(value, bytes | bytearray | memoryview) else None
     return None
 
 
 def grant_header(units: frozenset[str]) -> tuple[str, bytes]:
     """The header that carries an ingest token's units with its sync message."""
-    return GRANT_HEADER, orjson.dumps(sorted(units))
+    return GRANT_HEADER, grant_text(units).encode()
 
 
 def read_grant(headers: Any) -> Grant:

@@ -64,7 +64,8 @@ Grant = frozenset[str] | None
 
 
 def grant_text(grant: Grant) -> str:
-    """A grant as kept with a progress record: ``*``, or its units as a JSON array.
+    """A grant as it names its sender's records (:meth:`SyncBook.key`) and travels with
+    them: ``*``, or its units as a JSON array.
 
     >>> grant_text(None), grant_text(frozenset({"xa-b", "xa-a"}))
     ('*', '["xa-a","xa-b"]')
@@ -72,22 +73,15 @@ def grant_text(grant: Grant) -> str:
     return ALL_UNITS if grant is None else orjson.dumps(sorted(grant)).decode()
 
 
-def covers(grant: str, unit_id: str) -> bool:
-    """Whether a grant as :func:`grant_text` writes it lets its sender write ``unit_id``."""
-    return grant == ALL_UNITS or unit_id in orjson.loads(grant)
-
-
 class NotGranted(ValueError):
     """A record of a unit its sender may not write: set aside, never applied."""
 
 
 class Progress(NamedTuple):
-    """One step of a dossier: who handled it, when, and which units its sender may write
-    (a step counts only for a dossier of one of them)."""
+    """One step of a dossier: who handled it, and when."""
 
     at: Instant
     official: str
-    grant: str = ALL_UNITS
 
 
 class DossierSnapshot(NamedTuple):
@@ -138,7 +132,11 @@ class SyncState(NamedTuple):
 
     @property
     def waiting(self) -> bool:
-        return self.record is None and self.since is not None
+        """Only progress records, or only snapshots of a dossier never received anywhere:
+        a state that counts nowhere yet, kept within :class:`SyncBook`'s bounds."""
+        if self.since is None or self.homes:
+            return False
+        return self.record is None or not self.record.received
 
     def encode(self) -> bytes:
         record = None if self.record is None else _encode_record(self.record)
@@ -148,7 +146,10 @@ class SyncState(NamedTuple):
 
     @classmethod
     def decode(cls, raw: bytes) -> SyncState:
+        """A state read back; ValueError or TypeError for one that cannot be."""
         synced_at, digest, record, progress, homes, *since = orjson.loads(raw)
+        if not all(isinstance(at, int) for at in (*since, synced_at or 0)):
+            raise TypeError("times must be integers")
         return cls(
             synced_at,
             digest,
@@ -194,7 +195,7 @@ def merge_progress(
 ) -> SyncState:
     """The state once ``progress`` (sent at ``synced_at``) is known."""
     state = state or SyncState(since=synced_at)
-    if any(p[:2] == progress[:2] for p in state.progress):
+    if progress in state.progress:
         return state
     if len(state.progress) >= MAX_PROGRESS:
         raise StateTooLarge(f"the dossier already has {MAX_PROGRESS} progress records")
@@ -220,7 +221,7 @@ def facts(state: SyncState, unit_of: UnitOf) -> list[DossierSnapshot]:
     ]
     # A dossier never received creates no unit: it only leaves the unit it was in.
     if unit_id is not None and (record.received or unit_id in state.homes):
-        here = snapshot(record, state, version, unit_id)
+        here = snapshot(record, state, version)
         found.append(DossierSnapshot(unit_id, record.dossier_id, here))
     return found
 
@@ -247,10 +248,9 @@ def with_home(state: SyncState, unit_id: str) -> SyncState:
 
 
 def snapshot(
-    record: DossierRecord, state: SyncState, version: tuple[Instant, str, int], unit_id: str
+    record: DossierRecord, state: SyncState, version: tuple[Instant, str, int]
 ) -> Snapshot:
-    """The submission, completion and pauses the record stands for in ``unit_id``
-    (contract §9); only steps whose sender may write that unit name its official."""
+    """The submission, completion and pauses the record stands for (contract §9)."""
     if not record.received:
         return Snapshot(version, None, None, ())
     assert record.received_at is not None  # received
@@ -259,7 +259,7 @@ def snapshot(
         outcome, at = max(record.ends, key=lambda end: (OUTCOME_RANKS[end[0]], end[1]))
         completion = Completion(at, "", None, outcome)
     end = None if completion is None else completion.at
-    steps = [p for p in state.progress if (end is None or p.at <= end) and covers(p.grant, unit_id)]
+    steps = [p for p in state.progress if end is None or p.at <= end]
     official = max(steps).official if steps else None
     submission = Submission(record.received_at, "", record.due_at, official)
     pauses: dict[str, Pause] = {}
@@ -302,8 +302,12 @@ class SyncBook:
         unit_of: UnitOf,
         waiting_cap: int = 100_000,
         waiting_days: int = 7,
+        clock: Callable[[], Instant] | None = None,
     ) -> None:
         self.unit_of = unit_of
+        self.clock = clock
+        """The worker's clock: a ``synced_at`` more than a day after it does not age the
+        waiting states (one message from 2099 would drop them all)."""
         self.waiting_cap = waiting_cap
         self.waiting_for = waiting_days * DAY
         self.waiting: dict[int, OrderedDict[bytes, Instant]] = {}
@@ -313,18 +317,36 @@ class SyncBook:
     def waiting_count(self) -> int:
         return sum(len(keys) for keys in self.waiting.values())
 
-    def rebuild(self, partition: int, states: Iterable[tuple[bytes, bytes]]) -> None:
-        """Find the waiting states of a partition again (after a recovery)."""
-        found = []
+    def rebuild(self, partition: int, states: Iterable[tuple[bytes, bytes]]) -> list[bytes]:
+        """Find the waiting states of a partition again (after a recovery); the keys of the
+        states that cannot be read (skipped, as the engine skips its own)."""
+        found, unreadable = [], []
         for key, raw in states:
             if key.startswith(SYNC_PREFIX):
-                state = SyncState.decode(raw)
+                try:
+                    state = SyncState.decode(raw)
+                except (ValueError, TypeError):
+                    unreadable.append(key)
+                    continue
                 if state.waiting:
                     assert state.since is not None
                     found.append((state.since, key))
         found.sort()
         self.waiting[partition] = OrderedDict((key, since) for since, key in found)
         self._latest[partition] = found[-1][0] if found else 0
+        return unreadable
+
+    @staticmethod
+    def key(dossier_id: str, grant: Grant) -> bytes:
+        """Where a sender's records of a ``MaHoSo`` meet. Each sender that may write some
+        units only has its records in a namespace of its own, so no such sender can take,
+        move, erase or fill up another's dossier, whatever ids it guesses; senders that
+        may write every unit (a gateway, a producer with Kafka ACLs) share one.
+
+        >>> [orjson.loads(SyncBook.key("HS-1", grant)) for grant in (None, frozenset({"xa-a"}))]
+        [['s', '', 'HS-1'], ['s', '["xa-a"]', 'HS-1']]
+        """
+        return orjson.dumps(["s", "" if grant is None else grant_text(grant), dossier_id])
 
     def forget(self, partition: int) -> None:
         self.waiting.pop(partition, None)
@@ -340,19 +362,12 @@ class SyncBook:
         grant: Grant = None,
     ) -> Applied:
         """Apply a record sent by a sender that may write the units of ``grant``;
-        :class:`NotGranted` when it would change a dossier of any other unit."""
-        key = orjson.dumps(["s", "", record.dossier_id])
+        :class:`NotGranted` for a dossier record of any other unit."""
+        key = self.key(record.dossier_id, grant)
         raw = states.get(key)
         old = None if raw is None else SyncState.decode(raw)
-        current = old.homes[-1] if old is not None and old.homes else None
-        if current is not None and grant is not None and current not in grant:
-            raise NotGranted(
-                f"MaHoSo {record.dossier_id!r} is a dossier of unit {current!r}, "
-                "which this sender may not write"
-            )
         if isinstance(record, ProgressRecord):
-            step = Progress(record.at, record.official, grant_text(grant))
-            new = merge_progress(old, step, synced_at)
+            new = merge_progress(old, Progress(record.at, record.official), synced_at)
         else:
             unit_id = unit_of_record(record, self.unit_of)
             if unit_id is not None and grant is not None and unit_id not in grant:
@@ -361,7 +376,7 @@ class SyncBook:
                     "which this sender may not write"
                 )
             new = merge_record(old, record, synced_at, digest)
-            new = new._replace(since=None)
+            new = new._replace(since=synced_at if new.since is None else new.since)
         found = facts(new, self.unit_of)
         if found and found[-1].snapshot.here:
             new = with_home(new, found[-1].unit_id)
@@ -393,6 +408,8 @@ class SyncBook:
             waiting.setdefault(key, state.since)
         else:
             waiting.pop(key, None)
+        if self.clock is not None:
+            synced_at = min(synced_at, self.clock() + DAY)
         latest = self._latest[partition] = max(self._latest.get(partition, 0), synced_at)
         dropped = []
         while waiting:

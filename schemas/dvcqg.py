@@ -55,9 +55,9 @@ MAX_UNIT_CHARS = 256
 """``DonViXuLy`` is in practice an agency's name, and names run long (contract §9.2)."""
 
 NOT_RECEIVED = (1, 3)
+"""Mới đăng ký, Không được tiếp nhận: the dossier was never received."""
 UNKNOWN_STATUS = 0
 """What any status outside 1..10 reads as (``""``, ``0``, ``12``): received and open."""
-"""Mới đăng ký, Không được tiếp nhận: the dossier was never received."""
 ENDS = {9: "resolved", 8: "stopped", 7: "withdrawn"}
 """Ended statuses whose end is ``NgayKetThucXuLy``, else ``NgayTra``; 10 (Đã trả kết quả)
 is read apart."""

@@ -133,7 +133,7 @@ def check_scope(scope: str) -> str:
             "scope 'ingest' names no unit: write ingest:<unit_id> ... (one for each unit its "
             "one-stop system serves), or ingest:* for a provincial gateway"
         )
-    for prefix, longest in ((UNIT_PREFIX, 64), (INGEST_PREFIX, 256)):
+    for prefix, longest in ((UNIT_PREFIX, 256), (INGEST_PREFIX, 256)):
         if scope.startswith(prefix) and 0 < len(scope) - len(prefix) <= longest:
             return scope
     raise AccessError(

@@ -24,7 +24,7 @@ from streams import exporter, instruments
 from streams.access import Tokens
 from streams.alert_feed import AlertHub
 from streams.api import Api
-from streams.kafka import ssl_context
+from streams.kafka import RECORD_OVERHEAD, ssl_context
 from streams.peers import Peers
 from streams.settings import Settings
 from streams.web import install_views
@@ -60,7 +60,8 @@ def faust_options(settings: Settings) -> dict[str, Any]:
         "producer_linger": 0.02,
         # Every record is checked against CCHC_MAX_MESSAGE_BYTES before it is sent
         # (streams/worker.py); the producer's own limits must never be the tighter ones.
-        "producer_max_batch_size": max(1 << 20, settings.max_message_bytes),
+        # A batch of several records must fit too (one larger record goes alone).
+        "producer_max_batch_size": settings.max_message_bytes - RECORD_OVERHEAD,
         "producer_max_request_size": settings.max_message_bytes + (64 << 10),
         "stream_buffer_maxsize": 16384,
         "broker_max_poll_records": 5000,

@@ -127,6 +127,7 @@ class Worker:
                 Directory(registry, settings.province).find,
                 settings.sync_waiting_per_partition,
                 settings.sync_waiting_days,
+                lambda: engine.now,
             ),
         )
         # Only units worth keeping are cached: an id looked up for a 404 or a dead letter
@@ -286,12 +287,13 @@ class Worker:
             for partition in self.sync.waiting.keys() - partitions:
                 self.sync.forget(partition)
             for partition in partitions:
-                self.sync.rebuild(partition, self.store.of(partition).items())
+                skipped = self.sync.rebuild(partition, self.store.of(partition).items())
+                for key in skipped:
+                    self._skip_state(key)
             instruments.SYNC_WAITING.set(self.sync.waiting_count())
             self._unlisted = (-1, 0)
             for key in rebuilt.skipped:
-                instruments.RECORDS_UNREADABLE.labels(topic=self.store.changelog).inc()
-                log.warning("skipped unreadable state %r of %s", key[:200], self.store.changelog)
+                self._skip_state(key)
             await self._restore_alerts()
         except Exception as error:  # a worker without its state must stop, not serve
             log.exception("recovering the state of partitions %s failed", sorted(partitions))
@@ -309,6 +311,10 @@ class Worker:
             elapsed,
         )
         self.ready.set()
+
+    def _skip_state(self, key: bytes) -> None:
+        instruments.RECORDS_UNREADABLE.labels(topic=self.store.changelog).inc()
+        log.warning("skipped unreadable state %r of %s", key[:200], self.store.changelog)
 
     async def _restore_alerts(self) -> None:
         """The last published state of each alert of the owned units, from the alerts topic."""

@@ -114,7 +114,7 @@ def test_snapshots_in_any_order_and_invalid_records(cluster: Cluster) -> None:
     invalid = sync(
         "DongBoHoSoMC",
         "2026-03-05T09:00:01+07:00",
-        snapshot(11, MaHoSo="H34.18-260302-0002"),
+        snapshot(2, MaHoSo="H34.18-260302-0002", NgayTiepNhan=""),
         "not a record",
         snapshot(2, MaHoSo="H34.18-260302-0003"),
     )
@@ -141,7 +141,7 @@ def test_snapshots_in_any_order_and_invalid_records(cluster: Cluster) -> None:
     letters = cluster.read_topic(cluster.topics.dead_letter, expect=3)
     reasons = sorted(orjson.loads(letter.value)["reason"] for letter in letters)
     assert len(reasons) == 3, reasons
-    assert reasons[0].startswith("data[0] (MaHoSo 'H34.18-260302-0002'): TrangThaiHoSo")
+    assert reasons[0] == "data[0] (MaHoSo 'H34.18-260302-0002'): NgayTiepNhan: missing"
     assert reasons[1] == "data[1]: record must be a JSON object, got string"
     assert reasons[2].startswith("not JSON")
 

@@ -317,3 +317,14 @@ def test_input_that_would_make_a_state_too_large_is_set_aside_quietly(
     [(topic, _, value)] = worker.sent
     assert topic == TOPICS.dead_letter and b"256 progress records" in (value or b"")
     assert failed._value.get() == before and not caplog.records
+
+
+def test_a_header_without_a_value_is_a_dead_letter_not_a_crash() -> None:
+    # Kafka allows a header whose value is null; bytes(None) once stopped the worker at
+    # every restart.
+    value = orjson.dumps(SUBMITTED)
+    message = Message(TOPICS.rekeyed, value, b"xa-cam-lam", HOME, 0, [(KIND_HEADER, None)])
+    assert decide(message) == DeadLetter(f"topic {TOPICS.rekeyed} carries no known event kind")
+    sync = sync_message(SYNC_RECORD, key=b"HS-1", partition=SYNC_HOME)
+    sync.headers = [("cchc-grant", None)]
+    assert isinstance(decide(sync), ApplySync)

@@ -21,6 +21,7 @@ from kpi.snapshots import (
     DossierSnapshot,
     Grant,
     NotGranted,
+    Progress,
     SyncBook,
     SyncState,
 )
@@ -315,23 +316,26 @@ def test_a_sender_writes_only_the_units_of_its_grant() -> None:
     monitor = Monitor()
     xa_a, xa_b = frozenset({"xa-a"}), frozenset({"xa-b"})
     monitor.sync("2026-03-02T08:00:00", snapshot(2), grant=xa_a)
-    with pytest.raises(NotGranted, match="unit 'xa-b'"):  # its record names another unit
+    with pytest.raises(NotGranted, match="unit 'xa-b'"):  # a record of another unit
         monitor.sync("2026-03-03T08:00:00", snapshot(2, unit="000.02.30.H34"), grant=xa_a)
-    with pytest.raises(NotGranted, match="dossier of unit 'xa-a'"):  # nor moves its dossier
-        monitor.sync("2026-03-03T08:00:00", snapshot(2, unit="000.02.30.H34"), grant=xa_b)
-    with pytest.raises(NotGranted, match="dossier of unit 'xa-a'"):  # nor erases it
-        monitor.sync("2026-03-03T08:00:00", {"MaHoSo": "HS-1", "TrangThaiHoSo": "3"}, xa_b)
-    with pytest.raises(NotGranted):  # nor names its official
-        monitor.sync("2026-03-03T08:00:00", step("cb-b", "20260302090000"), grant=xa_b)
+    # Whatever ids another sender guesses, its records are its own dossiers: it can
+    # neither move, erase, name the official of, nor fill up xa-a's dossier.
+    monitor.sync("2026-03-03T08:00:00", {"MaHoSo": "HS-1", "TrangThaiHoSo": "3"}, xa_b)
+    monitor.sync("2026-03-03T08:00:00", step("cb-b", "20260302090000"), grant=xa_b)
+    for n in range(MAX_PROGRESS - 1):
+        monitor.sync("2026-03-03T08:00:00", step(f"x{n}", "20260302090000"), grant=xa_b)
+    with pytest.raises(StateTooLarge):  # its own dossier is full, not xa-a's
+        monitor.sync("2026-03-03T08:00:00", step("x", "20260302090000"), grant=xa_b)
+    monitor.sync("2026-03-03T09:00:00", step("cb-a", "20260302090000"), grant=xa_a)
     assert monitor.figures("xa-a").open_overdue == 1 and "xa-b" not in monitor.engine.units
-    # a step sent before the dossier is known counts only if its sender could write it
-    monitor.sync("2026-03-02T07:00:00", step("cb-b", "20260302090000") | {"MaHoSo": "HS-2"}, xa_b)
-    monitor.sync("2026-03-02T07:00:01", step("cb-a", "20260302080000") | {"MaHoSo": "HS-2"}, xa_a)
-    monitor.sync("2026-03-02T08:00:00", snapshot(2, MaHoSo="HS-2"), grant=None)
-    assert set(monitor.engine.officials("xa-a")) == {"cb-a"}
-    # a gateway that may write every unit moves it
-    monitor.sync("2026-03-03T08:00:00", snapshot(2, unit="000.02.30.H34"), grant=None)
+    assert monitor.engine.officials("xa-a") == ["cb-a"]
+    # The first to send an id does not own it: xa-b's dossier HS-1 is another dossier.
+    monitor.sync("2026-03-03T10:00:00", snapshot(2, unit="000.02.30.H34"), grant=xa_b)
     assert monitor.figures("xa-b").open_overdue == 1 and monitor.figures("xa-a").open_overdue == 1
+    # A gateway that may write every unit moves a dossier it sent.
+    monitor.sync("2026-03-02T08:00:00", snapshot(2, MaHoSo="HS-9"), grant=None)
+    monitor.sync("2026-03-04T08:00:00", snapshot(2, MaHoSo="HS-9", unit="000.02.30.H34"))
+    assert monitor.figures("xa-b").open_overdue == 2 and monitor.figures("xa-a").open_overdue == 1
 
 
 def test_records_find_their_unit_by_name_by_code_or_by_the_senders_code() -> None:
@@ -371,3 +375,27 @@ def test_a_dossier_refused_after_receipt_ends_rejected_instead_of_vanishing() ->
     monitor.sync("2026-03-03T08:00:00", snapshot(3, NgayTuChoi="20260303080000"))
     figures = monitor.figures("xa-a")
     assert (figures.resolved, figures.open_overdue) == (1, 0)
+
+
+def test_never_received_records_of_no_unit_wait_within_the_same_bounds() -> None:
+    monitor = Monitor(waiting_cap=20)
+    for n in range(200):
+        monitor.sync("2026-03-02T08:00:00", {"MaHoSo": f"N{n}", "TrangThaiHoSo": "1"})
+    assert len(monitor.sync_states) == 20 and monitor.dropped == ["cap"] * 180
+
+
+def test_a_sync_state_that_cannot_be_read_is_skipped_on_rebuild() -> None:
+    book = SyncBook(find)
+    good = SyncState(since=5, progress=(Progress(5, "cb"),)).encode()
+    junk = [b"junk", b"[1,2]", b'[null,"",null,[],[],"2099"]']
+    states = [(b'["s","","ok"]', good)] + [(b'["s","","%d"]' % n, v) for n, v in enumerate(junk)]
+    assert len(book.rebuild(0, states)) == 3 and book.waiting_count() == 1
+
+
+def test_a_synced_at_far_after_the_clock_does_not_age_every_wait() -> None:
+    book = SyncBook(find, clock=lambda: local("2026-03-02T08:00:00"))
+    states: dict[bytes, bytes] = {}
+    step_record = read_progress(step("cb", "20260302080000"))
+    book.apply(0, states, step_record, local("2026-03-02T08:00:00"), "")
+    future = read_progress(step("cb", "20260302080000") | {"MaHoSo": "HS-2"})
+    assert book.apply(0, states, future, local("2099-01-01T00:00:00"), "").dropped == []
