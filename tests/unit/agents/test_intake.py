@@ -30,6 +30,7 @@ from streams.outbox import Batch
 from streams.settings import Settings
 from streams.topics import TopicNames, UnitPartitions, partition_for
 from streams.worker import Worker
+from tests.fakes import RecordingProducer
 
 PARTITIONS = 8
 TOPICS = TopicNames("t.")
@@ -107,19 +108,6 @@ def test_a_unit_the_worker_may_not_track_is_dead_lettered_after_rekeying() -> No
     assert isinstance(decide(Message(key=b"other"), admits=lambda unit_id: False), Rekey)
 
 
-class FakeProducer:
-    """Records what it is asked to send, and writes it at once."""
-
-    def __init__(self) -> None:
-        self.sent: list[tuple[str, bytes | None, bytes | None]] = []
-
-    async def send(self, topic: str, key: Any, value: Any, *args: Any) -> Any:
-        self.sent.append((topic, key, value))
-        written: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        written.set_result("metadata")
-        return written
-
-
 class FakeWorker:
     """A worker's sending (the real one, size checks and dead letters included) over a
     producer that records what it would send."""
@@ -132,7 +120,7 @@ class FakeWorker:
         self.units = UnitPartitions(PARTITIONS)
         self.engine = engine
         self.settings = Settings(max_message_bytes=max_message_bytes)
-        self.app = SimpleNamespace(producer=FakeProducer())
+        self.app = SimpleNamespace(producer=RecordingProducer())
         self.store = SimpleNamespace(changelog="changelog", sent=lambda *written: None)
         self.changed_since: dict[str, float] = {}
 

@@ -18,6 +18,7 @@ from schemas.records import DossierSubmitted, UnitRanking
 from streams.outbox import Record, Source
 from streams.settings import Settings
 from streams.worker import RECORDS_PER_SYNC_MESSAGE, TooLargeToSend, Worker
+from tests.fakes import RecordingProducer
 
 AT = parse_instant("2026-03-02T08:00:00+07:00", "t")
 
@@ -58,22 +59,11 @@ def test_health_says_why_a_worker_does_not_serve() -> None:
     assert w.health() == "broker unreachable"
 
 
-class Producer:
-    def __init__(self) -> None:
-        self.sent: list[tuple[str, bytes | None, bytes | None]] = []
-
-    async def send(self, topic: str, key: Any, value: Any, *args: Any) -> Any:
-        self.sent.append((topic, key, value))
-        written: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        written.set_result("metadata")
-        return written
-
-
 def test_a_record_the_broker_refuses_for_its_size_is_never_sent_again() -> None:
     # Kafka's message.max.bytes below CCHC_MAX_MESSAGE_BYTES: sending again cannot help,
     # so the record's dead letter goes instead, and the outbox can release its input.
     w = worker()
-    w.app = cast(Any, SimpleNamespace(producer=Producer(), rebalancing=False))
+    w.app = cast(Any, SimpleNamespace(producer=RecordingProducer(), rebalancing=False))
     source = Source("cchc.dvcqg-sync", 3, 41)
     record = Record("cchc.rekeyed", b"HS-1", b"x" * 900_000, 2, None, cast(Any, None), source)
 
@@ -98,7 +88,7 @@ def test_a_record_the_broker_refuses_for_its_size_is_never_sent_again() -> None:
 
 def test_a_record_over_the_configured_limit_is_not_handed_to_the_producer() -> None:
     w = replace(worker(), settings=replace(Settings(), max_message_bytes=600_000))
-    w.app = cast(Any, SimpleNamespace(producer=Producer(), rebalancing=False))
+    w.app = cast(Any, SimpleNamespace(producer=RecordingProducer(), rebalancing=False))
     with pytest.raises(TooLargeToSend, match="CCHC_MAX_MESSAGE_BYTES"):
         asyncio.run(w.send("cchc.rekeyed", b"k", b"x" * 600_000, 0))
     assert w.app.producer.sent == []
