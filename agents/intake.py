@@ -343,7 +343,6 @@ class Actions:
         self.processed[message.topic].inc()
         for why in applied.dropped:
             instruments.SYNC_WAITING_DROPPED.labels(why=why).inc()
-        instruments.SYNC_WAITING.set(worker.sync.waiting_count())
         for key, value in applied.changes:
             await self.send(batch, message, worker.store.changelog, key, value, partition)
         topic, headers = worker.topics.rekeyed, [(KIND_HEADER, SYNC_DOSSIER)]

@@ -66,6 +66,7 @@ def main() -> None:
         owned_units=lambda: units,
         health=lambda: "ok",
         outbox=SimpleNamespace(backlog_seconds=lambda: 0.0),
+        sync=SimpleNamespace(waiting_count=lambda: 0),
     )
     output = CollectorRegistry()
     output.register(FiguresCollector(cast(Any, worker)))

@@ -130,6 +130,12 @@ class FiguresCollector(Collector):
             "Age of the oldest batch whose outputs are not yet confirmed written.",
             value=worker.outbox.backlog_seconds(),
         )
+        yield GaugeMetricFamily(
+            "cchc_sync_progress_waiting",
+            "Sync states waiting for their dossier's received snapshot (progress records, "
+            "never-received snapshots), held by this worker.",
+            value=worker.sync.waiting_count(),
+        )
         if worker.consuming:  # the consumer has an assignment only once it consumes
             yield self._lag(worker)
 

@@ -80,11 +80,6 @@ RECORDS_TOO_LARGE = Counter(
     ["topic"],
     registry=REGISTRY,
 )
-SYNC_WAITING = Gauge(
-    "cchc_sync_progress_waiting",
-    "Progress records of dossiers whose snapshot has not arrived yet, held by this worker.",
-    registry=REGISTRY,
-)
 SYNC_WAITING_DROPPED = Counter(
     "cchc_sync_progress_dropped_total",
     "Progress records dropped after waiting too long for their dossier, or past the cap.",

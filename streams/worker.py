@@ -290,7 +290,6 @@ class Worker:
                 skipped = self.sync.rebuild(partition, self.store.of(partition).items())
                 for key in skipped:
                     self._skip_state(key)
-            instruments.SYNC_WAITING.set(self.sync.waiting_count())
             self._unlisted = (-1, 0)
             for key in rebuilt.skipped:
                 self._skip_state(key)

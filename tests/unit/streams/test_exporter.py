@@ -56,6 +56,7 @@ def exposition() -> str:
         consuming=False,
         health=lambda: "broker unreachable",
         outbox=SimpleNamespace(backlog_seconds=lambda: 12.5),
+        sync=SimpleNamespace(waiting_count=lambda: 3),
         owned_units=lambda: ["u", "xa-a"],
     )
     output = CollectorRegistry()
@@ -136,3 +137,4 @@ def test_broker_health_and_unconfirmed_writes() -> None:
     samples = scrape()
     assert samples["cchc_broker_reachable", ()] == 0
     assert samples["cchc_unconfirmed_writes_seconds", ()] == 12.5
+    assert samples["cchc_sync_progress_waiting", ()] == 3
