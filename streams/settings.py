@@ -87,7 +87,7 @@ class Settings:
     would produce beyond it is dead-lettered, cut, instead of refused by the broker."""
     ingest_bytes_per_second: int = 256 * 1024
     """What one ingest token may post on average; a full sync body (1 MiB) is its burst."""
-    ingest_max_backlog: int = 5_000
+    ingest_max_backlog: int = 2_000
     """Sync records a worker may have yet to take in before its ingest answers 429: what
     native events would wait behind (a few seconds of work)."""
     province: str = "Khánh Hòa"
@@ -151,7 +151,7 @@ class Settings:
             ingest_bytes_per_second=read.integer(
                 "CCHC_INGEST_BYTES_PER_SECOND", defaults.ingest_bytes_per_second, 1024, 1 << 30
             ),
-            ingest_max_backlog=read.integer("CCHC_INGEST_MAX_BACKLOG", 5_000, 1, 100_000_000),
+            ingest_max_backlog=read.integer("CCHC_INGEST_MAX_BACKLOG", 2_000, 1, 100_000_000),
             province=read.text("CCHC_PROVINCE_NAME", defaults.province),
             sync_waiting_per_partition=read.integer(
                 "CCHC_SYNC_WAITING_PER_PARTITION", 100_000, 1, 100_000_000
