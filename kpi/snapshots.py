@@ -40,6 +40,7 @@ from kpi.dossier import (
     Submission,
     checked_snapshot,
 )
+from kpi.units import folded
 from schemas.codec import InvalidEvent
 from schemas.dvcqg import DossierRecord, ProgressRecord
 from schemas.records import Instant
@@ -47,6 +48,8 @@ from schemas.records import Instant
 MAX_PROGRESS = 256
 """Distinct progress records kept per dossier: a real dossier has a few dozen steps; more
 is hostile input, set aside so that one dossier cannot cost a record per step for ever."""
+PLACEHOLDER_OFFICIALS = ("Cán bộ một cửa", "Chuyên viên")
+"""``NguoiXuLy`` that one-stop systems write for steps of the desk, not of an official."""
 MAX_HOMES = 8
 """Units a dossier is remembered to have been in, most recent last (decision 34)."""
 
@@ -303,8 +306,11 @@ class SyncBook:
         waiting_cap: int = 100_000,
         waiting_days: int = 7,
         clock: Callable[[], Instant] | None = None,
+        placeholders: Iterable[str] = PLACEHOLDER_OFFICIALS,
     ) -> None:
         self.unit_of = unit_of
+        self.placeholders = frozenset(folded(name) for name in placeholders)
+        """Names systems give steps of the desk (contract §9.4): never an official."""
         self.clock = clock
         """The worker's clock: a ``synced_at`` more than a day after it does not age the
         waiting states (one message from 2099 would drop them all)."""
@@ -367,7 +373,10 @@ class SyncBook:
         raw = states.get(key)
         old = None if raw is None else SyncState.decode(raw)
         if isinstance(record, ProgressRecord):
-            new = merge_progress(old, Progress(record.at, record.official), synced_at)
+            if folded(record.official) in self.placeholders:  # the desk, not an official
+                new = old or SyncState()
+            else:
+                new = merge_progress(old, Progress(record.at, record.official), synced_at)
         else:
             unit_id = unit_of_record(record, self.unit_of)
             if unit_id is not None and grant is not None and unit_id not in grant:

@@ -117,7 +117,7 @@ def name_key(name: str, province: str = "") -> str:
     >>> name_key("Uỷ ban nhân dân phường Bắc Nha Trang") == name_key("phường Bắc Nha Trang")
     True
     """
-    text = _toned_text(name.casefold())
+    text = folded(name)
     for prefix in _PREFIXES:
         if text.startswith(prefix) and len(text) > len(prefix):
             text = text[len(prefix) :]
@@ -128,6 +128,16 @@ def name_key(name: str, province: str = "") -> str:
         rest = rest.removesuffix(_PROVINCE_WORD).rstrip(" ,-–")
         text = rest or text
     return text
+
+
+def folded(text: str) -> str:
+    """A name as people write it many ways, reduced to one key: NFC, case folded, spaces
+    collapsed, each word's tone mark wherever it was placed.
+
+    >>> folded("Cán bộ  MỘT CỬA") == folded("cán bộ một cửa")
+    True
+    """
+    return _toned_text(text.casefold())
 
 
 def _toned_text(text: str) -> str:

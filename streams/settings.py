@@ -93,6 +93,8 @@ class Settings:
     province: str = "Khánh Hòa"
     """The province's name, as one-stop systems end agency names with it ("Sở Tư pháp tỉnh
     Khánh Hòa"): matching a ``DonViXuLy`` to a unit leaves it out."""
+    placeholder_officials: tuple[str, ...] = ("Cán bộ một cửa", "Chuyên viên")
+    """Names one-stop systems give steps of the desk: never an official (contract §9.4)."""
     sync_waiting_per_partition: int = 100_000
     """Progress records of dossiers not yet seen, kept per partition at most."""
     sync_waiting_days: int = 7
@@ -153,6 +155,13 @@ class Settings:
             ),
             ingest_max_backlog=read.integer("CCHC_INGEST_MAX_BACKLOG", 2_000, 1, 100_000_000),
             province=read.text("CCHC_PROVINCE_NAME", defaults.province),
+            placeholder_officials=tuple(
+                name.strip()
+                for name in read.text(
+                    "CCHC_PLACEHOLDER_OFFICIALS", "|".join(defaults.placeholder_officials)
+                ).split("|")
+                if name.strip()
+            ),
             sync_waiting_per_partition=read.integer(
                 "CCHC_SYNC_WAITING_PER_PARTITION", 100_000, 1, 100_000_000
             ),

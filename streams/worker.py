@@ -128,6 +128,7 @@ class Worker:
                 settings.sync_waiting_per_partition,
                 settings.sync_waiting_days,
                 lambda: engine.now,
+                settings.placeholder_officials,
             ),
         )
         # Only units worth keeping are cached: an id looked up for a 404 or a dead letter

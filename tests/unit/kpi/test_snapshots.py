@@ -399,3 +399,17 @@ def test_a_synced_at_far_after_the_clock_does_not_age_every_wait() -> None:
     book.apply(0, states, step_record, local("2026-03-02T08:00:00"), "")
     future = read_progress(step("cb", "20260302080000") | {"MaHoSo": "HS-2"})
     assert book.apply(0, states, future, local("2099-01-01T00:00:00"), "").dropped == []
+
+
+def test_a_placeholder_step_at_the_end_never_names_the_official() -> None:
+    # A .NET system adds "Cán bộ một cửa" at exactly the end time: it tied with the real
+    # last step, and won whenever the official's name sorted below it.
+    monitor = Monitor()
+    monitor.sync("2026-03-02T08:00:00", snapshot(2))
+    monitor.sync("2026-03-02T08:00:01", step("Cán bộ một cửa", "20260302080000"))
+    monitor.sync("2026-03-02T09:00:00", step("An Thị Bình", "20260305090000"))
+    monitor.sync("2026-03-02T09:00:01", step("CÁN BỘ MỘT CỬA", "20260305090000"))
+    monitor.sync("2026-03-02T09:00:02", step("Chuyên  viên", "20260305090000"))
+    done = snapshot(9, NgayKetThucXuLy="20260305090000")
+    monitor.sync("2026-03-05T09:00:00", done)
+    assert monitor.engine.officials("xa-a") == ["An Thị Bình"]
