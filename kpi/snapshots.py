@@ -388,7 +388,8 @@ class SyncBook:
             new = new._replace(since=synced_at if new.since is None else new.since)
         found = facts(new, self.unit_of)
         if found and found[-1].snapshot.here:
-            new = with_home(new, found[-1].unit_id)
+            # A dossier in a unit waits no more: its state keeps no waiting time.
+            new = with_home(new, found[-1].unit_id)._replace(since=None)
         changes: list[tuple[bytes, bytes | None]] = []
         if new != old:
             encoded = new.encode()
