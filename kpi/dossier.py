@@ -112,6 +112,19 @@ class Reschedule(NamedTuple):
     apology: bool
 
 
+class Detail(NamedTuple):
+    """What a sync dossier's explanation shows beyond its figures (contract §8)."""
+
+    procedure: str = ""
+    channel: str = ""
+    field: str = ""
+    marks: int = 0
+    """Its quality marks (:data:`schemas.dvcqg.MARKS`)."""
+
+
+NO_DETAIL = Detail()
+
+
 class Snapshot(NamedTuple):
     """What the winning national sync record says of a dossier (contract §9): it replaces
     the dossier's own submission, completion and pauses. ``version`` orders the snapshots
@@ -124,6 +137,7 @@ class Snapshot(NamedTuple):
     completion: Completion | None
     pauses: tuple[Pause, ...]
     here: bool = True
+    detail: Detail = Detail()
 
     def encode(self) -> list[Any]:
         encoded = [
@@ -132,17 +146,21 @@ class Snapshot(NamedTuple):
             _encode_completion(self.completion),
             [list(pause) for pause in self.pauses],
         ]
+        if self.detail != NO_DETAIL:
+            return [*encoded, self.here, list(self.detail)]
         return encoded if self.here else [*encoded, False]
 
     @classmethod
     def decode(cls, raw: list[Any]) -> Snapshot:
-        version, s, c, pauses, *here = raw
+        version, s, c, pauses, *rest = raw
+        here = rest[0] if rest else True
         return cls(
             tuple(version),
             None if s is None else Submission(*s),
             None if c is None else Completion(*c),
             tuple(Pause(*pause) for pause in pauses),
-            *here,
+            here,
+            Detail(*rest[1]) if len(rest) > 1 else NO_DETAIL,
         )
 
 
@@ -518,6 +536,9 @@ def checked_snapshot(snapshot: Snapshot) -> Snapshot:
     require(len(version) == 3 and is_instant(version[0]) and isinstance(version[1], str))
     require(isinstance(version[2], int))
     _check_parts(snapshot.submission, snapshot.completion, snapshot.pauses)
+    require(isinstance(snapshot.here, bool))
+    require(all(isinstance(text, str) for text in snapshot.detail[:3]))
+    require(isinstance(snapshot.detail.marks, int))
     return snapshot
 
 

@@ -4,22 +4,23 @@ A one-stop system sends the national portal a *snapshot* of a dossier each time 
 changes (``DongBoHoSoMC``), and progress records naming who handled each step
 (``CapNhatTienDoHoSoMC``). Snapshots of one ``MaHoSo`` arrive in any order and any number
 of times, and progress records carry no unit. So they meet first by ``MaHoSo``, in a
-:class:`SyncState`: the winning snapshot (greatest ``(synced_at, digest)``) and every
-distinct progress record. From it, :func:`facts` derives what the dossier's unit should
-hold, a :class:`DossierSnapshot`, which the unit's engine takes like an event.
+:class:`SyncState`: the winning snapshot (the last in the order of contract §9.3), the
+runs of the others (:mod:`kpi.history`) and every distinct progress record. From it,
+:func:`facts` derives what the dossier's unit should hold, a :class:`DossierSnapshot`,
+which the unit's engine takes like an event.
 
     >>> from schemas.dvcqg import DossierRecord
-    >>> record = DossierRecord("HS-1", 4, "000.01.30.H34", 10, 99, (), ())
+    >>> record = DossierRecord("HS-1", 4, "000.01.30.H34", 10, 99)
     >>> state = merge_record(None, record, 1000, "ab")
     >>> state = merge_progress(state, Progress(20, "cb-lan"))
     >>> [(f.unit_id, f.snapshot.submission.official) for f in facts(state, lambda *named: None)]
     [('000.01.30.H34', 'cb-lan')]
 
-A fact's version is ``(synced_at, digest, number of progress records)``: it grows with
-every change of the state, so the unit keeps the latest fact whatever the order it gets
-them in. Facts are sent again on every record, even one that changes nothing: if the
-worker stopped after saving the state but before sending its facts, the record comes
-again and the facts go out then. A unit ignores a fact it already has.
+A fact's version is ``(latest synced_at, "r", revision)``: the revision grows with every
+change of the state, so the unit keeps the latest fact whatever the order it gets them
+in. Facts are sent again on every record, even one that changes nothing: if the worker
+stopped after saving the state but before sending its facts, the record comes again and
+the facts go out then. A unit ignores a fact it already has.
 """
 
 from __future__ import annotations
@@ -34,15 +35,29 @@ from kpi.dossier import (
     MAX_STATE_BYTES,
     OUTCOME_RANKS,
     Completion,
+    Detail,
     Pause,
     Snapshot,
     StateTooLarge,
     Submission,
     checked_snapshot,
 )
+from kpi.history import (
+    ENDED,
+    MAX_RUNS,
+    NOT_RECEIVED,
+    Key,
+    Run,
+    first_appointment,
+    insert,
+    key_of,
+    kind_of,
+    readings,
+    waits,
+)
 from kpi.units import folded
 from schemas.codec import InvalidEvent
-from schemas.dvcqg import DossierRecord, ProgressRecord
+from schemas.dvcqg import NO_DEADLINE, UNIT_UNMATCHED, DossierRecord, ProgressRecord
 from schemas.records import Instant
 
 MAX_PROGRESS = 256
@@ -101,7 +116,7 @@ class DossierSnapshot(NamedTuple):
 
     @property
     def event_id(self) -> str:
-        return f"{self.dossier_id}@{self.snapshot.version[1][:12]}"
+        return f"{self.dossier_id}@r{self.snapshot.version[2]}"
 
     def encode(self) -> bytes:
         return orjson.dumps([self.unit_id, self.dossier_id, self.snapshot.encode()])
@@ -119,78 +134,220 @@ class DossierSnapshot(NamedTuple):
             raise InvalidEvent(f"not a dossier snapshot: {error}") from None
 
 
-class SyncState(NamedTuple):
-    """Everything known of one ``MaHoSo``."""
+FIELDS = ("unit", "received_at", "procedure", "channel", "field")
+"""What a dossier takes from its winning snapshot, else from the latest earlier one that
+has it (contract §9.3)."""
 
-    synced_at: Instant | None = None
-    digest: str = ""
+
+def _given(record: DossierRecord, name: str) -> Any:
+    """The record's value of one of :data:`FIELDS` as kept, or None where it has none."""
+    if name == "unit":
+        named = record.unit_code or record.madonvi
+        return [record.unit_code, record.madonvi] if named else None
+    if name == "field":
+        return list(record.field) if record.field[0] else None
+    return getattr(record, name) or None
+
+
+class SyncState(NamedTuple):
+    """Everything kept of one ``MaHoSo``: its winning snapshot, its runs (:mod:`kpi.history`),
+    and its progress records."""
+
+    latest: Instant | None = None
+    """The greatest ``synced_at`` of its records: the ``event`` clock's reading of it."""
+    revision: int = 0
+    """Grows with every change: a unit keeps the fact of the greatest revision."""
+    winner: Key | None = None
     record: DossierRecord | None = None
+    """The winning snapshot, the last in order."""
+    runs: tuple[Run, ...] = ()
+    fallback: tuple[tuple[str, Key, Any], ...] = ()
+    """(field, snapshot, value) for each of :data:`FIELDS` the winner lacks: the latest
+    earlier snapshot's that has it."""
+    marks: int = 0
+    """The quality marks of any of its snapshots."""
     progress: tuple[Progress, ...] = ()
     homes: tuple[str, ...] = ()
     """The units facts went to, most recent last: a dossier that moved is removed from
     the others, on every record (a removal lost to a crash is sent again)."""
     since: Instant | None = None
-    """While only progress records are known: the ``synced_at`` of the first of them, from
-    which they wait for the dossier's snapshot (:data:`SyncBook.waiting`)."""
+    """While it counts nowhere: the ``synced_at`` of its first record, from which it waits
+    for a snapshot that places it (:data:`SyncBook.waiting`)."""
+
+    def value(self, name: str) -> Any:
+        """One of :data:`FIELDS`: the winner's, else its fallback's; None without one."""
+        if self.record is not None:
+            given = _given(self.record, name)
+            if given is not None:
+                return given
+        return next((value for field, _, value in self.fallback if field == name), None)
+
+    @property
+    def reading(self) -> str:
+        """What the winner reads as (:mod:`kpi.history`); not received without one."""
+        return readings(self.runs)[-1] if self.runs else NOT_RECEIVED
+
+    @property
+    def counts(self) -> bool:
+        """Whether the dossier is received and has ``NgayTiepNhan``: it counts in a unit."""
+        return self.reading != NOT_RECEIVED and self.value("received_at") is not None
 
     @property
     def waiting(self) -> bool:
-        """Only progress records, or only snapshots of a dossier never received anywhere:
-        a state that counts nowhere yet, kept within :class:`SyncBook`'s bounds."""
-        if self.since is None or self.homes:
-            return False
-        return self.record is None or not self.record.received
+        """Only progress records, or only snapshots of a dossier that counts nowhere and
+        never did: kept within :class:`SyncBook`'s bounds."""
+        return self.since is not None and not self.homes and not self.counts
 
     def encode(self) -> bytes:
         record = None if self.record is None else _encode_record(self.record)
-        progress = [list(p) for p in self.progress]
-        state = [self.synced_at, self.digest, record, progress, list(self.homes)]
+        state = [
+            "h",  # states written before snapshots were read as a history begin otherwise
+            self.latest,
+            self.revision,
+            None if self.winner is None else list(self.winner),
+            record,
+            [_encode_run(run) for run in self.runs],
+            [[name, list(key), value] for name, key, value in self.fallback],
+            self.marks,
+            [list(p) for p in self.progress],
+            list(self.homes),
+        ]
         return orjson.dumps(state if self.since is None else [*state, self.since])
 
     @classmethod
     def decode(cls, raw: bytes) -> SyncState:
         """A state read back; ValueError or TypeError for one that cannot be."""
-        synced_at, digest, record, progress, homes, *since = orjson.loads(raw)
-        if not all(isinstance(at, int) for at in (*since, synced_at or 0)):
-            raise TypeError("times must be integers")
+        parts = orjson.loads(raw)
+        if not isinstance(parts, list) or parts[:1] != ["h"]:
+            return _from_winner_only(parts)
+        _, latest, revision, winner, record, runs, fallback, marks, progress, homes, *since = parts
+        if not all(isinstance(at, int) for at in (*since, latest or 0, revision, marks)):
+            raise TypeError("times and counts must be integers")
         return cls(
-            synced_at,
-            digest,
+            latest,
+            revision,
+            None if winner is None else Key(*winner),
             None if record is None else _decode_record(record),
+            tuple(_decode_run(run) for run in runs),
+            tuple((name, Key(*key), value) for name, key, value in fallback),
+            marks,
             tuple(Progress(*p) for p in progress),
             tuple(homes),
             *since,
         )
 
 
+def _encode_run(run: Run) -> list[Any]:
+    appointment = run.appointment
+    at = None if appointment is None else [list(appointment[0]), appointment[1]]
+    return [list(run.first), list(run.last), run.kind, at]
+
+
+def _decode_run(raw: list[Any]) -> Run:
+    first, last, kind, appointment = raw
+    if appointment is not None:
+        appointment = (Key(*appointment[0]), appointment[1])
+    return Run(Key(*first), Key(*last), kind, appointment)
+
+
+def _from_winner_only(parts: Any) -> SyncState:
+    """A state as written before snapshots were read as a history: its winner was all it
+    kept, so its winner is its history."""
+    synced_at, digest_, record, progress, homes, *since = parts
+    if not all(isinstance(at, int) for at in (*since, synced_at or 0)):
+        raise TypeError("times must be integers")
+    state = SyncState(progress=tuple(Progress(*p) for p in progress), since=(since or [None])[0])
+    if record is not None:
+        dossier_id, status, unit_code, received_at, due_at, pauses, ends, *madonvi = record
+        winner = DossierRecord(
+            dossier_id,
+            status,
+            unit_code,
+            received_at,
+            due_at,
+            tuple((pause_id, at, resumed) for pause_id, at, resumed in pauses),
+            tuple((outcome, at) for outcome, at in ends),
+            *madonvi,
+        )
+        state = merge_record(state, winner, synced_at, digest_)
+    return state._replace(homes=tuple(homes), revision=state.revision + 1)
+
+
+_RECORD_DEFAULTS = DossierRecord("", 0, "", None, None)
+"""Trailing fields a record has at their default are not written."""
+
+
 def _encode_record(record: DossierRecord) -> list[Any]:
-    pauses, ends = [list(p) for p in record.pauses], [list(e) for e in record.ends]
-    encoded = [*record[:5], pauses, ends]
-    return [*encoded, record.madonvi] if record.madonvi else encoded
+    encoded: list[Any] = list(record)
+    encoded[5] = [list(p) for p in record.pauses]
+    encoded[6] = [list(e) for e in record.ends]
+    encoded[11] = list(record.field)
+    while len(encoded) > 7 and record[len(encoded) - 1] == _RECORD_DEFAULTS[len(encoded) - 1]:
+        encoded.pop()
+    return encoded
 
 
 def _decode_record(raw: list[Any]) -> DossierRecord:
-    dossier_id, status, unit_code, received_at, due_at, pauses, ends, *madonvi = raw
-    return DossierRecord(
-        dossier_id,
-        status,
-        unit_code,
-        received_at,
-        due_at,
-        tuple((pause_id, at, resumed) for pause_id, at, resumed in pauses),
-        tuple((outcome, at) for outcome, at in ends),
-        *madonvi,
+    record = DossierRecord(*raw)
+    field = tuple(record.field)
+    return record._replace(
+        pauses=tuple((pause_id, at, resumed) for pause_id, at, resumed in record.pauses),
+        ends=tuple((outcome, at) for outcome, at in record.ends),
+        field=field if len(field) == 2 else ("", ""),
     )
 
 
 def merge_record(
     state: SyncState | None, record: DossierRecord, synced_at: Instant, digest: str
 ) -> SyncState:
-    """The state once ``record`` (sent at ``synced_at``, with this digest) is known."""
+    """The state once ``record`` (sent at ``synced_at``, with this digest) is known; a
+    :class:`StateTooLarge` error when it would make more than :data:`MAX_RUNS` runs."""
     state = state or SyncState()
-    if state.synced_at is not None and (synced_at, digest) <= (state.synced_at, state.digest):
+    key = key_of(synced_at, record.status, digest, record.madonvi)
+    kind = kind_of(record.status, record.received_at is not None, bool(record.ends))
+    runs = insert(state.runs, key, kind, record.due_at)
+    if len(runs) > MAX_RUNS:
+        raise StateTooLarge(f"the dossier's snapshots would change status {len(runs)} times")
+    new = state._replace(
+        latest=max(synced_at, state.latest or synced_at),
+        runs=runs,
+        marks=state.marks | record.marks,
+    )
+    if state.winner is None or key > state.winner:
+        new = new._replace(winner=key, record=record, fallback=_fallback(state, record))
+    elif key < state.winner:
+        new = new._replace(fallback=_earlier(state, key, record))
+    if new == state:
         return state
-    return state._replace(synced_at=synced_at, digest=digest, record=record)
+    return new._replace(revision=state.revision + 1)
+
+
+def _fallback(state: SyncState, winner: DossierRecord) -> tuple[tuple[str, Key, Any], ...]:
+    """The fallbacks once ``winner`` replaces the state's winner, which is later than any
+    fallback it had."""
+    found = []
+    for name in FIELDS:
+        if _given(winner, name) is not None:
+            continue
+        old = None if state.record is None else _given(state.record, name)
+        if old is not None and state.winner is not None:
+            found.append((name, state.winner, old))
+        else:
+            found.extend(entry for entry in state.fallback if entry[0] == name)
+    return tuple(found)
+
+
+def _earlier(state: SyncState, key: Key, record: DossierRecord) -> tuple[tuple[str, Key, Any], ...]:
+    """The fallbacks once a snapshot earlier than the winner, at ``key``, is known."""
+    assert state.record is not None
+    kept = {name: (name, at, value) for name, at, value in state.fallback}
+    for name in FIELDS:
+        value = _given(record, name)
+        if value is None or _given(state.record, name) is not None:
+            continue
+        if name not in kept or key > kept[name][1]:
+            kept[name] = (name, key, value)
+    return tuple(kept[name] for name in FIELDS if name in kept)
 
 
 def merge_progress(
@@ -202,29 +359,35 @@ def merge_progress(
         return state
     if len(state.progress) >= MAX_PROGRESS:
         raise StateTooLarge(f"the dossier already has {MAX_PROGRESS} progress records")
-    return state._replace(progress=tuple(sorted((*state.progress, progress))))
+    latest = max(synced_at or 0, state.latest or 0) or None
+    return state._replace(
+        progress=tuple(sorted((*state.progress, progress))),
+        latest=latest,
+        revision=state.revision + 1,
+    )
 
 
 def facts(state: SyncState, unit_of: UnitOf) -> list[DossierSnapshot]:
-    """What each unit should hold of this dossier: its snapshot for the unit that
-    record names (through ``unit_of``, :class:`kpi.units.Directory`; an unknown name
-    is its own unit id), and for every unit it was in before a marker that the record
-    names another unit (there the unit's own events count again). Empty until a dossier
-    record is known."""
+    """What each unit should hold of this dossier: its snapshot for the unit it belongs
+    to (through ``unit_of``, :class:`kpi.units.Directory`; an unknown name is its own unit
+    id), and for every unit it was in before a marker that it belongs elsewhere (there the
+    unit's own events count again). Empty until a dossier record is known."""
     record = state.record
-    if record is None or state.synced_at is None:
+    if record is None or state.latest is None:
         return []
-    version = (state.synced_at, state.digest, len(state.progress))
-    unit_id = unit_of_record(record, unit_of)
+    version = (state.latest, "r", state.revision)
+    unit = state.value("unit") or ["", ""]
+    unit_id = unit_of_record(record._replace(unit_code=unit[0], madonvi=unit[1]), unit_of)
     elsewhere = Snapshot(version, None, None, (), here=False)
     found = [
         DossierSnapshot(home, record.dossier_id, elsewhere)
         for home in state.homes
         if home != unit_id
     ]
-    # A dossier never received creates no unit: it only leaves the unit it was in.
-    if unit_id is not None and (record.received or unit_id in state.homes):
-        here = snapshot(record, state, version)
+    # A dossier that never counted creates no unit: it only leaves the unit it was in.
+    if unit_id is not None and (state.counts or unit_id in state.homes):
+        matched = unit_of(unit[0] or None, unit[1] or None) is not None
+        here = snapshot(state, version, matched)
         found.append(DossierSnapshot(unit_id, record.dossier_id, here))
     return found
 
@@ -250,28 +413,53 @@ def with_home(state: SyncState, unit_id: str) -> SyncState:
     return state._replace(homes=homes[-MAX_HOMES:])
 
 
-def snapshot(
-    record: DossierRecord, state: SyncState, version: tuple[Instant, str, int]
-) -> Snapshot:
-    """The submission, completion and pauses the record stands for (contract §9)."""
-    if not record.received:
+def snapshot(state: SyncState, version: tuple[Instant, str, int], matched: bool) -> Snapshot:
+    """The submission, completion and pauses the dossier's snapshots stand for (contract
+    §9.3), with what its explanation shows; ``matched``: its unit is in the registry."""
+    record, received_at = state.record, state.value("received_at")
+    if record is None or received_at is None or not state.counts:
         return Snapshot(version, None, None, ())
-    assert record.received_at is not None  # received
     completion = None
-    if record.ends:
-        outcome, at = max(record.ends, key=lambda end: (OUTCOME_RANKS[end[0]], end[1]))
-        completion = Completion(at, "", None, outcome)
+    if state.reading == ENDED:
+        completion = _completion(record, state)
     end = None if completion is None else completion.at
     steps = [p for p in state.progress if end is None or p.at <= end]
     official = max(steps).official if steps else None
-    submission = Submission(record.received_at, "", record.due_at, official)
+    due = record.due_before if record.due_before is not None else first_appointment(state.runs)
+    submission = Submission(received_at, "", due, official)
+    marks = state.marks | (0 if due is not None else NO_DEADLINE)
+    marks |= 0 if matched else UNIT_UNMATCHED
+    field = state.value("field") or ["", ""]
+    detail = Detail(state.value("procedure") or "", state.value("channel") or "", field[0], marks)
+    return Snapshot(version, submission, completion, _pauses(record, state), True, detail)
+
+
+def _completion(record: DossierRecord, state: SyncState) -> Completion:
+    """The winner's end: the highest-ranked of its own (contract §4), or a refusal after
+    receipt that gives no date at the winner's ``synced_at``."""
+    if not record.ends:
+        assert state.winner is not None
+        return Completion(state.winner.at, "", None, "rejected")
+    outcome, at = max(record.ends, key=lambda end: (OUTCOME_RANKS[end[0]], end[1]))
+    return Completion(at, "", None, outcome)
+
+
+def _pauses(record: DossierRecord, state: SyncState) -> tuple[Pause, ...]:
+    """The waits of the dossier's runs; the winner's supplement entries, where it has
+    any, replace the supplement waits (contract §9.3)."""
+    listed = bool(record.pauses)
     pauses: dict[str, Pause] = {}
     for pause_id, paused_at, resumed_at in record.pauses:
         pause = Pause(pause_id, "", True, paused_at, resumed_at)
         current = pauses.get(pause_id)
         if current is None or pause.rank > current.rank:
             pauses[pause_id] = pause
-    return Snapshot(version, submission, completion, tuple(sorted(pauses.values())))
+    for wait in waits(state.runs):
+        if not (listed and wait.supplement):
+            reason = "supplement" if wait.supplement else "financial_obligation"
+            pause_id = f"{reason}@{wait.start}"
+            pauses[pause_id] = Pause(pause_id, "", wait.supplement, wait.start, wait.end)
+    return tuple(sorted(pauses.values()))
 
 
 class Applied(NamedTuple):

@@ -7,8 +7,8 @@ bad record costs only itself::
 
     >>> message = decode_sync(b'{"service": "DongBoHoSoMC", "synced_at": '
     ...     b'"2026-03-02T08:00:00+07:00", "data": [{"MaHoSo": "HS-1", "TrangThaiHoSo": "1"}, 7]}')
-    >>> read_dossier(message.records[0]).received
-    False
+    >>> read_dossier(message.records[0]).status
+    1
     >>> read_dossier(message.records[1])
     Traceback (most recent call last):
     ...
@@ -53,14 +53,39 @@ MAX_SYNC_BYTES = 1024 * 1024
 
 MAX_UNIT_CHARS = 256
 """``DonViXuLy`` is in practice an agency's name, and names run long (contract §9.2)."""
+MAX_CODE_CHARS = 64
+"""``MaTTHC`` and ``MaLinhVuc`` are kept to this, as an event's codes are."""
 
 NOT_RECEIVED = (1, 3)
-"""Mới đăng ký, Không được tiếp nhận: the dossier was never received."""
+"""Mới đăng ký, Không được tiếp nhận: statuses that need no ``NgayTiepNhan`` (the dossier
+was not received, unless an earlier snapshot says it was)."""
 UNKNOWN_STATUS = 0
 """What any status outside 1..10 reads as (``""``, ``0``, ``12``): received and open."""
 ENDS = {9: "resolved", 8: "stopped", 7: "withdrawn"}
 """Ended statuses whose end is ``NgayKetThucXuLy``, else ``NgayTra``; 10 (Đã trả kết quả)
 is read apart."""
+CHANNELS = {1: "counter", 2: "online", 3: "postal"}
+"""``KenhThucHien`` as the channels of section 2; any other code is no channel."""
+
+STATUS_UNKNOWN, END_DATE_MISSING, NO_DEADLINE, UNIT_UNMATCHED = 1, 2, 4, 8
+MARKS = {
+    "status_unknown": STATUS_UNKNOWN,
+    "end_date_missing": END_DATE_MISSING,
+    "no_deadline": NO_DEADLINE,
+    "unit_unmatched": UNIT_UNMATCHED,
+}
+"""The quality marks of contract §9.7, as bits: the first two come from a snapshot, the
+others from the dossier as a whole."""
+
+
+def mark_names(marks: int) -> list[str]:
+    """The names of a set of marks.
+
+    >>> mark_names(STATUS_UNKNOWN | NO_DEADLINE)
+    ['status_unknown', 'no_deadline']
+    """
+    return [name for name, bit in MARKS.items() if marks & bit]
+
 
 _DATE = re.compile(r"[0-9]{14}")
 _ISO_DATE = re.compile(
@@ -90,27 +115,40 @@ class SyncMessage(NamedTuple):
 
 
 class DossierRecord(NamedTuple):
-    """A ``DongBoHoSoMC`` record: the state of a dossier when it was sent, as far as the
-    figures need it (like a submission's ``procedure_code`` and ``channel``, ``MaTTHC`` and
-    ``KenhThucHien`` are checked by nothing and kept nowhere)."""
+    """A ``DongBoHoSoMC`` record: one snapshot of a dossier, as far as the figures and the
+    dossier's explanation need it. What it *means* depends on the dossier's other snapshots
+    (contract §9.3, :mod:`kpi.history`); here it is read on its own."""
 
     dossier_id: str
     status: int
+    """``TrangThaiHoSo``; :data:`UNKNOWN_STATUS` for anything outside 1..10."""
     unit_code: str
     """``DonViXuLy`` as given (NFC): a code or, as most systems send it, a name."""
     received_at: Instant | None
+    """``NgayTiepNhan``, whatever the status (a snapshot that lacks it takes an earlier
+    one's)."""
     due_at: Instant | None
-    """The appointment; None: the dossier has none, and no deadline."""
-    pauses: tuple[tuple[str, Instant, Instant | None], ...]
-    """Supplement pauses: (``pause_id``, ``paused_at``, ``resumed_at``)."""
-    ends: tuple[tuple[str, Instant], ...]
-    """Every (outcome, instant) the record closes the dossier with; precedence picks one."""
+    """``NgayHenTra``, the appointment; None: this snapshot gives none."""
+    pauses: tuple[tuple[str, Instant, Instant | None], ...] = ()
+    """Supplement pauses of ``DanhSachHoSoBoSung``: (``pause_id``, ``paused_at``,
+    ``resumed_at``)."""
+    ends: tuple[tuple[str, Instant], ...] = ()
+    """Every (outcome, instant) the record closes the dossier with once it was received;
+    precedence picks one. A "3" without a date of its own gives none: it ends at its
+    ``synced_at``."""
     madonvi: str = ""
     """The message's ``madonvi``: the unit when ``DonViXuLy`` names none."""
-
-    @property
-    def received(self) -> bool:
-        return self.received_at is not None
+    due_before: Instant | None = None
+    """``NgayHenTraTruoc`` of the supplement entry with the earliest ``NgayBoSung`` that
+    gives one: the appointment before supplements moved it."""
+    procedure: str = ""
+    """``MaTTHC``."""
+    channel: str = ""
+    """``KenhThucHien`` as a section 2 channel ("counter", "online", "postal"), or ""."""
+    field: tuple[str, str] = ("", "")
+    """(``MaLinhVuc``, ``TenLinhVuc``)."""
+    marks: int = 0
+    """Quality marks of this snapshot (:data:`MARKS`)."""
 
 
 class ProgressRecord(NamedTuple):
@@ -247,47 +285,47 @@ def dossier_id_of(record: Any) -> str:
 
 
 def read_dossier(record: Any, madonvi: str = "") -> DossierRecord:
-    """A ``DongBoHoSoMC`` record of a message sent by ``madonvi``, read as contract §9.3
-    reads one snapshot on its own, or InvalidEvent with the first thing wrong with it.
+    """A ``DongBoHoSoMC`` record of a message sent by ``madonvi``, read on its own (contract
+    §9.1, §9.5), or InvalidEvent with the first thing wrong with it.
 
-    An unknown status (``""``, ``0``, ``12``) reads as open, an ended status without its
-    end date as open, a "not received" status with ``NgayTiepNhan`` and an end date as
-    refused after receipt, and a dossier without an appointment has no deadline.
+    An unknown status (``""``, ``0``, ``12``) is kept as :data:`UNKNOWN_STATUS` and marked,
+    an ended status without its end date gives no end and is marked, and a record without
+    an appointment gives none: :mod:`kpi.history` reads what each means for the dossier.
     """
     dossier_id = dossier_id_of(record)
     status = _code(record, "TrangThaiHoSo")
+    marks = 0
     if status is None or not 1 <= status <= 10:
-        status = UNKNOWN_STATUS
+        status, marks = UNKNOWN_STATUS, STATUS_UNKNOWN
     unit_code = _text(record, "DonViXuLy")
     if unit_code is not None and len(unit_code) > MAX_UNIT_CHARS:
         raise InvalidEvent(f"DonViXuLy: longer than {MAX_UNIT_CHARS} characters")
-    received_at = _date(record, "NgayTiepNhan") if status not in NOT_RECEIVED else None
-    refused = _refused_after_receipt(record) if status == 3 else None
-    if refused is not None:
-        received_at = refused[0]
-    if received_at is None:
-        if status not in (*NOT_RECEIVED, UNKNOWN_STATUS):
-            raise InvalidEvent("NgayTiepNhan: missing")
-        # not received: nothing else is required, and the unit only if it names one
-        return DossierRecord(dossier_id, status, unit_code or "", None, None, (), (), madonvi)
-    if unit_code is None and not madonvi:
+    received_at = _date(record, "NgayTiepNhan")
+    if received_at is None and status not in (*NOT_RECEIVED, UNKNOWN_STATUS):
+        raise InvalidEvent("NgayTiepNhan: missing")
+    if received_at is not None and unit_code is None and not madonvi:
         raise InvalidEvent("DonViXuLy: missing, and the message gives no madonvi")
     pauses, due_before = _supplements(record.get("DanhSachHoSoBoSung"))
-    due_given = _date(record, "NgayHenTra")  # read, so checked, either way
-    due_at = due_before if due_before is not None else due_given
-    ends = (("rejected", refused[1]),) if refused is not None else _ends(record, status)
+    due_at = _date(record, "NgayHenTra")
+    ends = _ends(record, status)
+    if status in (*ENDS, 10) and not ends:
+        marks |= END_DATE_MISSING  # some systems send a wait as "9" with no date
+    field = (_text(record, "MaLinhVuc") or "", _text(record, "TenLinhVuc") or "")
     return DossierRecord(
-        dossier_id, status, unit_code or "", received_at, due_at, pauses, ends, madonvi
+        dossier_id,
+        status,
+        unit_code or "",
+        received_at,
+        due_at,
+        pauses,
+        ends,
+        madonvi,
+        due_before,
+        (_text(record, "MaTTHC") or "")[:MAX_CODE_CHARS],
+        CHANNELS.get(_code(record, "KenhThucHien") or 0, ""),
+        (field[0][:MAX_CODE_CHARS], field[1][:MAX_UNIT_CHARS]),
+        marks,
     )
-
-
-def _refused_after_receipt(record: dict[str, Any]) -> tuple[Instant, Instant] | None:
-    """(receipt, refusal) of a status 3 record that gives ``NgayTiepNhan`` and an end date:
-    refused after receipt, at the first end date given; None for one never received."""
-    received_at = _date(record, "NgayTiepNhan")
-    ends = (_date(record, field) for field in ("NgayKetThucXuLy", "NgayTra", "NgayTuChoi"))
-    refused = next((at for at in ends if at is not None), None)
-    return None if received_at is None or refused is None else (received_at, refused)
 
 
 def read_progress(record: Any) -> ProgressRecord:
@@ -305,11 +343,16 @@ def read_progress(record: Any) -> ProgressRecord:
 
 
 def _ends(record: dict[str, Any], status: int) -> tuple[tuple[str, Instant], ...]:
-    """Every end the record gives; an ended status without its end date gives none (some
-    systems send a wait as "9" with no date: nobody finished that dossier)."""
+    """Every end the record gives, once the dossier was received (contract §9.3). An ended
+    status without its end date gives none: some systems send a wait as "9" with no date,
+    and nobody finished that dossier."""
+    finished, returned, refused = (
+        _date(record, field) for field in ("NgayKetThucXuLy", "NgayTra", "NgayTuChoi")
+    )
+    if status == 3:  # refused: at the first of its dates given
+        first = next((at for at in (finished, returned, refused) if at is not None), None)
+        return () if first is None else (("rejected", first),)
     ends: list[tuple[str, Instant]] = []
-    finished = _date(record, "NgayKetThucXuLy")
-    returned = _date(record, "NgayTra")
     end = finished if finished is not None else returned
     if status in ENDS and end is not None:
         ends.append((ENDS[status], end))
@@ -317,7 +360,6 @@ def _ends(record: dict[str, Any], status: int) -> tuple[tuple[str, Instant], ...
         ends.append(("resolved", finished))
     elif status == 10 and returned is not None:
         ends.append(("returned", returned))
-    refused = _date(record, "NgayTuChoi")
     if refused is not None:
         ends.append(("rejected", refused))
     return tuple(ends)

@@ -5,15 +5,17 @@ from __future__ import annotations
 import random
 from typing import Any
 
+import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kpi.calendar import WorkingCalendar
 from kpi.clock import Clock, ClockSpec
-from kpi.dossier import StateTooLarge
+from kpi.dossier import Detail, StateTooLarge
 from kpi.engine import Engine
 from kpi.figures import Figures
+from kpi.history import MAX_RUNS
 from kpi.periods import parse_period
 from kpi.snapshots import (
     MAX_HOMES,
@@ -24,10 +26,11 @@ from kpi.snapshots import (
     Progress,
     SyncBook,
     SyncState,
+    facts,
 )
 from kpi.units import Directory, load_units
 from schemas.codec import parse_instant
-from schemas.dvcqg import digest, read_dossier, read_progress
+from schemas.dvcqg import digest, mark_names, read_dossier, read_progress
 from schemas.records import DossierCompleted, DossierSubmitted, SatisfactionSurvey
 
 CAL = WorkingCalendar()
@@ -190,12 +193,16 @@ def test_the_snapshot_replaces_the_dossiers_own_events_but_not_its_vote() -> Non
     engine.apply(DossierCompleted("c", "xa-a", "HS-1", received + 1, None, "resolved"))
     engine.apply(SatisfactionSurvey("v", "xa-a", received, "satisfied", "HS-1", None))
     assert monitor.figures("xa-a").resolved == 1
+    # Never received: it creates nothing in a unit, so the unit's own events still count
+    # (docs/decisions.md, entry 57: junk MaHoSo must not grow a unit's state).
+    monitor.sync("2026-03-02T07:00:00", snapshot(1))
+    assert monitor.figures("xa-a").resolved == 1
     monitor.sync("2026-03-02T08:00:00", snapshot(2))
     f = monitor.figures("xa-a")
     assert (f.resolved, f.open_overdue, f.surveys) == (0, 1, 1)
-    monitor.sync("2026-03-02T09:00:00", snapshot(1))  # removed: its vote is held, as any
+    monitor.sync("2026-03-02T09:00:00", snapshot(1))  # handed back: a supplement wait
     f = monitor.figures("xa-a")
-    assert (f.resolved, f.open_overdue, f.surveys, engine.orphans("xa-a")) == (0, 0, 0, 0)
+    assert (f.resolved, f.open_overdue, f.paused, f.surveys) == (0, 0, 1, 1)
 
 
 def test_sync_states_are_not_figures_on_rebuild() -> None:
@@ -413,3 +420,153 @@ def test_a_placeholder_step_at_the_end_never_names_the_official() -> None:
     done = snapshot(9, NgayKetThucXuLy="20260305090000")
     monitor.sync("2026-03-05T09:00:00", done)
     assert monitor.engine.officials("xa-a") == ["An Thị Bình"]
+
+
+def state_of(monitor: Monitor, dossier_id: str = "HS-1") -> SyncState:
+    return SyncState.decode(monitor.sync_states[SyncBook.key(dossier_id, None)])
+
+
+def detail_of(monitor: Monitor, dossier_id: str = "HS-1") -> Detail:
+    (fact,) = facts(state_of(monitor, dossier_id), find)
+    return fact.snapshot.detail
+
+
+@pytest.mark.parametrize("order", [(1, 2), (2, 1)])
+def test_a_1_and_a_2_posted_within_one_second_mean_2(order: tuple[int, int]) -> None:
+    monitor = Monitor()
+    for status, at in zip(
+        order, ("2026-03-02T08:00:00.200", "2026-03-02T08:00:00.700"), strict=True
+    ):
+        monitor.sync(at, snapshot(status))
+    f = monitor.figures("xa-a")
+    assert (f.open_overdue, f.paused) == (1, 0), "received and open, not handed back"
+
+
+def test_a_wait_sent_as_a_status_pauses_and_the_first_appointment_stays_the_deadline() -> None:
+    # As .NET systems send it: no supplement list, a "5" for the wait, and the next
+    # snapshot's NgayHenTra pushed on by the length of the wait.
+    monitor = Monitor()
+    monitor.sync("2026-03-02T08:00:00", snapshot(2))  # due 4 March 17:00
+    monitor.sync("2026-03-03T09:00:00", snapshot(5))
+    monitor.sync("2026-03-05T09:00:00", snapshot(4, NgayHenTra="20260306170000"))
+    monitor.sync("2026-03-06T10:00:00", snapshot(4, NgayHenTra="20260306170000"))
+    state = state_of(monitor)
+    assert len(state.runs) == 3, "the re-sent 4 joins its run"
+    # paused 3 March 09:00 to 5 March 09:00: due 6 March 17:00 by effective time
+    done = snapshot(9, NgayHenTra="20260308170000", NgayKetThucXuLy="20260306100000")
+    monitor.sync("2026-03-06T10:00:00", done)
+    f = monitor.figures("xa-a")
+    assert (f.resolved, f.resolved_late) == (1, 0)
+    late = Monitor()  # the same dossier without its wait is late: the wait is what counts
+    for at, record in [("2026-03-02T08:00:00", snapshot(2)), ("2026-03-06T10:00:00", done)]:
+        late.sync(at, record)
+    assert late.figures("xa-a").resolved_late == 1
+
+
+def test_a_1_after_receipt_is_a_supplement_request_and_a_second_makes_it_late() -> None:
+    monitor = Monitor()
+    story = [(2, "2026-03-02T08:00:00"), (1, "2026-03-02T10:00:00"), (4, "2026-03-02T11:00:00")]
+    for status, at in story:
+        monitor.sync(at, snapshot(status))
+    assert monitor.figures("xa-a").open_overdue == 1  # one request: due 4 March, plus 1 h
+    monitor.sync("2026-03-02T12:00:00", snapshot(1))
+    monitor.sync("2026-03-02T13:00:00", snapshot(4))
+    done = snapshot(9, NgayKetThucXuLy="20260302140000")
+    monitor.sync("2026-03-02T14:00:00", done)
+    assert monitor.figures("xa-a").resolved_late == 1, "a second request makes it late"
+
+
+def test_a_financial_wait_that_never_ends_keeps_the_dossier_paused() -> None:
+    monitor = Monitor()
+    monitor.sync("2026-03-02T08:00:00", snapshot(2))
+    monitor.sync("2026-03-03T08:00:00", snapshot(6))
+    for day in range(4, 31):  # re-sent every day for a month: one run
+        monitor.sync(f"2026-03-{day:02d}T08:00:00", snapshot(6))
+    f = monitor.figures("xa-a")
+    assert (f.open_overdue, f.paused) == (0, 1)
+    assert len(state_of(monitor).runs) == 2
+
+
+def test_an_ended_status_without_a_date_reads_as_open_and_is_marked() -> None:
+    monitor = Monitor()
+    monitor.sync("2026-03-02T08:00:00", snapshot(2, MaTTHC="1.004227", KenhThucHien="2"))
+    monitor.sync("2026-03-03T08:00:00", snapshot(9, TrangThaiHoSo="9"))
+    f = monitor.figures("xa-a")
+    assert (f.resolved, f.open_overdue) == (0, 1)
+    detail = detail_of(monitor)
+    assert mark_names(detail.marks) == ["end_date_missing"]
+    assert (detail.procedure, detail.channel) == ("1.004227", "online"), "from the earlier"
+
+
+def test_a_supplement_list_replaces_the_supplement_runs_but_not_the_financial_ones() -> None:
+    monitor = Monitor()
+    monitor.sync("2026-03-02T08:00:00", snapshot(2))
+    monitor.sync("2026-03-02T09:00:00", snapshot(5))
+    monitor.sync("2026-03-02T10:00:00", snapshot(4))
+    monitor.sync("2026-03-02T11:00:00", snapshot(6))
+    entries = [{"HoSoBoSungId": "7", "NgayBoSung": "20260302090000"}]  # never answered
+    monitor.sync("2026-03-02T12:00:00", snapshot(4, DanhSachHoSoBoSung=entries))
+    (fact,) = facts(state_of(monitor), find)
+    pauses = [(p.pause_id, p.supplement, p.at, p.resumed) for p in fact.snapshot.pauses]
+    assert pauses == [
+        ("7", True, local("2026-03-02T09:00:00"), None),
+        (
+            f"financial_obligation@{local('2026-03-02T11:00:00')}",
+            False,
+            local("2026-03-02T11:00:00"),
+            local("2026-03-02T12:00:00"),
+        ),
+    ]
+
+
+def test_a_3_after_receipt_without_dates_ends_rejected_at_its_synced_at() -> None:
+    monitor = Monitor()
+    monitor.sync("2026-03-02T08:00:00", snapshot(2))
+    monitor.sync("2026-03-03T08:00:00.900", {"MaHoSo": "HS-1", "TrangThaiHoSo": "3"})
+    (fact,) = facts(state_of(monitor), find)
+    assert fact.unit_id == "xa-a", "the unit of the earlier snapshot"
+    completion = fact.snapshot.completion
+    assert completion is not None and completion.outcome == "rejected"
+    assert completion.at == local("2026-03-03T08:00:00")
+    assert fact.snapshot.submission is not None
+    assert fact.snapshot.submission.at == local("2026-03-02T08:00:00")
+
+
+def test_a_dossier_without_an_appointment_is_marked() -> None:
+    monitor = Monitor()
+    monitor.sync("2026-03-02T08:00:00", snapshot(2, NgayHenTra=None, DonViXuLy="UBND xã Lạ"))
+    detail = detail_of(monitor)
+    assert mark_names(detail.marks) == ["no_deadline", "unit_unmatched"]
+
+
+def test_ten_thousand_snapshots_of_one_dossier_cost_a_bounded_state() -> None:
+    monitor = Monitor()
+    for n in range(10_000):  # the same status re-sent: one run, whatever the count
+        monitor.sync(f"2026-03-02T08:{n // 3600 % 60:02d}:{n % 60:02d}", snapshot(4))
+    assert len(monitor.sync_states[SyncBook.key("HS-1", None)]) < 1024
+    flapping = Monitor()
+    with pytest.raises(StateTooLarge, match="change status 65 times"):
+        for n in range(10_000):  # a status that flaps: refused once past the bound
+            at = f"2026-03-02T{n // 3600:02d}:{n // 60 % 60:02d}:{n % 60:02d}"
+            flapping.sync(at, snapshot(4 + n % 2))
+    assert len(state_of(flapping).runs) == MAX_RUNS
+
+
+def test_a_state_written_before_histories_is_read_as_its_winner() -> None:
+    old = orjson.dumps(
+        [
+            local("2026-03-02T08:00:00"),
+            "ab" * 32,
+            ["HS-1", 4, "000.01.30.H34", local("2026-03-02T08:00:00"), 99 * 10**15, [], []],
+            [[local("2026-03-02T09:00:00"), "cb-lan"]],
+            ["xa-a"],
+        ]
+    )
+    state = SyncState.decode(old)
+    assert state.homes == ("xa-a",) and state.progress[0].official == "cb-lan"
+    (fact,) = facts(state, find)
+    assert fact.unit_id == "xa-a" and fact.snapshot.version > (
+        local("2026-03-02T08:00:00"),
+        "ab" * 32,
+        1,
+    )

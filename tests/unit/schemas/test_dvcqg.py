@@ -12,6 +12,7 @@ from schemas.dvcqg import (
     MAX_SYNC_BYTES,
     decode_sync,
     digest,
+    mark_names,
     read_dossier,
     read_progress,
 )
@@ -46,10 +47,11 @@ RECORD: dict[str, Any] = {
 
 def test_a_returned_dossier_with_supplements() -> None:
     record = read_dossier(RECORD)
-    assert record.received and record.unit_code == "000.01.30.H34"
+    assert record.unit_code == "000.01.30.H34"
     assert record.received_at == local("2026-03-02T08:00:00")
-    # the earliest supplement that gives NgayHenTraTruoc: BS-2's, not NgayHenTra
-    assert record.due_at == local("2026-03-05T17:00:00")
+    # the earliest supplement that gives NgayHenTraTruoc: BS-2's; NgayHenTra as given
+    assert record.due_before == local("2026-03-05T17:00:00")
+    assert record.due_at == local("2026-03-06T17:00:00")
     assert record.pauses == (
         ("BS-2", local("2026-03-03T09:00:00"), local("2026-03-04T09:00:00")),
         ("#1", local("2026-03-02T10:00:00"), None),
@@ -81,12 +83,15 @@ def test_numbers_are_read_as_json_schema_reads_them() -> None:
     assert record.ends == (("resolved", local("2026-03-04T10:00:00")),)
 
 
-def test_never_received_needs_nothing_else() -> None:
-    record = read_dossier({"MaHoSo": "X", "TrangThaiHoSo": 1, "NgayTiepNhan": "bad"})
-    assert not record.received
+def test_never_received_needs_nothing_else_but_what_it_gives_must_be_valid() -> None:
+    record = read_dossier({"MaHoSo": "X", "TrangThaiHoSo": 1})
+    assert (record.status, record.received_at, record.unit_code) == (1, None, "")
     no_end = RECORD | {"TrangThaiHoSo": "3", "NgayTra": ""}
     for refused in ({"MaHoSo": "X", "TrangThaiHoSo": "3"}, no_end):
-        assert not read_dossier(refused).received, "without an end date: never received"
+        assert read_dossier(refused).ends == (), "without an end date: no end of its own"
+    # a date is read whatever the status: a later snapshot may take it (contract §9.3)
+    with pytest.raises(InvalidEvent, match="NgayTiepNhan: 'bad' is not"):
+        read_dossier({"MaHoSo": "X", "TrangThaiHoSo": 1, "NgayTiepNhan": "bad"})
 
 
 def test_what_v1_1_refused_v1_2_reads() -> None:
@@ -94,9 +99,11 @@ def test_what_v1_1_refused_v1_2_reads() -> None:
     open_record = RECORD | {"NgayTra": ""}
     for unknown in ("", None, 0, "12", "2a", True, 2.5, "9" * 5000):
         record = read_dossier(open_record | {"TrangThaiHoSo": unknown})
-        assert record.received and record.ends == () and record.status == 0, unknown
+        assert record.received_at is not None and record.ends == () and record.status == 0
+        assert mark_names(record.marks) == ["status_unknown"], unknown
     # an ended status without its end date is a wait sent as "9": open
-    assert read_dossier(open_record | {"TrangThaiHoSo": "9"}).ends == ()
+    waiting = read_dossier(open_record | {"TrangThaiHoSo": "9"})
+    assert waiting.ends == () and mark_names(waiting.marks) == ["end_date_missing"]
     assert read_dossier(RECORD | {"TrangThaiHoSo": "10", "NgayTra": None}).ends == ()
     stopped = read_dossier(RECORD | {"TrangThaiHoSo": "8", "NgayTra": "20260304100000"})
     assert stopped.ends == (("stopped", local("2026-03-04T10:00:00")),)
@@ -104,9 +111,10 @@ def test_what_v1_1_refused_v1_2_reads() -> None:
     assert read_dossier(RECORD | {"NgayHenTra": None, "DanhSachHoSoBoSung": []}).due_at is None
     # "not received" sent for a dossier refused after its receipt
     refused = read_dossier(open_record | {"TrangThaiHoSo": "3", "NgayTuChoi": "20260303100000"})
-    assert refused.received and refused.ends == (("rejected", local("2026-03-03T10:00:00")),)
-    # a status without NgayTiepNhan: received nowhere
-    assert not read_dossier({"MaHoSo": "X", "TrangThaiHoSo": "", "DonViXuLy": "U"}).received
+    assert refused.received_at is not None
+    assert refused.ends == (("rejected", local("2026-03-03T10:00:00")),)
+    # a status without NgayTiepNhan: valid, and it gives none
+    assert read_dossier({"MaHoSo": "X", "TrangThaiHoSo": "", "DonViXuLy": "U"}).received_at is None
 
 
 @pytest.mark.parametrize(
