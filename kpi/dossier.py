@@ -353,6 +353,20 @@ def _effective_deadline(received: Instant, due: Instant, pauses: list[Pause]) ->
     return now + remaining
 
 
+def paused_time(received: Instant, pauses: Iterable[Pause], until: Instant) -> int:
+    """How long a dossier received at ``received`` stood paused before ``until``: the
+    union of its pauses, without their parts before receipt.
+
+    >>> paused_time(10, [Pause("a", "e", True, 0, 30), Pause("b", "e", False, 20, None)], 50)
+    40
+    """
+    total = 0
+    for start, stop in _union((max(p.at, received), p.resumed) for p in pauses):
+        end = until if stop is None else min(stop, until)
+        total += max(0, end - start)
+    return total
+
+
 def overdue_from(submission: Submission, pauses: Iterable[Pause]) -> Instant | None:
     """The instant after which a dossier is late (contract §3), None if never while its
     pauses stand: effective time passes ``due`` there, or a second supplement request

@@ -36,9 +36,12 @@ import orjson
 from kpi.calendar import WorkingCalendar
 from kpi.clock import Clock
 from kpi.dossier import (
+    DAY,
+    LATE,
     OVERDUE_NOW,
     PAUSED_NOW,
     DossierState,
+    Entry,
     Wait,
     checked,
     contribution,
@@ -47,6 +50,7 @@ from kpi.dossier import (
     require,
     vote_entries,
 )
+from kpi.explain import Explanation, explain
 from kpi.figures import DayCounts, Figures, UnitTotals
 from kpi.periods import Period, month_starts_between, year_of, year_of_day
 from kpi.snapshots import SYNC_PREFIX, DossierSnapshot
@@ -145,6 +149,8 @@ class Engine:
         self._boundaries: list[tuple[Instant, bytes]] = []
         self._live = 0
         """How many of the heap's entries are live: the sum of :meth:`_clocked`."""
+        self.ended_late: dict[str, dict[str, Instant]] = {}
+        """Per unit, the dossiers that ended late, and when (:meth:`late_dossiers`)."""
         # (unit, year) pairs whose figures or rankings changed since the alerts last looked.
         self.dirty: dict[str, set[int]] = {}
 
@@ -176,7 +182,9 @@ class Engine:
             return None
         encoded = new.encode()  # first: a state too large to write changes nothing
         totals = self.totals(event.unit_id)
-        totals.apply(contribution(new, self.now), 1)
+        entries = contribution(new, self.now)
+        totals.apply(entries, 1)
+        self._index_late(event.unit_id, dossier_id, entries, new)
         if raw is not None:  # a new dossier contributed nothing yet
             totals.apply(contribution(old, self.now), -1)
         # A replaced event may be earlier than any in the new state: its years change too.
@@ -212,6 +220,29 @@ class Engine:
         encoded = orjson.dumps(candidate)
         self.states_of(event.unit_id)[key] = encoded
         return key, encoded
+
+    def _index_late(
+        self, unit_id: str, dossier_id: str, entries: list[Entry], state: DossierState
+    ) -> None:
+        """Keep the unit's index of the dossiers that ended late: the list behind its count
+        is read from it, not from every dossier."""
+        index = self.ended_late.get(unit_id)
+        if any(entry[0] == DAY and entry[3] == LATE for entry in entries):
+            completion = state.parts()[1]
+            assert completion is not None  # only an end is late on a day
+            if index is None:
+                index = self.ended_late[unit_id] = {}
+            index[dossier_id] = completion.at
+        elif index is not None:
+            index.pop(dossier_id, None)
+
+    def late_dossiers(self, unit_id: str, period: Period) -> list[tuple[str, Instant]]:
+        """(dossier_id, ended_at) of the unit's dossiers that ended late in the period,
+        the latest first."""
+        start, end = period.start, period.end
+        index = self.ended_late.get(unit_id, {})
+        found = [(at, dossier) for dossier, at in index.items() if start <= at < end]
+        return [(dossier, at) for at, dossier in sorted(found, reverse=True)]
 
     def _mark(self, unit_id: str, earliest: Instant) -> None:
         """Mark the years from ``earliest`` to the clock's: a dossier contributes only to
@@ -448,6 +479,7 @@ class Engine:
         """
         self.units.clear()
         self.rankings.clear()
+        self.ended_late.clear()
         self._intervals.clear()
         self._paused.clear()
         self._boundaries.clear()
@@ -471,7 +503,9 @@ class Engine:
             unit_id, state = stored.unit_id, stored.state
             totals = self.totals(unit_id)
             if isinstance(state, DossierState):
-                totals.apply(contribution(state, self.now), 1)
+                entries = contribution(state, self.now)
+                totals.apply(entries, 1)
+                self._index_late(unit_id, str(stored.ident), entries, state)
                 self._track(stored.key, unit_id, state)
             elif isinstance(state, LooseVote):
                 totals.apply(vote_entries(*state), 1)
@@ -485,6 +519,15 @@ class Engine:
     def figures(self, unit_id: str, period: Period, official: str | None = None) -> Figures:
         totals = self.units.get(unit_id) or UnitTotals()
         return Figures.of(totals, official, period, self.now)
+
+    def explain(self, unit_id: str, dossier_id: str) -> Explanation | None:
+        """Why the unit's dossier counts as it does, at the clock (one lookup by its key);
+        None for a dossier the unit does not count."""
+        raw = self.states_of(unit_id).get(state_key(DOSSIER, unit_id, dossier_id))
+        try:
+            return None if raw is None else explain(checked(DossierState.decode(raw)), self.now)
+        except (ValueError, TypeError):  # unreadable states are skipped, as on rebuild
+            return None
 
     def officials(self, unit_id: str) -> list[str]:
         """The unit's officials with any figures at all, sorted."""

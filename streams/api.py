@@ -12,17 +12,22 @@ import asyncio
 import time
 from collections.abc import Sequence
 from typing import Any
+from urllib.parse import quote
 
 from kpi.engine import DueDossier, PausedDossier
+from kpi.explain import Explanation
 from kpi.periods import Period, date_of_day, day_of, parse_period
 from kpi.rules import RULE_NAMES, percent_ratio
 from kpi.units import lookup
 from schemas.codec import format_instant
+from schemas.dvcqg import mark_names
 from schemas.records import ProcessingTime
 from streams.access import Caller
 from streams.peers import Peers
 from streams.worker import Worker
 
+MAX_LISTED = 1000
+"""Dossiers one list answer gives at most (its ``total`` counts them all)."""
 UNITS_STREAM_SECONDS = 0.5
 """How often an open screen's units stream asks for a fresh snapshot."""
 
@@ -68,6 +73,40 @@ def _rows(dossiers: Sequence[DueDossier] | Sequence[PausedDossier]) -> list[dict
         }
         for dossier in dossiers
     ]
+
+
+def _instant(at: int | None) -> str | None:
+    return None if at is None else format_instant(at)
+
+
+def dossier_json(unit_id: str, dossier_id: str, told: Explanation) -> dict[str, Any]:
+    """A dossier's explanation as contract §8 writes it."""
+    detail = told.detail
+    return {
+        "unit_id": unit_id,
+        "dossier_id": dossier_id,
+        "source": told.source,
+        "state": told.state,
+        "late": told.late,
+        "received_at": format_instant(told.received_at),
+        "due_at": _instant(told.due_at),
+        "effective_due_at": _instant(told.effective_due_at),
+        "ended_at": _instant(told.ended_at),
+        "official_id": told.official_id,
+        "procedure_code": detail.procedure or None,
+        "field_code": detail.field or None,
+        "channel": detail.channel or None,
+        "pauses": [
+            {
+                "reason": "supplement" if pause.supplement else "financial_obligation",
+                "paused_at": format_instant(pause.at),
+                "resumed_at": _instant(pause.resumed),
+            }
+            for pause in told.pauses
+        ],
+        "supplement_requests": told.supplement_requests,
+        "quality": mark_names(detail.marks),
+    }
 
 
 class Api:
@@ -142,6 +181,24 @@ class Api:
             "dossiers": _rows(engine.due_within(until).get(unit_id, [])),
             "overdue": _rows(engine.due_within(engine.now - 1, since=0).get(unit_id, [])),
             "paused": _rows(engine.paused_dossiers(unit_id)),
+        }
+
+    def late(self, unit_id: str, period: Period, limit: int) -> dict[str, Any]:
+        """The unit's dossiers that ended late in the period, the latest first, at most
+        ``limit`` of them (``total`` counts all), from its index of late ends."""
+        self.require_unit(unit_id)
+        engine = self.worker.engine
+        engine.advance()
+        found = engine.late_dossiers(unit_id, period)
+        return {
+            "unit_id": unit_id,
+            "period": period.name,
+            "as_of": format_instant(engine.now),
+            "total": len(found),
+            "dossiers": [
+                {"dossier_id": dossier_id, "ended_at": format_instant(at)}
+                for dossier_id, at in found[:limit]
+            ],
         }
 
     def daily(self, unit_id: str, days: int) -> dict[str, Any]:
@@ -222,6 +279,26 @@ class Api:
         rows += await self.peers.gather("/api/alerts", query, "alerts", caller.token)
         rows.sort(key=lambda alert: alert["alert_id"])
         return {"alerts": rows}
+
+    async def dossiers(
+        self, dossier_id: str, query: dict[str, str], caller: Caller
+    ) -> dict[str, Any]:
+        """What /api/dossiers/{dossier_id} answers: every unit's dossier of that id among
+        the units the caller may see, each found by its key (no dossier is scanned)."""
+        grant = caller.grant
+        if not grant.admin and not grant.units:
+            raise Forbidden("explaining a dossier needs a unit's token or an admin token")
+        engine = self.worker.engine
+        engine.advance()
+        rows = []
+        for unit_id in self.worker.owned_units():
+            told = engine.explain(unit_id, dossier_id) if grant.sees_unit(unit_id) else None
+            if told is not None:
+                rows.append(dossier_json(unit_id, dossier_id, told))
+        path = f"/api/dossiers/{quote(dossier_id, safe='')}"
+        rows += await self.peers.gather(path, query, "dossiers", caller.token)
+        rows.sort(key=lambda row: row["unit_id"])
+        return {"as_of": format_instant(engine.now), "dossiers": rows}
 
     def info(self, caller: Caller) -> dict[str, Any]:
         """What screens need to know of this deployment (demo data, clock, rules, lines)

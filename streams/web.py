@@ -27,7 +27,15 @@ from schemas.codec import InvalidEvent, encode
 from schemas.dvcqg import MAX_SYNC_BYTES, OtherService, Stamped, TooLarge, stamp
 from streams.access import Caller, Grant, Tokens, token_of
 from streams.alert_feed import AlertHub, StreamEnded, TooManyStreams, parse_position
-from streams.api import UNITS_STREAM_SECONDS, Api, BadRequest, Forbidden, NotFound, whole_number
+from streams.api import (
+    MAX_LISTED,
+    UNITS_STREAM_SECONDS,
+    Api,
+    BadRequest,
+    Forbidden,
+    NotFound,
+    whole_number,
+)
 from streams.instruments import INGEST_THROTTLED, REGISTRY
 from streams.kafka import record_size
 from streams.peers import LOCAL, PeerError, Peers
@@ -157,10 +165,28 @@ def install_views(worker: Worker, api: Api, peers: Peers, tokens: Tokens, hub: A
 
         return await respond(web, request, answer, unit_id=unit_id)
 
+    @app.page("/api/dossiers/{dossier_id}")
+    async def dossier(web: Any, request: Any, dossier_id: str) -> Any:
+        async def answer(query: dict[str, str], caller: Caller) -> Any:
+            return await api.dossiers(dossier_id, query, caller)
+
+        return await respond(web, request, answer)
+
     @app.page("/api/units/{unit_id}/due-soon")
     async def due_soon(web: Any, request: Any, unit_id: str) -> Any:
         async def answer(query: dict[str, str], caller: Caller) -> Any:
             return api.due_soon(unit_id, whole_number(query, "days", 3, 60))
+
+        def need(grant: Grant) -> bool:
+            return grant.sees_unit(unit_id)
+
+        return await respond(web, request, answer, need, unit_id)
+
+    @app.page("/api/units/{unit_id}/late")
+    async def late(web: Any, request: Any, unit_id: str) -> Any:
+        async def answer(query: dict[str, str], caller: Caller) -> Any:
+            period, _ = api.period(query.get("period"))
+            return api.late(unit_id, period, whole_number(query, "limit", 100, MAX_LISTED))
 
         def need(grant: Grant) -> bool:
             return grant.sees_unit(unit_id)

@@ -25,6 +25,20 @@ const TEXT = {
     token_submit: "Mở", token_wrong: "Mã truy cập không đúng hoặc đã bị thu hồi.",
     access: "Quyền", access_admin: "quản trị", access_public: "công khai", access_unit: "đơn vị",
     officials_hidden: "Mã truy cập này chỉ xem số liệu cấp đơn vị; số liệu từng công chức cần mã của đơn vị.",
+    col_ended_late: "Giải quyết trễ hạn", late_list: "Hồ sơ giải quyết trễ hạn trong kỳ", ended: "kết thúc",
+    more: "và {n} hồ sơ khác", explain: "Giải trình hồ sơ", close: "Đóng", not_found: "Không tìm thấy hồ sơ này.",
+    x_unit: "Đơn vị", x_source: "Nguồn", x_state: "Tình trạng", x_late: "Trễ hạn", x_received: "Tiếp nhận",
+    x_due: "Hạn giải quyết", x_effective_due: "Hạn sau khi trừ thời gian tạm dừng", x_ended: "Kết thúc",
+    x_official: "Công chức", x_procedure: "Thủ tục", x_field: "Lĩnh vực", x_channel: "Kênh",
+    x_pauses: "Tạm dừng", x_requests: "Số lần yêu cầu bổ sung", x_quality: "Chất lượng dữ liệu",
+    yes: "Có", no: "Không", no_deadline: "Không có hạn", still: "chưa tiếp tục",
+    source_events: "sự kiện", source_sync: "đồng bộ Cổng DVC quốc gia",
+    s_open_overdue: "Đang quá hạn", s_paused: "Đang tạm dừng", s_open: "Đang giải quyết",
+    s_resolved: "Đã giải quyết", s_returned: "Đã trả kết quả", s_rejected: "Từ chối",
+    s_stopped: "Dừng xử lý", s_withdrawn: "Công dân rút hồ sơ",
+    r_supplement: "chờ bổ sung hồ sơ", r_financial_obligation: "chờ thực hiện nghĩa vụ tài chính",
+    q_status_unknown: "trạng thái không xác định", q_end_date_missing: "thiếu ngày kết thúc",
+    q_no_deadline: "không có ngày hẹn trả", q_unit_unmatched: "đơn vị chưa khớp danh mục",
   },
   en: {
     title: "Administrative reform monitoring — Conclusion 91", period: "Period", period_year: "This year",
@@ -48,6 +62,20 @@ const TEXT = {
     token_label: "Access token", token_submit: "Open", token_wrong: "The access token is wrong or was revoked.",
     access: "Access", access_admin: "administrator", access_public: "public", access_unit: "unit",
     officials_hidden: "This token shows unit figures only; officials' figures need the unit's token.",
+    col_ended_late: "Ended late", late_list: "Dossiers that ended late in the period", ended: "ended",
+    more: "and {n} more", explain: "Why this dossier counts as it does", close: "Close", not_found: "No such dossier.",
+    x_unit: "Unit", x_source: "Source", x_state: "State", x_late: "Late", x_received: "Received",
+    x_due: "Deadline", x_effective_due: "Deadline plus time paused", x_ended: "Ended",
+    x_official: "Official", x_procedure: "Procedure", x_field: "Field", x_channel: "Channel",
+    x_pauses: "Pauses", x_requests: "Supplement requests", x_quality: "Data quality",
+    yes: "Yes", no: "No", no_deadline: "No deadline", still: "not resumed",
+    source_events: "events", source_sync: "national portal sync",
+    s_open_overdue: "Open, overdue", s_paused: "Paused", s_open: "Open",
+    s_resolved: "Resolved", s_returned: "Result returned", s_rejected: "Rejected",
+    s_stopped: "Stopped", s_withdrawn: "Withdrawn by the citizen",
+    r_supplement: "waiting for papers", r_financial_obligation: "waiting for a financial obligation",
+    q_status_unknown: "unknown status", q_end_date_missing: "end date missing",
+    q_no_deadline: "no appointment", q_unit_unmatched: "unit not in the registry",
   },
 };
 const ICON = { over: "✗", risk: "!", ok: "✓", none: "–" };
@@ -242,11 +270,12 @@ async function loadUnit() {
   const query = period ? `?period=${encodeURIComponent(period)}` : "";
   const id = encodeURIComponent(unitId);
   const seesUnit = info.access.admin || info.access.units.includes(unitId);
-  const [unit, due, alerts, daily] = (await Promise.all([
+  const [unit, due, alerts, daily, late] = (await Promise.all([
     getJSON(`/api/units/${id}${query}`),
     seesUnit ? getJSON(`/api/units/${id}/due-soon?days=3`) : { body: { overdue: [], dossiers: [], paused: [] } },
     getJSON(`/api/alerts?state=all&unit_id=${id}`),
     getJSON(`/api/units/${id}/daily?days=30`),
+    seesUnit ? getJSON(`/api/units/${id}/late${query}`) : { body: { total: 0, dossiers: [] } },
   ])).map((answer) => answer.body);
   if (unit.error) { $("#unit-name").textContent = unit.error; return; }
   $("#unit-name").textContent = unit.name;
@@ -257,7 +286,9 @@ async function loadUnit() {
   $("#totals").innerHTML = totalsHTML([
     [t("col_state"), badge(state(unit))], [t("col_late"), percent(unit.late_rate)],
     [t("col_late_resolved"), percent(unit.late_rate_resolved)],
-    [t("col_overdue"), number(unit.open_overdue)], [t("col_resolved"), number(unit.resolved)],
+    [t("col_overdue"), opens("#overdue-title", unit.open_overdue, seesUnit)],
+    [t("col_ended_late"), opens("#late-title", unit.resolved_late, seesUnit)],
+    [t("col_resolved"), number(unit.resolved)],
     [t("col_satisfaction"), percent(unit.satisfaction_index)],
     [t("col_paused"), number(unit.paused ?? 0)], [t("col_rescheduled"), number(unit.rescheduled ?? 0)],
     [t("col_apologised"), number(unit.apologised ?? 0)],
@@ -271,15 +302,15 @@ async function loadUnit() {
       <td class="num">${number(row.paused ?? 0)}</td><td class="num">${number(row.rescheduled ?? 0)}</td>
       <td class="num">${number(row.apologised ?? 0)}</td></tr>`;
   }).join("");
-  const dossierList = (dossiers) => dossiers.length ? dossiers.map((d) =>
-    `<li>${escape(d.dossier_id)} — ${t("due")} ${localTime(d.due_at)}${d.official_id ? ` · ${escape(d.official_id)}` : ""}</li>`).join("")
+  const dossierList = (dossiers, word = "due", at = "due_at") => dossiers.length ? dossiers.map((d) =>
+    `<li>${dossierButton(d.dossier_id)} — ${t(word)} ${localTime(d[at])}${d.official_id ? ` · ${escape(d.official_id)}` : ""}</li>`).join("")
     : `<li>${t("none")}</li>`;
   $("#overdue").innerHTML = dossierList(due.overdue);
   $("#due-soon").innerHTML = dossierList(due.dossiers);
-  const paused = due.paused ?? [];  // a worker before contract v1.1 lists none
-  $("#paused").innerHTML = paused.length ? paused.map((d) =>
-    `<li>${escape(d.dossier_id)} — ${t("paused_since")} ${localTime(d.paused_at)}${d.official_id ? ` · ${escape(d.official_id)}` : ""}</li>`).join("")
-    : `<li>${t("none")}</li>`;
+  $("#paused").innerHTML = dossierList(due.paused ?? [], "paused_since", "paused_at");
+  const hidden = late.total - late.dossiers.length;
+  $("#late").innerHTML = dossierList(late.dossiers, "ended", "ended_at")
+    + (hidden > 0 ? `<li>${t("more").replace("{n}", number(hidden))}</li>` : "");
   $("#alerts").innerHTML = alerts.alerts.length ? alerts.alerts.map((a) =>
     `<li>${alertBadge(a.state)}
       ${escape(info.rules[lang][a.rule] ?? a.rule)}${a.official_id ? ` (${escape(a.official_id)})` : ""} · ${escape(a.period)} ·
@@ -287,6 +318,46 @@ async function loadUnit() {
     : `<li>${t("none")}</li>`;
   drawChart(daily.days);
 }
+
+// A count that opens the list of its dossiers (for a token that may see them).
+function opens(target, count, seesUnit) {
+  return seesUnit ? `<a href="${target}">${number(count)}</a>` : number(count);
+}
+
+function dossierButton(id) {
+  return `<button type="button" class="dossier" data-dossier="${escape(id)}">${escape(id)}</button>`;
+}
+
+// Contract §8's explanation of one dossier, in a dialog.
+async function explainDossier(id) {
+  const answer = (await getJSON(`/api/dossiers/${encodeURIComponent(id)}`)).body;
+  const unitId = params.get("unit_id");
+  const rows = (answer.dossiers ?? []).filter((d) => !unitId || d.unit_id === unitId);
+  const when = (text) => text ? localTime(text) : "—";
+  const body = rows.length ? rows.map((d) => `<dl class="explain">${[
+    [t("x_unit"), escape(d.unit_id)],
+    [t("x_source"), t(`source_${d.source}`)],
+    [t("x_state"), t(`s_${d.state}`)],
+    [t("x_late"), d.late === null ? t("no_deadline") : t(d.late ? "yes" : "no")],
+    [t("x_received"), when(d.received_at)], [t("x_due"), when(d.due_at)],
+    [t("x_effective_due"), when(d.effective_due_at)], [t("x_ended"), when(d.ended_at)],
+    [t("x_official"), escape(d.official_id ?? "—")], [t("x_procedure"), escape(d.procedure_code ?? "—")],
+    [t("x_field"), escape(d.field_code ?? "—")], [t("x_channel"), escape(d.channel ?? "—")],
+    [t("x_pauses"), d.pauses.length ? d.pauses.map((p) =>
+      `${t(`r_${p.reason}`)}: ${when(p.paused_at)} → ${p.resumed_at ? when(p.resumed_at) : t("still")}`).join("<br>") : t("none")],
+    [t("x_requests"), number(d.supplement_requests)],
+    [t("x_quality"), d.quality.length ? d.quality.map((q) => t(`q_${q}`)).join(", ") : "—"],
+  ].map(([k, v]) => `<dt>${k}</dt><dd>${v}</dd>`).join("")}</dl>`).join("") : `<p>${escape(answer.error ?? t("not_found"))}</p>`;
+  const dialog = $("#explain");
+  dialog.innerHTML = `<h2 id="explain-title">${t("explain")}: ${escape(id)}</h2>${body}
+    <form method="dialog"><button type="submit">${t("close")}</button></form>`;
+  dialog.showModal();
+}
+
+document.addEventListener("click", (event) => {
+  const button = event.target.closest?.("button.dossier");
+  if (button) explainDossier(button.dataset.dossier);
+});
 
 function drawChart(days) {
   const width = 720, height = 180, pad = 24, bar = (width - pad) / days.length;

@@ -175,6 +175,27 @@ def test_unit_page(cluster: Cluster, browser: Any) -> None:
     totals = page.locator("#totals").inner_text()
     assert "Tỷ lệ trễ hạn (hồ sơ đã giải quyết)\n10,0 %" in totals, totals
     assert "Đang tạm dừng\n1" in totals, totals
+    # The late count opens its dossiers, and each dossier its explanation (contract §8).
+    page.click("#totals a[href='#late-title']")
+    late = page.locator("#late li")
+    assert late.count() == 4 and "SCR-0 — kết thúc 2026-03-05 09:00:00" in late.all_inner_texts()
+    page.click("#late button[data-dossier='SCR-0']")
+    page.wait_for_function("document.querySelector('#explain').innerText.includes('SCR-0')")
+    explained = page.locator("#explain").inner_text()
+    for shown in (
+        "Tình trạng\nĐã giải quyết",
+        "Trễ hạn\nCó",
+        "Hạn giải quyết\n2026-03-04 00:00:00",
+    ):
+        assert shown in explained, explained
+    page.click("#explain button[type='submit']")
+    page.click("#paused button[data-dossier='SCR-P1']")
+    page.wait_for_function("document.querySelector('#explain').innerText.includes('SCR-P1')")
+    explained = page.locator("#explain").inner_text()
+    assert "Tình trạng\nĐang tạm dừng" in explained, explained
+    assert "chờ bổ sung hồ sơ: 2026-03-17 09:00:00 → chưa tiếp tục" in explained, explained
+    page.screenshot(path=str(ARTIFACTS / "screen-dossier.png"))
+    page.click("#explain button[type='submit']")
     # 10 % late on 40 dossiers: the unit's and its official's alerts fire.
     assert wait_until(lambda: len(worker.get(f"/api/alerts?unit_id={UNIT}")[1]["alerts"]) == 2)
     page.reload()

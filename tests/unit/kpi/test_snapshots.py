@@ -570,3 +570,22 @@ def test_a_state_written_before_histories_is_read_as_its_winner() -> None:
         "ab" * 32,
         1,
     )
+
+
+def test_a_sync_dossier_explains_its_waits_marks_and_first_appointment() -> None:
+    monitor = Monitor()
+    monitor.sync("2026-03-02T08:00:00", snapshot(2, MaTTHC="1.004227", MaLinhVuc="G09-TP05"))
+    monitor.sync("2026-03-03T09:00:00", snapshot(1))  # handed back for papers
+    monitor.sync("2026-03-05T09:00:00", snapshot(4, NgayHenTra="20260306170000"))
+    monitor.sync("2026-03-06T09:00:00", snapshot(6))  # the fee, never paid yet
+    told = monitor.engine.explain("xa-a", "HS-1")
+    assert told is not None
+    assert (told.source, told.state, told.late) == ("sync", "paused", False)
+    assert told.due_at == local("2026-03-04T17:00:00"), "the first appointment"
+    assert [(p.supplement, p.at, p.resumed) for p in told.pauses] == [
+        (True, local("2026-03-03T09:00:00"), local("2026-03-05T09:00:00")),
+        (False, local("2026-03-06T09:00:00"), None),
+    ]
+    assert told.supplement_requests == 1
+    assert (told.detail.procedure, told.detail.field) == ("1.004227", "G09-TP05")
+    assert monitor.engine.explain("xa-b", "HS-1") is None

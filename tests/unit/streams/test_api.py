@@ -6,12 +6,15 @@ import asyncio
 from types import SimpleNamespace
 from typing import Any, cast
 
+import pytest
+
 from kpi.calendar import WorkingCalendar
 from kpi.clock import Clock, ClockSpec
 from kpi.engine import Engine
 from schemas.codec import parse_instant
 from schemas.records import DossierCompleted, DossierPause, DossierRescheduled, DossierSubmitted
-from streams.api import UNITS_STREAM_SECONDS, Api
+from streams.access import Grant
+from streams.api import UNITS_STREAM_SECONDS, Api, Forbidden
 from streams.settings import Settings
 
 CALLER: Any = None  # who asks does not change the units snapshot
@@ -193,3 +196,70 @@ def test_a_dossier_paused_after_its_deadline_is_overdue_and_paused() -> None:
     assert [row["dossier_id"] for row in due["paused"]] == ["late-pause", "paused"]  # longest first
     unit = api.unit("u", api.period("2026")[0])
     assert (unit["open_overdue"], unit["paused"]) == (2, 2)
+
+
+def caller_with(*scopes: str) -> Any:
+    return SimpleNamespace(token="t", grant=Grant("t", frozenset(scopes)))
+
+
+def explained(api: Api, dossier_id: str, *scopes: str) -> list[dict[str, Any]]:
+    answer = asyncio.run(api.dossiers(dossier_id, {}, caller_with(*scopes)))
+    return cast(list[dict[str, Any]], answer["dossiers"])
+
+
+def test_a_dossier_explains_why_it_is_late_or_not() -> None:
+    api = scenario_api()
+    (paused,) = explained(api, "paused", "unit:u")
+    assert paused == {
+        "unit_id": "u",
+        "dossier_id": "paused",
+        "source": "events",
+        "state": "paused",
+        "late": False,
+        "received_at": "2026-03-16T08:00:00+07:00",
+        "due_at": "2026-03-19T00:00:00+07:00",
+        # paused from 17 March 09:00 to now (20 March 12:00): 3 days and 3 hours
+        "effective_due_at": "2026-03-22T03:00:00+07:00",
+        "ended_at": None,
+        "official_id": "cb-2",
+        "procedure_code": None,
+        "field_code": None,
+        "channel": None,
+        "pauses": [
+            {"reason": "supplement", "paused_at": "2026-03-17T09:00:00+07:00", "resumed_at": None}
+        ],
+        "supplement_requests": 1,
+        "quality": [],
+    }
+    (overdue,) = explained(api, "overdue", "admin")
+    assert (overdue["state"], overdue["late"]) == ("open_overdue", True)
+    (late,) = explained(api, "late", "admin")
+    assert (late["state"], late["late"], late["ended_at"]) == (
+        "resolved",
+        True,
+        "2026-03-05T09:00:00+07:00",
+    )
+    assert explained(api, "no-such-dossier", "admin") == []
+
+
+def test_only_a_units_token_or_admin_sees_its_dossiers() -> None:
+    api = scenario_api()
+    assert explained(api, "paused", "unit:other") == []
+    with pytest.raises(Forbidden):
+        explained(api, "paused", "public")
+
+
+def test_the_late_count_opens_the_dossiers_behind_it() -> None:
+    api = scenario_api()
+    late = api.late("u", api.period("2026")[0], 100)
+    assert (late["total"], late["dossiers"]) == (
+        1,
+        [{"dossier_id": "late", "ended_at": "2026-03-05T09:00:00+07:00"}],
+    )
+    assert api.late("u", api.period("2026-02")[0], 100)["total"] == 0
+    # A pause that comes later shows it waited two days for the citizen: on time after all.
+    waited = (t("2026-03-02T09:00:00+07:00"), t("2026-03-04T09:00:00+07:00"))
+    api.worker.engine.apply(
+        DossierPause("p", "u", "late", "1", "financial_obligation", *waited, None)
+    )
+    assert api.late("u", api.period("2026")[0], 100)["total"] == 0
