@@ -34,7 +34,15 @@ import orjson
 from kpi.dossier import StateTooLarge
 from kpi.snapshots import DossierSnapshot, Grant, NotGranted, grant_text
 from schemas.codec import InvalidEvent, decode, encode, format_instant
-from schemas.dvcqg import DossierRecord, ProgressRecord, decode_sync, digest, read_record, where
+from schemas.dvcqg import (
+    MAX_UNIT_CHARS,
+    DossierRecord,
+    ProgressRecord,
+    decode_sync,
+    digest,
+    read_record,
+    where,
+)
 from schemas.records import Event, EventKind, Instant
 from streams import instruments
 from streams.outbox import Batch, Source
@@ -99,8 +107,9 @@ class Forward(NamedTuple):
 
 class Split(NamedTuple):
     forward: list[Forward]
-    invalid: list[tuple[str, bytes]]
-    """(reason, the record as JSON) of each invalid record."""
+    invalid: list[tuple[str, bytes, str]]
+    """(reason, the record as JSON, the unit it names: ``DonViXuLy`` if it is text, else
+    the message's ``madonvi``) of each invalid record."""
 
 
 class ApplySync(NamedTuple):
@@ -126,6 +135,13 @@ def _encoded(record: Any) -> bytes:
         return encode(record)
     except (TypeError, ValueError):
         return b""
+
+
+def _named(record: Any, madonvi: str) -> str:
+    """The unit an invalid record names, as far as it can be read (cut to a unit's
+    length: it may be the very thing that is wrong)."""
+    name = record.get("DonViXuLy") if isinstance(record, dict) else None
+    return (name if isinstance(name, str) and name else madonvi)[:MAX_UNIT_CHARS]
 
 
 def _header(headers: Any, name: str) -> bytes | None:
@@ -225,7 +241,7 @@ class Intake:
         if grant is not None:
             headers.append(grant_header(grant))
         forward: list[Forward] = []
-        invalid: list[tuple[str, bytes]] = []
+        invalid: list[tuple[str, bytes, str]] = []
         synced_at = format_instant(sync.synced_at)
         alone = len(sync.records) == 1
         for position, record in enumerate(sync.records):
@@ -240,10 +256,11 @@ class Intake:
                     single["madonvi"] = sync.madonvi
                 forward.append(Forward(key, partition, encode(single), headers))
             except InvalidEvent as error:
-                invalid.append((f"{where(position, record)}: {error.reason}", _encoded(record)))
+                reason = f"{where(position, record)}: {error.reason}"
+                invalid.append((reason, _encoded(record), _named(record, sync.madonvi)))
             except (TypeError, ValueError, RecursionError) as error:  # nested too deep
                 reason = f"{where(position, record)}: cannot be encoded: {error}"
-                invalid.append((reason, _encoded(record)))
+                invalid.append((reason, _encoded(record), _named(record, sync.madonvi)))
         return Split(forward, invalid)
 
     def decide_fact(self, message: MessageLike) -> Decision:
@@ -341,6 +358,13 @@ class Actions:
             await self.set_aside(batch, message, error)
             return
         self.processed[message.topic].inc()
+        if isinstance(record, DossierRecord):
+            named = record.unit_code or record.madonvi
+            if (
+                named
+                and worker.sync.unit_of(record.unit_code or None, record.madonvi or None) is None
+            ):
+                worker.quality.unmatched.add(named)
         for why in applied.dropped:
             instruments.SYNC_WAITING_DROPPED.labels(why=why).inc()
         for key, value in applied.changes:
@@ -355,7 +379,9 @@ class Actions:
         for key, partition, value, headers in split.forward:
             self.rekeyed[message.topic].inc()
             await self.send(batch, message, topic, key, value, partition, headers)
-        for reason, record in split.invalid:
+        quality, unit_of = self.worker.quality, self.worker.sync.unit_of
+        for reason, record, named in split.invalid:
+            quality.invalid.add(unit_of(named or None, None) or named)
             await self.dead_letter(batch, message, reason, record)
 
     async def rekey(self, batch: Batch, message: MessageLike, to: Rekey) -> None:

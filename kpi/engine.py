@@ -54,6 +54,7 @@ from kpi.explain import Explanation, explain
 from kpi.figures import DayCounts, Figures, UnitTotals
 from kpi.periods import Period, month_starts_between, year_of, year_of_day
 from kpi.snapshots import SYNC_PREFIX, DossierSnapshot
+from schemas.dvcqg import MARKS
 from schemas.records import (
     DossierCompleted,
     DossierEvent,
@@ -149,6 +150,8 @@ class Engine:
         self._boundaries: list[tuple[Instant, bytes]] = []
         self._live = 0
         """How many of the heap's entries are live: the sum of :meth:`_clocked`."""
+        self.marked: dict[str, dict[int, int]] = {}
+        """Per unit, the dossiers it counts with each quality mark (:meth:`quality`)."""
         self.ended_late: dict[str, dict[str, Instant]] = {}
         """Per unit, the dossiers that ended late, and when (:meth:`late_dossiers`)."""
         # (unit, year) pairs whose figures or rankings changed since the alerts last looked.
@@ -185,6 +188,7 @@ class Engine:
         entries = contribution(new, self.now)
         totals.apply(entries, 1)
         self._index_late(event.unit_id, dossier_id, entries, new)
+        self._count_marks(event.unit_id, None if raw is None else old, new)
         if raw is not None:  # a new dossier contributed nothing yet
             totals.apply(contribution(old, self.now), -1)
         # A replaced event may be earlier than any in the new state: its years change too.
@@ -235,6 +239,22 @@ class Engine:
             index[dossier_id] = completion.at
         elif index is not None:
             index.pop(dossier_id, None)
+
+    def _count_marks(self, unit_id: str, old: DossierState | None, new: DossierState) -> None:
+        """Keep the unit's counts of dossiers with each quality mark (contract §9.7)."""
+        before, after = _marks(old), _marks(new)
+        if before == after:
+            return
+        counts = self.marked.setdefault(unit_id, {})
+        for bit in MARKS.values():
+            change = bool(after & bit) - bool(before & bit)
+            if change:
+                counts[bit] = counts.get(bit, 0) + change
+
+    def quality(self, unit_id: str) -> dict[str, int]:
+        """The unit's dossiers with each quality mark, by the mark's name."""
+        counts = self.marked.get(unit_id, {})
+        return {name: counts.get(bit, 0) for name, bit in MARKS.items()}
 
     def late_dossiers(self, unit_id: str, period: Period) -> list[tuple[str, Instant]]:
         """(dossier_id, ended_at) of the unit's dossiers that ended late in the period,
@@ -480,6 +500,7 @@ class Engine:
         self.units.clear()
         self.rankings.clear()
         self.ended_late.clear()
+        self.marked.clear()
         self._intervals.clear()
         self._paused.clear()
         self._boundaries.clear()
@@ -506,6 +527,7 @@ class Engine:
                 entries = contribution(state, self.now)
                 totals.apply(entries, 1)
                 self._index_late(unit_id, str(stored.ident), entries, state)
+                self._count_marks(unit_id, None, state)
                 self._track(stored.key, unit_id, state)
             elif isinstance(state, LooseVote):
                 totals.apply(vote_entries(*state), 1)
@@ -543,6 +565,14 @@ class Engine:
         """The unit's counts per local day in ``[first_day, end_day)``, oldest first."""
         totals = self.units.get(unit_id) or UnitTotals()
         return [totals.day(None, day) for day in range(first_day, end_day)]
+
+
+def _marks(state: DossierState | None) -> int:
+    """The quality marks of a dossier its unit counts (a sync dossier's)."""
+    snapshot = None if state is None else state.snapshot
+    if snapshot is None or not snapshot.here or snapshot.submission is None:
+        return 0
+    return snapshot.detail.marks
 
 
 class LooseVote(NamedTuple):

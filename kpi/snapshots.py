@@ -469,6 +469,9 @@ class Applied(NamedTuple):
     changes: list[tuple[bytes, bytes | None]]
     facts: list[DossierSnapshot]
     dropped: list[str]
+    unmatched: str = ""
+    """The ``DonViXuLy`` (else ``madonvi``) of a dossier record that names no registry
+    unit: an alias an operator may add."""
 
 
 DAY = 86_400_000_000
@@ -558,6 +561,7 @@ class SyncBook:
         """Apply a record sent by a sender that may write the units of ``grant``;
         :class:`NotGranted` for a dossier record of any other unit."""
         key = self.key(record.dossier_id, grant)
+        unmatched = ""
         raw = states.get(key)
         old = None if raw is None else SyncState.decode(raw)
         if isinstance(record, ProgressRecord):
@@ -574,7 +578,14 @@ class SyncBook:
                 )
             new = merge_record(old, record, synced_at, digest)
             new = new._replace(since=synced_at if new.since is None else new.since)
+            if unit_id is not None and self.unit_of(record.unit_code, record.madonvi) is None:
+                unmatched = unit_id  # its name as given: an alias to add
         found = facts(new, self.unit_of)
+        if found and found[-1].snapshot.here and new.homes[-1:] not in ((), (found[-1].unit_id,)):
+            # A move (a later record, or a registry that now knows the name): the unit it
+            # leaves must take its "elsewhere", so the facts are a revision on.
+            new = new._replace(revision=new.revision + 1)
+            found = facts(new, self.unit_of)
         if found and found[-1].snapshot.here:
             # A dossier in a unit waits no more: its state keeps no waiting time.
             new = with_home(new, found[-1].unit_id)._replace(since=None)
@@ -587,7 +598,7 @@ class SyncBook:
             states[key] = encoded
             changes.append((key, encoded))
         dropped = self._wait(partition, states, key, new, synced_at, changes)
-        return Applied(changes, found, dropped)
+        return Applied(changes, found, dropped, unmatched)
 
     def _wait(
         self,

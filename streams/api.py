@@ -17,13 +17,14 @@ from urllib.parse import quote
 from kpi.engine import DueDossier, PausedDossier
 from kpi.explain import Explanation
 from kpi.periods import Period, date_of_day, day_of, parse_period
+from kpi.quality import Tally
 from kpi.rules import RULE_NAMES, percent_ratio
 from kpi.units import lookup
 from schemas.codec import format_instant
 from schemas.dvcqg import mark_names
 from schemas.records import ProcessingTime
-from streams.access import Caller
-from streams.peers import Peers
+from streams.access import Caller, Grant
+from streams.peers import LOCAL, Peers
 from streams.worker import Worker
 
 MAX_LISTED = 1000
@@ -107,6 +108,49 @@ def dossier_json(unit_id: str, dossier_id: str, told: Explanation) -> dict[str, 
         "supplement_requests": told.supplement_requests,
         "quality": mark_names(detail.marks),
     }
+
+
+def merge_quality(parts: list[dict[str, Any]], grant: Grant) -> dict[str, Any]:
+    """Every worker's :meth:`Api._quality_part` as one answer: invalid records of a unit
+    may be read by any worker, so counts add up.
+
+    >>> one = {"marks": {"a": {"no_deadline": 2}}, "invalid": {"a": 1, "b": 3}}
+    >>> other = {"marks": {}, "invalid": {"a": 1}}
+    >>> units = merge_quality([one, other], Grant("t", frozenset({"unit:a"})))["units"]
+    >>> [(row["unit_id"], row["invalid_records"]) for row in units]
+    [('a', 2), ('b', 3)]
+    """
+    marked: dict[str, dict[str, int]] = {}
+    invalid: Tally = Tally(cap=10**9)
+    unmatched: Tally = Tally(cap=10**9)
+    for part in parts:
+        marked.update(part["marks"])
+        for unit_id, count in part["invalid"].items():
+            invalid.add(unit_id, count)
+        for name, count in part.get("unmatched", ()):
+            unmatched.add(name, count)
+    units = sorted({*marked, *invalid.counts})
+    answer: dict[str, Any] = {
+        "units": [
+            {
+                "unit_id": unit_id,
+                "dossiers_marked": marked.get(unit_id, {}),
+                "invalid_records": invalid.counts.get(unit_id, 0),
+            }
+            for unit_id in units
+        ]
+    }
+    if grant.admin:
+        top = unmatched.top(MAX_LISTED)
+        answer |= {
+            "invalid_records_unattributed": sum(p["invalid_other"] for p in parts),
+            "progress_waiting": sum(p["waiting"] for p in parts),
+            "unmatched": [{"name": name, "records": count} for name, count in top],
+            "unmatched_other_records": sum(p["unmatched_other"] for p in parts)
+            + unmatched.total
+            - sum(count for _, count in top),
+        }
+    return answer
 
 
 class Api:
@@ -299,6 +343,40 @@ class Api:
         rows += await self.peers.gather(path, query, "dossiers", caller.token)
         rows.sort(key=lambda row: row["unit_id"])
         return {"as_of": format_instant(engine.now), "dossiers": rows}
+
+    async def sync_quality(self, query: dict[str, str], caller: Caller) -> dict[str, Any]:
+        """What /api/sync/quality answers (contract §9.7): per unit the caller may see, its
+        dossiers with each quality mark and its invalid sync records; for an admin, also
+        the progress records still waiting and the unmatched ``DonViXuLy`` names."""
+        grant = caller.grant
+        if not grant.admin and not grant.units:
+            raise Forbidden("sync quality needs a unit's token or an admin token")
+        parts = [self._quality_part(caller)]
+        parts += await self.peers.gather("/api/sync/quality", query, "parts", caller.token)
+        if LOCAL in query:  # a peer's share, merged by the worker asked
+            return {"parts": parts}
+        return {"as_of": format_instant(self.worker.engine.now), **merge_quality(parts, grant)}
+
+    def _quality_part(self, caller: Caller) -> dict[str, Any]:
+        """This worker's counts, as far as the caller may see them."""
+        worker, grant = self.worker, caller.grant
+        marks = {u: worker.engine.quality(u) for u in worker.owned_units() if grant.sees_unit(u)}
+        invalid = worker.quality.invalid
+        part: dict[str, Any] = {
+            "marks": {unit: counts for unit, counts in marks.items() if any(counts.values())},
+            "invalid": {u: n for u, n in invalid.counts.items() if grant.sees_unit(u)},
+        }
+        if grant.admin:
+            unmatched = worker.quality.unmatched
+            part |= {
+                "invalid_other": invalid.others,
+                "waiting": worker.sync.waiting_count(),
+                "unmatched": unmatched.top(MAX_LISTED),
+                "unmatched_other": unmatched.others
+                + unmatched.total
+                - sum(count for _, count in unmatched.top(MAX_LISTED)),
+            }
+        return part
 
     def info(self, caller: Caller) -> dict[str, Any]:
         """What screens need to know of this deployment (demo data, clock, rules, lines)

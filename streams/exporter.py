@@ -13,7 +13,7 @@ from collections import Counter as Tally
 from collections.abc import Iterator
 from typing import Any
 
-from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoMetricFamily
 from prometheus_client.registry import Collector
 
 from kpi.periods import parse_period
@@ -136,6 +136,7 @@ class FiguresCollector(Collector):
             "never-received snapshots), held by this worker.",
             value=worker.sync.waiting_count(),
         )
+        yield from _quality(worker, units)
         if worker.consuming:  # the consumer has an assignment only once it consumes
             yield self._lag(worker)
 
@@ -150,6 +151,52 @@ class FiguresCollector(Collector):
         for tp, behind in worker.lag(worker.topics.co_partitioned):
             lag.add_metric([tp.topic, str(tp.partition)], behind)
         return lag
+
+
+UNMATCHED_SERIES = 10
+"""Unmatched ``DonViXuLy`` names exported as labels: the most frequent ones; the API
+lists the rest."""
+OTHER = "(other)"
+"""The label of counts outside the registry, or beyond the names exported."""
+
+
+def _quality(worker: Worker, units: list[str]) -> Iterator[Any]:
+    """Sync data quality (contract §9.7), with labels bounded by the registry."""
+    marked = GaugeMetricFamily(
+        "cchc_unit_sync_dossiers_marked",
+        "Sync dossiers the unit counts that carry a quality mark, by mark.",
+        labels=["unit_id", "mark"],
+    )
+    for unit_id in units:
+        for mark, count in worker.engine.quality(unit_id).items():
+            if count:
+                marked.add_metric([unit_id, mark], count)
+    yield marked
+    invalid = CounterMetricFamily(
+        "cchc_sync_records_invalid",
+        f"Invalid sync records this worker read, by the registry unit they name (else {OTHER!r}).",
+        labels=["unit_id"],
+    )
+    by_unit: Tally[str] = Tally()
+    tally = worker.quality.invalid
+    for unit_id, count in tally.counts.items():
+        by_unit[unit_id if unit_id in worker.registry else OTHER] += count
+    by_unit[OTHER] += tally.others
+    for unit_id, count in sorted(by_unit.items()):
+        invalid.add_metric([unit_id], count)
+    yield invalid
+    unmatched = CounterMetricFamily(
+        "cchc_sync_records_unmatched",
+        f"Sync dossier records whose DonViXuLy names no registry unit, for the "
+        f"{UNMATCHED_SERIES} names most seen (else {OTHER!r}): aliases to add.",
+        labels=["name"],
+    )
+    names = worker.quality.unmatched
+    top = names.top(UNMATCHED_SERIES)
+    for name, count in top:
+        unmatched.add_metric([name], count)
+    unmatched.add_metric([OTHER], names.total - sum(count for _, count in top))
+    yield unmatched
 
 
 def _lines(thresholds: Thresholds) -> Iterator[GaugeMetricFamily]:

@@ -172,6 +172,10 @@ def install_views(worker: Worker, api: Api, peers: Peers, tokens: Tokens, hub: A
 
         return await respond(web, request, answer)
 
+    @app.page("/api/sync/quality")
+    async def sync_quality(web: Any, request: Any) -> Any:
+        return await respond(web, request, api.sync_quality)
+
     @app.page("/api/units/{unit_id}/due-soon")
     async def due_soon(web: Any, request: Any, unit_id: str) -> Any:
         async def answer(query: dict[str, str], caller: Caller) -> Any:

@@ -27,6 +27,7 @@ from kpi.alerts import AlertBook
 from kpi.calendar import WorkingCalendar
 from kpi.clock import Clock
 from kpi.engine import Engine
+from kpi.quality import SyncQuality
 from kpi.snapshots import SyncBook
 from kpi.units import Directory, Unit, load_units
 from schemas.codec import InvalidEvent, decode_alert, encode_dead_letter
@@ -95,6 +96,8 @@ class Worker:
     writes: Writes = field(default_factory=Writes)
     outbox: Outbox = field(init=False)
     """Input messages held until what was produced for them is written."""
+    quality: SyncQuality = field(default_factory=SyncQuality)
+    """Invalid sync records and unmatched names this worker read (contract §9.7)."""
     broker_reachable: bool = True
     """As the last probe found it (``agents.health``)."""
     _unlisted: tuple[int, int] = (-1, 0)

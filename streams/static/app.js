@@ -39,6 +39,10 @@ const TEXT = {
     r_supplement: "chờ bổ sung hồ sơ", r_financial_obligation: "chờ thực hiện nghĩa vụ tài chính",
     q_status_unknown: "trạng thái không xác định", q_end_date_missing: "thiếu ngày kết thúc",
     q_no_deadline: "không có ngày hẹn trả", q_unit_unmatched: "đơn vị chưa khớp danh mục",
+    quality: "Chất lượng dữ liệu đồng bộ từ hệ thống một cửa", col_invalid: "Bản ghi không hợp lệ",
+    quality_note: "Số hồ sơ mang từng dấu hiệu chất lượng, và bản ghi bị loại, theo đơn vị: những gì mỗi đơn vị cần sửa trong hệ thống của mình.",
+    unmatched: "Tên đơn vị (DonViXuLy) chưa khớp danh mục — thêm vào cột aliases",
+    waiting: "Bản ghi tiến độ đang chờ hồ sơ: {n}", records: "bản ghi", other_records: "Các tên khác: {n} bản ghi",
   },
   en: {
     title: "Administrative reform monitoring — Conclusion 91", period: "Period", period_year: "This year",
@@ -76,6 +80,10 @@ const TEXT = {
     r_supplement: "waiting for papers", r_financial_obligation: "waiting for a financial obligation",
     q_status_unknown: "unknown status", q_end_date_missing: "end date missing",
     q_no_deadline: "no appointment", q_unit_unmatched: "unit not in the registry",
+    quality: "Quality of the data one-stop systems sync", col_invalid: "Invalid records",
+    quality_note: "Dossiers carrying each quality mark, and records set aside, per unit: what each unit should fix in its own system.",
+    unmatched: "DonViXuLy names that match no registry unit — add them to the aliases column",
+    waiting: "Progress records waiting for their dossier: {n}", records: "records", other_records: "Other names: {n} records",
   },
 };
 const ICON = { over: "✗", risk: "!", ok: "✓", none: "–" };
@@ -258,8 +266,35 @@ function startOverview() {
   $("#filter-type").addEventListener("change", renderOverview);
   $("#filter-state").addEventListener("change", renderOverview);
   $("#period").addEventListener("change", () => { params.delete("period"); connect(onUnits); });
-  const onUnits = (snapshot) => { latest = snapshot; renderOverview(); };
+  let qualityLoaded = 0;
+  const onUnits = (snapshot) => {
+    latest = snapshot;
+    renderOverview();
+    if (info.access.admin && Date.now() - qualityLoaded > QUALITY_SECONDS * 1000) {
+      qualityLoaded = Date.now();
+      loadQuality();
+    }
+  };
   connect(onUnits);
+}
+
+// Contract §9.7, for an administrator: what each unit's one-stop system sends wrong.
+const QUALITY_SECONDS = 10;
+async function loadQuality() {
+  const quality = (await getJSON("/api/sync/quality")).body;
+  if (!quality.units) return;
+  const names = Object.fromEntries((latest?.units ?? []).map((u) => [u.unit_id, u.name]));
+  const marks = ["status_unknown", "end_date_missing", "no_deadline", "unit_unmatched"];
+  $("#quality-units tbody").innerHTML = quality.units.map((row) => `<tr>
+    <th scope="row">${escape(names[row.unit_id] ?? row.unit_id)}</th>
+    ${marks.map((m) => `<td class="num">${number(row.dossiers_marked[m] ?? 0)}</td>`).join("")}
+    <td class="num">${number(row.invalid_records)}</td></tr>`).join("");
+  $("#quality-waiting").textContent = t("waiting").replace("{n}", number(quality.progress_waiting));
+  const other = quality.unmatched_other_records;
+  $("#unmatched").innerHTML = (quality.unmatched.length ? quality.unmatched.map((u) =>
+    `<li>${escape(u.name)} — ${number(u.records)} ${t("records")}</li>`).join("") : `<li>${t("none")}</li>`)
+    + (other ? `<li>${t("other_records").replace("{n}", number(other))}</li>` : "");
+  $("#quality").hidden = false;
 }
 
 // -- unit page -------------------------------------------------------------------------

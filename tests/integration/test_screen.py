@@ -7,6 +7,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+import orjson
 import pytest
 
 from tests.integration.conftest import ARTIFACTS, TOKENS, Cluster, WorkerProcess, wait_until
@@ -211,4 +212,44 @@ def test_unit_page(cluster: Cluster, browser: Any) -> None:
     page.click("#lang")
     page.wait_for_function("document.querySelector('#paused').innerText.includes('tạm dừng từ')")
     page.screenshot(path=str(ARTIFACTS / "screen-unit.png"), full_page=True)
+    assert problems == [], "the page logged errors or failed requests"
+
+
+def test_an_admin_sees_what_each_units_system_sends_wrong(cluster: Cluster, browser: Any) -> None:
+    """Contract §9.7 on the overview: quality marks per unit, invalid records, and the
+    DonViXuLy names to add as aliases, from bodies posted as a .NET system posts them."""
+    worker = started(cluster)
+    record = {
+        "MaHoSo": "Q-1",
+        "DonViXuLy": "UBND xã Cam Lâm",
+        "TrangThaiHoSo": "2",
+        "NgayTiepNhan": "20260316080000",
+        "NgayHenTra": None,
+    }
+    unmatched = record | {"MaHoSo": "Q-2", "DonViXuLy": "Bộ phận một cửa xã Lạ"}
+    invalid = record | {"MaHoSo": "Q-3", "NgayTiepNhan": "16/03/2026"}
+    body = orjson.dumps([record, unmatched, invalid])
+    status, answer = worker.post("/ingest/dvcqg/DongBoHoSoMC", body, token=TOKENS["ingest:*"])
+    assert status == 200 and answer["valid"] == 2, answer
+
+    def quality() -> Any:
+        return worker.get("/api/sync/quality")[1]
+
+    def marked() -> int:
+        rows = quality()["units"]
+        return sum(row["dossiers_marked"].get("no_deadline", 0) for row in rows)
+
+    assert wait_until(lambda: marked() == 2 and quality()["unmatched"] != [])
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    problems = problems_of(page)
+    page.goto(f"{worker.url}/#token={TOKENS['admin']}")
+    page.wait_for_selector("#quality:not([hidden]) #quality-units tbody tr")
+    cam_lam = page.locator("#quality-units tbody tr", has_text="Xã Cam Lâm").inner_text()
+    assert cam_lam.split("\t")[1:] == ["0", "0", "1", "0", "1"], cam_lam
+    assert "Bộ phận một cửa xã Lạ — 1 bản ghi" in page.locator("#unmatched").inner_text()
+    page.locator("#quality").screenshot(path=str(ARTIFACTS / "screen-quality.png"))
+    public = browser.new_page()
+    public.goto(f"{worker.url}/#token={TOKENS['public']}")
+    public.wait_for_selector(f"tr[data-unit='{UNIT}']")
+    assert public.locator("#quality").is_hidden(), "names of agencies' errors: admin only"
     assert problems == [], "the page logged errors or failed requests"

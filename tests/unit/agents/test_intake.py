@@ -25,6 +25,7 @@ from agents.intake import (
     SYNC_RECORD as SYNC_RECORD_KIND,
 )
 from kpi.dossier import StateTooLarge
+from kpi.quality import SyncQuality
 from schemas.records import DossierSubmitted, EventKind
 from streams.outbox import Batch
 from streams.settings import Settings
@@ -123,6 +124,8 @@ class FakeWorker:
         self.app = SimpleNamespace(producer=RecordingProducer())
         self.store = SimpleNamespace(changelog="changelog", sent=lambda *written: None)
         self.changed_since: dict[str, float] = {}
+        self.quality = SyncQuality()
+        self.sync = SimpleNamespace(unit_of=lambda name, code: REGISTRY.get(name or ""))
 
     @property
     def sent(self) -> list[tuple[str, bytes | None, bytes | None]]:
@@ -166,6 +169,8 @@ SYNC_RECORD = {
     "NgayHenTra": "20260304170000",
 }
 SYNC_HOME = partition_for(b"HS-1", PARTITIONS)
+REGISTRY = {"000.01.30.H34": "xa-a"}
+"""The registry unit a DonViXuLy names, in these tests."""
 
 
 def sync_message(*records: Any, key: bytes | None = None, partition: int = 0) -> Message:
@@ -189,7 +194,7 @@ def test_a_batch_is_split_by_mahoso_and_its_invalid_records_set_aside() -> None:
     ]
     alone = orjson.loads(decision.forward[0].value)
     assert alone["data"] == [SYNC_RECORD] and alone["service"] == "DongBoHoSoMC"
-    assert [reason for reason, _ in decision.invalid] == [
+    assert [reason for reason, _, _ in decision.invalid] == [
         "data[1]: record must be a JSON object, got integer",
         "data[2] (MaHoSo 'HS-2'): NgayTiepNhan: 'bad' is not a yyyyMMddHHmmss date",
     ]
@@ -316,3 +321,10 @@ def test_a_header_without_a_value_is_a_dead_letter_not_a_crash() -> None:
     sync = sync_message(SYNC_RECORD, key=b"HS-1", partition=SYNC_HOME)
     sync.headers = [("cchc-grant", None)]
     assert isinstance(decide(sync), ApplySync)
+
+
+def test_invalid_sync_records_are_counted_by_the_unit_they_name() -> None:
+    listed = SYNC_RECORD | {"NgayTiepNhan": "bad"}
+    unlisted = listed | {"DonViXuLy": "UBND xã Lạ"}
+    worker = handled(sync_message(listed, listed, unlisted, 7))
+    assert worker.quality.invalid.counts == {"xa-a": 2, "UBND xã Lạ": 1, "": 1}

@@ -589,3 +589,39 @@ def test_a_sync_dossier_explains_its_waits_marks_and_first_appointment() -> None
     assert told.supplement_requests == 1
     assert (told.detail.procedure, told.detail.field) == ("1.004227", "G09-TP05")
     assert monitor.engine.explain("xa-b", "HS-1") is None
+
+
+def test_replaying_the_sync_records_after_adding_an_alias_recounts_the_dossiers() -> None:
+    """What README's "Recount after adding an alias" does: the worker reads the sync topic
+    again with the new registry; every dossier moves from the unlisted name to its unit."""
+    monitor = Monitor()
+    name = "Bộ phận một cửa xã A"  # not in this registry yet
+    records = [
+        ("2026-03-02T08:00:00", snapshot(2, unit=name)),
+        ("2026-03-06T08:00:00", snapshot(9, unit=name, NgayKetThucXuLy="20260306080000")),
+    ]
+    for at, record in records:
+        monitor.sync(at, record)
+    assert monitor.figures(name).resolved_late == 1 and monitor.figures("xa-a").resolved == 0
+    aliases = {name: "xa-a"}
+    monitor.book.unit_of = lambda named, code: aliases.get(named or "") or find(named, code)
+    for at, record in records:  # the replay: the same records, read again
+        monitor.sync(at, record)
+    assert monitor.figures("xa-a").resolved_late == 1
+    assert monitor.figures(name).resolved == 0, "the unlisted unit gives the dossier back"
+
+
+def test_a_unit_counts_its_dossiers_with_each_quality_mark() -> None:
+    monitor = Monitor()
+    monitor.sync("2026-03-02T08:00:00", snapshot(2, NgayHenTra=None))
+    monitor.sync("2026-03-02T08:00:00", snapshot(12) | {"MaHoSo": "HS-2"})
+    monitor.sync("2026-03-02T09:00:00", snapshot(9) | {"MaHoSo": "HS-2"})
+    assert monitor.engine.quality("xa-a") == {
+        "status_unknown": 1,
+        "end_date_missing": 1,
+        "no_deadline": 1,
+        "unit_unmatched": 0,
+    }
+    monitor.sync("2026-03-03T08:00:00", snapshot(4, unit="000.02.30.H34") | {"MaHoSo": "HS-2"})
+    assert monitor.engine.quality("xa-a")["status_unknown"] == 0, "the dossier moved"
+    assert monitor.engine.quality("xa-b")["status_unknown"] == 1, "its marks go with it"

@@ -12,6 +12,7 @@ from kpi.alerts import AlertBook
 from kpi.calendar import WorkingCalendar
 from kpi.clock import Clock, ClockSpec
 from kpi.engine import Engine
+from kpi.quality import SyncQuality
 from kpi.rules import RULES
 from kpi.units import Unit
 from schemas.codec import parse_instant
@@ -26,6 +27,19 @@ from streams.settings import Settings
 
 t = lambda text: parse_instant(text, "t")  # noqa: E731
 DAY = 86_400_000_000
+
+
+def quality() -> SyncQuality:
+    """A worker that read invalid records of a listed unit and of junk names, and records
+    naming a million different unmatched agencies."""
+    seen = SyncQuality()
+    seen.invalid.add("xa-a", 2)
+    for n in range(5000):
+        seen.invalid.add(f"junk-{n}")
+    seen.unmatched.add("UBND xã Mới", 7)
+    for n in range(1_000_000):
+        seen.unmatched.add(f"name-{n}")
+    return seen
 
 
 def exposition() -> str:
@@ -57,6 +71,7 @@ def exposition() -> str:
         health=lambda: "broker unreachable",
         outbox=SimpleNamespace(backlog_seconds=lambda: 12.5),
         sync=SimpleNamespace(waiting_count=lambda: 3),
+        quality=quality(),
         owned_units=lambda: ["u", "xa-a"],
     )
     output = CollectorRegistry()
@@ -138,3 +153,20 @@ def test_broker_health_and_unconfirmed_writes() -> None:
     assert samples["cchc_broker_reachable", ()] == 0
     assert samples["cchc_unconfirmed_writes_seconds", ()] == 12.5
     assert samples["cchc_sync_progress_waiting", ()] == 3
+
+
+def test_sync_quality_series_stay_bounded_whatever_the_names() -> None:
+    samples = scrape()
+    invalid = {
+        labels: v
+        for (name, labels), v in samples.items()
+        if name == "cchc_sync_records_invalid_total"
+    }
+    assert invalid == {(("unit_id", "(other)"),): 5000, (("unit_id", "xa-a"),): 2}
+    unmatched = {
+        labels: v
+        for (name, labels), v in samples.items()
+        if name == "cchc_sync_records_unmatched_total"
+    }
+    assert len(unmatched) == 11 and unmatched[(("name", "UBND xã Mới"),)] == 7
+    assert sum(unmatched.values()) == 1_000_007
