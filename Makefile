@@ -29,7 +29,8 @@ tools:
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(SYSTEM_PACKAGES) >/dev/null; \
 	fi
 
-# DEMO_FORMAT=dvcqg feeds the same demo as national sync records (contract §9).
+# DEMO_FORMAT=envelope|arrays|query feeds the same demo as national sync records, as the
+# three kinds of real one-stop system send them; dvcqg in the portal's field list (§9).
 # Ctrl-C stops everything it started (worker, web, embedded broker, demo feed) within
 # 10 s; it says so when it starts.
 DEMO_FORMAT ?= events

@@ -59,6 +59,8 @@ def _settings() -> Settings:
 
 
 BROKER_FILE = "broker.url"
+FORMATS = ("events", "dvcqg", "envelope", "arrays", "query")
+"""The simulator's outputs (``streams.senders.SHAPES`` are the last three)."""
 """Where ``cchc run`` writes its embedded broker's address (in CCHC_DATA_DIR), so the
 other commands started beside it find the broker by themselves."""
 
@@ -309,6 +311,7 @@ def cmd_produce(args: argparse.Namespace) -> None:
 
 def cmd_simulate(args: argparse.Namespace) -> None:
     from streams.produce import publish
+    from streams.senders import SHAPES, as_sent
     from streams.simulator import Simulator, as_dvcqg, message_key, paced
 
     simulator = Simulator(seed=args.seed, scale=args.scale, units_limit=args.units)
@@ -320,6 +323,8 @@ def cmd_simulate(args: argparse.Namespace) -> None:
         events = simulator.history(args.start or date(2026, 1, 1), args.days)
     if args.format == "dvcqg":
         events = as_dvcqg(events)
+    elif args.format in SHAPES:
+        events = as_sent(events, args.format)
     if args.live:
         events = paced(_say_when_live(events, f"live from now on, {args.live_scale:g}x volume"))
     if args.publish:
@@ -390,9 +395,11 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--demo", action="store_true", help="also feed simulated (synthetic) events")
     run.add_argument(
         "--demo-format",
-        choices=("events", "dvcqg"),
+        choices=FORMATS,
         default="events",
-        help="the demo's traffic as section 2 events, or as national sync records",
+        help="the demo's traffic as section 2 events, or as national sync records: in the "
+        "portal's field list (dvcqg), or as real one-stop systems send them (envelope, "
+        "arrays, query)",
     )
     run.set_defaults(handler=cmd_run)
 
@@ -439,10 +446,13 @@ def parser() -> argparse.ArgumentParser:
     )
     simulate.add_argument(
         "--format",
-        choices=("events", "dvcqg"),
+        choices=FORMATS,
         default="events",
         help="events: the contract's events (default); dvcqg: dossiers as national sync "
-        "records (cchc.dvcqg-sync), reschedulings, surveys and rankings as events",
+        "records (cchc.dvcqg-sync) in the portal's field list, batched per minute; "
+        "envelope, arrays, query: as the three kinds of real one-stop system send them "
+        "(one dossier per call, statuses for waits, names for units); reschedulings, "
+        "surveys and rankings stay events",
     )
     simulate.set_defaults(handler=cmd_simulate)
 

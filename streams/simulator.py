@@ -720,11 +720,15 @@ class _DvcqgConverter:
                 progress = {
                     "MaHoSo": record.dossier_id,
                     "NguoiXuLy": official,
-                    "ThoiDiemXuLy": sync_date(moment),
+                    "ThoiDiemXuLy": self._date(moment),
                     "TrangThai": status,
                     "NoiDungXuLy": what,
                 }
                 self._progress.append((at, progress))
+
+    def _date(self, instant: Instant | None) -> str | None:
+        """A date as the records write it."""
+        return _sync_date_or_none(instant)
 
     def _due(self, submission: DossierSubmitted) -> Instant:
         if submission.due_at is not None:
@@ -732,14 +736,15 @@ class _DvcqgConverter:
         assert submission.processing_time is not None  # the schema requires one of them
         return self._calendar.deadline(submission.received_at, submission.processing_time)
 
-    @staticmethod
-    def _steps(state: _DossierState, status: int) -> list[tuple[Instant, str, int, str]]:
+    def _steps(
+        self, state: _DossierState, status: int | str
+    ) -> list[tuple[Instant, str, int | str, str]]:
         """(ThoiDiemXuLy, NguoiXuLy, TrangThai, NoiDungXuLy) of the steps that name the
         dossier's official: its receipt, and its end (``status``) by the completion's
         official, else the submission's, as section 5 gives the dossier's official."""
         submission, end = state.submission, state.completion
         assert submission is not None
-        steps = []
+        steps: list[tuple[Instant, str, int | str, str]] = []
         if submission.official_id:
             steps.append(
                 (submission.received_at, submission.official_id, RECEIVED, "Tiếp nhận hồ sơ")
