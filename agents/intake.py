@@ -113,9 +113,10 @@ class Split(NamedTuple):
 
 
 class ApplySync(NamedTuple):
-    record: DossierRecord | ProgressRecord
+    """Records of one ``MaHoSo``, on its partition, each with its digest."""
+
+    records: list[tuple[DossierRecord | ProgressRecord, str]]
     synced_at: Instant
-    digest: str
     grant: Grant = None
 
 
@@ -243,14 +244,14 @@ class Intake:
         forward: list[Forward] = []
         invalid: list[tuple[str, bytes, str]] = []
         synced_at = format_instant(sync.synced_at)
-        alone = len(sync.records) == 1
+        here = self._one_dossier_here(sync.service, sync.records, sync.madonvi, message)
+        if here is not None:
+            return ApplySync(here, sync.synced_at, grant)
         for position, record in enumerate(sync.records):
             try:
                 parsed = read_record(sync.service, record, sync.madonvi)
                 key = parsed.dossier_id.encode()
                 partition = partition_for(key, self.units.partitions)
-                if alone and message.key == key and message.partition == partition:
-                    return ApplySync(parsed, sync.synced_at, digest(record), grant)
                 single = {"service": sync.service, "synced_at": synced_at, "data": [record]}
                 if sync.madonvi:
                     single["madonvi"] = sync.madonvi
@@ -262,6 +263,28 @@ class Intake:
                 reason = f"{where(position, record)}: cannot be encoded: {error}"
                 invalid.append((reason, _encoded(record), _named(record, sync.madonvi)))
         return Split(forward, invalid)
+
+    def _one_dossier_here(
+        self, service: str, records: list[Any], madonvi: str, message: MessageLike
+    ) -> list[tuple[DossierRecord | ProgressRecord, str]] | None:
+        """The records, read, when they are all valid and of the one ``MaHoSo`` that keys
+        the message on its partition (a one-stop system sends a dossier a call): applied
+        here, without a pass through the re-keyed topic. None otherwise."""
+        key = message.key
+        if not records or key is None:
+            return None
+        if message.partition != partition_for(key, self.units.partitions):
+            return None
+        read = []
+        for record in records:
+            try:
+                parsed = read_record(service, record, madonvi)
+                if parsed.dossier_id.encode() != key:
+                    return None
+                read.append((parsed, digest(record)))
+            except (InvalidEvent, TypeError, ValueError, RecursionError):
+                return None  # the split sets it aside with its reason
+        return read
 
     def decide_fact(self, message: MessageLike) -> Decision:
         """What a unit should hold of a sync-record dossier, sent by :class:`ApplySync`."""
@@ -290,7 +313,7 @@ class Actions:
     async def handle(self, batch: Batch, message: MessageLike) -> None:
         decision = self.intake.decide(message)
         if isinstance(decision, Apply):
-            await self.apply(batch, message, decision.event)
+            await self.apply_event(batch, message, decision.event)
         elif isinstance(decision, Rekey):
             await self.rekey(batch, message, decision)
         elif isinstance(decision, ApplySync):
@@ -331,48 +354,62 @@ class Actions:
 
     async def apply(
         self, batch: Batch, message: MessageLike, event: Event | DossierSnapshot
-    ) -> None:
+    ) -> bool:
+        """Apply to the engine, and send the state change to the changelog partition of
+        the event's unit; False when the event was set aside."""
         worker = self.worker
         try:
             change = worker.engine.apply(event)
         except Exception as error:  # a bug's victim must not take the province's monitor down
             await self.set_aside(batch, message, error)
-            return
-        self.processed[message.topic].inc()
+            return False
         if message.timestamp:
             instruments.EVENT_TO_STATE.observe(max(0.0, time.time() - message.timestamp))
             worker.changed_since.setdefault(event.unit_id, message.timestamp)
         if change is not None:
             key, value = change
-            await self.send(batch, message, worker.store.changelog, key, value, message.partition)
+            partition = worker.units.home(event.unit_id)[1]
+            await self.send(batch, message, worker.store.changelog, key, value, partition)
+        return True
+
+    async def apply_event(
+        self, batch: Batch, message: MessageLike, event: Event | DossierSnapshot
+    ) -> None:
+        if await self.apply(batch, message, event):
+            self.processed[message.topic].inc()
 
     async def apply_sync(self, batch: Batch, message: MessageLike, sync: ApplySync) -> None:
         worker, partition = self.worker, message.partition
         states = worker.store.of(partition)
-        record, synced_at = sync.record, sync.synced_at
-        try:
-            applied = worker.sync.apply(
-                partition, states, record, synced_at, sync.digest, sync.grant
-            )
-        except Exception as error:  # as in apply: set aside, never fatal
-            await self.set_aside(batch, message, error)
-            return
+        for record, record_digest in sync.records:
+            try:
+                applied = worker.sync.apply(
+                    partition, states, record, sync.synced_at, record_digest, sync.grant
+                )
+            except Exception as error:  # as in apply: set aside, never fatal
+                await self.set_aside(batch, message, error)
+                continue
+            if applied.unmatched:
+                worker.quality.unmatched.add(applied.unmatched)
+            for why in applied.dropped:
+                instruments.SYNC_WAITING_DROPPED.labels(why=why).inc()
+            for key, value in applied.changes:
+                await self.send(batch, message, worker.store.changelog, key, value, partition)
+            for fact in applied.facts:
+                await self.hand_over(batch, message, fact)
         self.processed[message.topic].inc()
-        if isinstance(record, DossierRecord):
-            named = record.unit_code or record.madonvi
-            if (
-                named
-                and worker.sync.unit_of(record.unit_code or None, record.madonvi or None) is None
-            ):
-                worker.quality.unmatched.add(named)
-        for why in applied.dropped:
-            instruments.SYNC_WAITING_DROPPED.labels(why=why).inc()
-        for key, value in applied.changes:
-            await self.send(batch, message, worker.store.changelog, key, value, partition)
+
+    async def hand_over(self, batch: Batch, message: MessageLike, fact: DossierSnapshot) -> None:
+        """A fact for its unit: applied here when this worker owns the unit's partition
+        (its changelog write is held with ``message``, and a rebalance waits for every held
+        message, so the unit's next owner reads it); else sent there on the re-keyed topic."""
+        worker = self.worker
+        key, partition = worker.units.home(fact.unit_id)
+        if worker.store.owns(partition) and worker.admits(fact.unit_id):
+            await self.apply(batch, message, fact)
+            return
         topic, headers = worker.topics.rekeyed, [(KIND_HEADER, SYNC_DOSSIER)]
-        for fact in applied.facts:
-            key, partition = worker.units.home(fact.unit_id)
-            await self.send(batch, message, topic, key, fact.encode(), partition, headers)
+        await self.send(batch, message, topic, key, fact.encode(), partition, headers)
 
     async def split(self, batch: Batch, message: MessageLike, split: Split) -> None:
         topic = self.worker.topics.rekeyed

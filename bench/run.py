@@ -8,9 +8,14 @@ On one embedded broker, with the same simulated year of a province in the input 
     the default memory store and with rocksdb (peak RSS; the final figures against the
     recount; the time a fresh worker with empty local state needs to recover them from the
     changelog), and on two workers;
-(d) the same year as national sync records (``simulator.as_dvcqg``; financial-obligation
-    pauses left out of both, as sync records cannot say them) on one worker: records/s,
-    and its final figures against the recount of the events.
+(d) the same year as national sync records sent as real one-stop systems send them
+    (``senders.as_sent``, the OpenCPS envelope: a dossier per call, a snapshot per status
+    change, waits as statuses, progress records with the desk's placeholders) on one
+    worker, memory store: calls/s and records/s beside (c)'s events/s, peak RSS per
+    dossier beside (c)'s, and its final figures against the recount of the events.
+
+``--quick`` runs (b), (c) on one worker with the memory store, and (d): the A/B of the two
+input paths in one run.
 """
 
 from __future__ import annotations
@@ -41,8 +46,9 @@ from schemas.codec import decode, parse_instant  # noqa: E402
 from schemas.records import EventKind  # noqa: E402
 from streams.broker import EmbeddedBroker, free_port  # noqa: E402
 from streams.cli import ensure_topics  # noqa: E402
+from streams.senders import as_sent  # noqa: E402
 from streams.settings import Settings  # noqa: E402
-from streams.simulator import Simulator, as_dvcqg, message_key  # noqa: E402
+from streams.simulator import Simulator, message_key  # noqa: E402
 from tests.recount import recount  # noqa: E402
 
 PARTITIONS = 8
@@ -86,7 +92,7 @@ def environment(broker: EmbeddedBroker, prefix: str, app_id: str, **extra: str) 
 
 
 async def fill(
-    broker: EmbeddedBroker, prefix: str, events: list[tuple[str, bytes, bytes]]
+    broker: EmbeddedBroker, prefix: str, events: list[tuple[str, bytes | None, bytes]]
 ) -> float:
     producer = AIOKafkaProducer(
         bootstrap_servers=broker.bootstrap, linger_ms=20, max_batch_size=1 << 20, acks=1
@@ -251,14 +257,15 @@ def pipeline(workers: list[Worker], expected: int) -> tuple[float, float]:
 
 
 def sync_pipeline(
-    worker: Worker, broker: EmbeddedBroker, prefix: str, records: int, passed: int
+    worker: Worker, broker: EmbeddedBroker, prefix: str, calls: int, passed: int
 ) -> tuple[float, float]:
-    """Input records/s (sync records plus the events that stay events) until every record
+    """Input messages/s (sync calls plus the events that stay events) until every call
     and every fact it gave a unit is applied, and the wall time that took.
 
-    Records reach their ``MaHoSo``'s partition through the re-keyed topic, and facts their
-    unit's through it too: the run is over once every record was read from the sync topic
-    and the re-keyed topic is applied to its end, and stays there."""
+    A call keyed by its ``MaHoSo`` is applied where it lands; one that is not goes through
+    the re-keyed topic, as may facts for a unit another worker owns: the run is over once
+    every call was read from the sync topic and the re-keyed topic is applied to its end,
+    and stays there."""
     sync, rekeyed = f"{prefix}cchc.dvcqg-sync", f"{prefix}cchc.rekeyed"
     started = None
     while True:
@@ -266,7 +273,7 @@ def sync_pipeline(
         others = worker.processed() - worker.processed(sync) - worker.processed(rekeyed)
         if started is None and read:
             started, first = time.monotonic(), read + others
-        if read >= records and others >= passed:
+        if read >= calls and others >= passed:
             break
         if worker.process.poll() is not None:
             raise RuntimeError(f"the worker died; see {worker.log_path}")
@@ -280,7 +287,7 @@ def sync_pipeline(
         end = latest
     assert started is not None
     elapsed = time.monotonic() - started
-    return (records + passed - first) / elapsed, elapsed
+    return (calls + passed - first) / elapsed, elapsed
 
 
 async def end_offsets(broker: EmbeddedBroker, topic: str) -> int:
@@ -307,8 +314,8 @@ def compare_with_recount(worker: Worker, records: list[Any]) -> int:
             if official is not None:
                 continue
             got = api.get(unit, {})
-            fields = ("resolved", "resolved_late", "open_overdue", "surveys", "satisfied")
-            fields += ("paused", "rescheduled", "apologised")
+            fields: tuple[str, ...] = ("resolved", "resolved_late", "open_overdue", "surveys")
+            fields += ("satisfied", "paused", "rescheduled", "apologised")
             wanted = [getattr(row, field) for field in fields] + [orphans.get(unit, 0)]
             if [got.get(field) for field in (*fields, "orphans")] != wanted:
                 differences += 1
@@ -322,6 +329,11 @@ def main() -> None:
         type=float,
         default=3.2,
         help="simulator volume (3.2: about 2.4M events, 1M dossiers in a year)",
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="only (b), (c) on one worker with the memory store, and (d)",
     )
     args = parser.parse_args()
     data_dir = Path(tempfile.mkdtemp(prefix="cchc-bench-"))
@@ -339,7 +351,7 @@ def main() -> None:
         settings = Settings.from_env(
             {"CCHC_KAFKA_BROKER": broker.url, "CCHC_TOPIC_PARTITIONS": str(PARTITIONS)}
         )
-        results: dict[str, float] = {}
+        results: dict[str, float] = {"events": len(events)}
         for app_id in ("bench-memory", "bench-rocksdb", "bench-two"):  # and their changelogs
             ensure_topics(replace(settings, topic_prefix="one.", app_id=app_id))
         log(f"filled one.*: {asyncio.run(fill(broker, 'one.', events)):,.0f} events/s")
@@ -356,93 +368,120 @@ def main() -> None:
 
         memory = Worker(environment(broker, "one.", "bench-memory"), "memory", data_dir)
         results["one"], elapsed = pipeline([memory], len(events))
+        results["one_rss_mib"] = memory.peak_rss_mib()
         log(
             f"(c) full pipeline, one worker:       {results['one']:,.0f} events/s "
             f"({elapsed:.0f} s, memory store; {results['one'] / results['noop']:.0%} of no-op; "
-            f"{results['one'] / results['raw']:.1%} of raw aiokafka)"
+            f"{results['one'] / results['raw']:.1%} of raw aiokafka); peak RSS "
+            f"{results['one_rss_mib']:,.0f} MiB, "
+            f"{results['one_rss_mib'] * 2**20 / dossiers:,.0f} bytes per dossier"
         )
         memory.stop()
-
-        env = environment(broker, "one.", "bench-rocksdb", CCHC_STORE="rocksdb://")
-        single = Worker(env, "rocksdb", data_dir)
-        results["one_rocksdb"], elapsed = pipeline([single], len(events))
-        results["rss_mib"] = single.peak_rss_mib()
-        log(
-            f"    the same on the rocksdb store:   {results['one_rocksdb']:,.0f} events/s "
-            f"({elapsed:.0f} s; {results['one_rocksdb'] / results['noop']:.0%} of no-op); "
-            f"peak RSS with {dossiers:,} dossiers in state: {results['rss_mib']:,.0f} MiB"
-        )
-        wait_for(single.healthy, 60, "healthy")
-        before = single.get("/api/units?period=2025")
-        results["differences"] = compare_with_recount(
-            single, [decode(KINDS[t], v) for t, _, v in events]
-        )
-        log(f"    final state vs recount: {results['differences']} differing rows")
-        single.stop()
-
-        restarts = (
-            ("recovery", "fresh worker, empty local state"),
-            ("clean_restart", "restart on its own rocksdb directory after a clean stop"),
-        )
-        for key, how in restarts:  # the second reuses the first's directory
-            restarted = Worker(env, "restarted", data_dir)
-            started = time.monotonic()
-            wait_for(restarted.healthy, 1800, "restarted worker healthy")
-            results[f"{key}_s"] = time.monotonic() - started
-            after = restarted.get("/api/units?period=2025")["units"]
-            differences = sum(a != b for a, b in zip(after, before["units"], strict=True))
-            results[f"{key}_differences"] = differences
-            log(
-                f"    {how} serving in {results[f'{key}_s']:.1f} s "
-                f"({restarted.recovered():,} changelog records applied); "
-                f"units differing from the final state: {differences}"
-            )
-            restarted.stop()
-
-        # Two workers read the same pre-filled topics as one worker did, in a new group.
-        pair = [Worker(environment(broker, "one.", "bench-two"), n, data_dir) for n in "ab"]
-        results["two"], elapsed = pipeline(pair, len(events))
-        log(
-            f"(c) full pipeline, two workers:      {results['two']:,.0f} events/s "
-            f"({elapsed:.0f} s once both applied events; "
-            f"{results['two'] / results['one']:.2f}x one worker)"
-        )
-        for worker in pair:
-            worker.stop()
-
-        native = [
-            (t, e)
-            for t, e in simulated
-            if not (t == "cchc.dossier-pause" and e["reason"] == "financial_obligation")
-        ]
-        synced = list(as_dvcqg(native))
-        sync_records = sum(len(v["data"]) for t, v in synced if t == "cchc.dvcqg-sync")
-        passed = sum(1 for t, _ in synced if t != "cchc.dvcqg-sync")
-        ensure_topics(replace(settings, topic_prefix="sync.", app_id="bench-sync"))
-        messages = []
-        for topic, value in synced:
-            key = message_key(topic, value)
-            messages.append((topic, None if key is None else key.encode(), orjson.dumps(value)))
-        log(
-            f"the year as national sync records: {sync_records:,} records in "
-            f"{len(messages) - passed:,} messages, and {passed:,} events that stay events; "
-            f"filled at {asyncio.run(fill(broker, 'sync.', messages)):,.0f} messages/s"
-        )
-        portal = Worker(environment(broker, "sync.", "bench-sync"), "sync", data_dir)
-        results["sync"], elapsed = sync_pipeline(portal, broker, "sync.", sync_records, passed)
-        wait_for(portal.healthy, 60, "healthy")
-        results["sync_differences"] = compare_with_recount(
-            portal, [decode(KINDS[t], orjson.dumps(e)) for t, e in native]
-        )
-        log(
-            f"(d) sync records, one worker:        {results['sync']:,.0f} records/s "
-            f"({elapsed:.0f} s, memory store; {results['sync'] / results['one']:.0%} of the "
-            f"events' rate); final state vs recount: {results['sync_differences']} "
-            "differing rows"
-        )
-        portal.stop()
+        if not args.quick:
+            other_runs(broker, events, dossiers, data_dir, results)
+        sync_run(broker, settings, simulated, dossiers, data_dir, results)
     shutil.rmtree(data_dir, ignore_errors=True)
     log("RESULTS " + orjson.dumps(results).decode())
+
+
+def other_runs(
+    broker: EmbeddedBroker,
+    events: list[tuple[str, bytes, bytes]],
+    dossiers: int,
+    data_dir: Path,
+    results: dict[str, float],
+) -> None:
+    """(c) on rocksdb, its recovery, and on two workers."""
+    env = environment(broker, "one.", "bench-rocksdb", CCHC_STORE="rocksdb://")
+    single = Worker(env, "rocksdb", data_dir)
+    results["one_rocksdb"], elapsed = pipeline([single], len(events))
+    results["rss_mib"] = single.peak_rss_mib()
+    log(
+        f"    the same on the rocksdb store:   {results['one_rocksdb']:,.0f} events/s "
+        f"({elapsed:.0f} s; {results['one_rocksdb'] / results['noop']:.0%} of no-op); "
+        f"peak RSS with {dossiers:,} dossiers in state: {results['rss_mib']:,.0f} MiB"
+    )
+    wait_for(single.healthy, 60, "healthy")
+    before = single.get("/api/units?period=2025")
+    results["differences"] = compare_with_recount(
+        single, [decode(KINDS[t], v) for t, _, v in events]
+    )
+    log(f"    final state vs recount: {results['differences']} differing rows")
+    single.stop()
+
+    restarts = (
+        ("recovery", "fresh worker, empty local state"),
+        ("clean_restart", "restart on its own rocksdb directory after a clean stop"),
+    )
+    for key, how in restarts:  # the second reuses the first's directory
+        restarted = Worker(env, "restarted", data_dir)
+        started = time.monotonic()
+        wait_for(restarted.healthy, 1800, "restarted worker healthy")
+        results[f"{key}_s"] = time.monotonic() - started
+        after = restarted.get("/api/units?period=2025")["units"]
+        differences = sum(a != b for a, b in zip(after, before["units"], strict=True))
+        results[f"{key}_differences"] = differences
+        log(
+            f"    {how} serving in {results[f'{key}_s']:.1f} s "
+            f"({restarted.recovered():,} changelog records applied); "
+            f"units differing from the final state: {differences}"
+        )
+        restarted.stop()
+
+    # Two workers read the same pre-filled topics as one worker did, in a new group.
+    pair = [Worker(environment(broker, "one.", "bench-two"), n, data_dir) for n in "ab"]
+    results["two"], elapsed = pipeline(pair, len(events))
+    log(
+        f"(c) full pipeline, two workers:      {results['two']:,.0f} events/s "
+        f"({elapsed:.0f} s once both applied events; "
+        f"{results['two'] / results['one']:.2f}x one worker)"
+    )
+    for worker in pair:
+        worker.stop()
+
+
+def sync_run(
+    broker: EmbeddedBroker,
+    settings: Settings,
+    simulated: list[tuple[str, dict[str, Any]]],
+    dossiers: int,
+    data_dir: Path,
+    results: dict[str, float],
+) -> None:
+    """(d): the same year as a one-stop system sends it, on one worker."""
+    synced = list(as_sent(simulated, "envelope", without_appointment=0.0))
+    calls = sum(1 for t, _ in synced if t == "cchc.dvcqg-sync")
+    records = sum(len(v["data"]) for t, v in synced if t == "cchc.dvcqg-sync")
+    passed = len(synced) - calls
+    ensure_topics(replace(settings, topic_prefix="sync.", app_id="bench-sync"))
+    messages = []
+    for topic, value in synced:
+        key = message_key(topic, value)
+        messages.append((topic, None if key is None else key.encode(), orjson.dumps(value)))
+    log(
+        f"the year as a one-stop system sends it: {records:,} records in {calls:,} calls "
+        f"(a dossier a call), and {passed:,} events that stay events; "
+        f"filled at {asyncio.run(fill(broker, 'sync.', messages)):,.0f} messages/s"
+    )
+    portal = Worker(environment(broker, "sync.", "bench-sync"), "sync", data_dir)
+    results["sync"], elapsed = sync_pipeline(portal, broker, "sync.", calls, passed)
+    results["sync_records"] = results["sync"] * (records + passed) / (calls + passed)
+    results["sync_rss_mib"] = portal.peak_rss_mib()
+    wait_for(portal.healthy, 60, "healthy")
+    results["sync_differences"] = compare_with_recount(
+        portal, [decode(KINDS[t], orjson.dumps(e)) for t, e in simulated]
+    )
+    log(
+        f"(d) sync calls, one worker:          {results['sync']:,.0f} messages/s "
+        f"({results['sync_records']:,.0f} records/s; {elapsed:.0f} s, memory store; "
+        f"{results['sync'] / results['one']:.0%} of (c)'s events/s; the year's dossiers in "
+        f"{(calls + passed) / results['sync']:.0f} s against "
+        f"{results['events'] / results['one']:.0f} s as events); peak RSS "
+        f"{results['sync_rss_mib']:,.0f} MiB, "
+        f"{results['sync_rss_mib'] * 2**20 / dossiers:,.0f} bytes per dossier; "
+        f"final state vs recount: {results['sync_differences']} differing rows"
+    )
+    portal.stop()
 
 
 if __name__ == "__main__":

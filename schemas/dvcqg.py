@@ -191,6 +191,9 @@ class Stamped(NamedTuple):
     """``{"index", "MaHoSo", "reason"}`` of each invalid record."""
     dossiers: list[tuple[int, DossierRecord]]
     """The valid dossier records, with their positions."""
+    mahoso: str | None = None
+    """The one ``MaHoSo`` of every record, as a system sends a dossier a call: the
+    message's Kafka key, so that the worker applies it where it lands."""
 
 
 def stamp(
@@ -230,8 +233,9 @@ def stamp(
     if len(message) > limit:
         raise TooLarge(f"the message would be {len(message)} bytes, over {limit}")
     sync = decode_sync(message)
-    errors, dossiers = [], []
+    errors, dossiers, named = [], [], set()
     for position, record in enumerate(sync.records):
+        named.add(record.get("MaHoSo") if isinstance(record, dict) else None)
         try:
             parsed = read_record(sync.service, record, sync.madonvi)
         except InvalidEvent as error:
@@ -241,7 +245,10 @@ def stamp(
             continue
         if isinstance(parsed, DossierRecord):
             dossiers.append((position, parsed))
-    return Stamped(message, len(sync.records), errors, dossiers)
+    (mahoso,) = named if len(named) == 1 else (None,)
+    return Stamped(
+        message, len(sync.records), errors, dossiers, mahoso if isinstance(mahoso, str) else None
+    )
 
 
 def envelope(body: bytes, service: str | None, query: Mapping[str, str]) -> dict[str, Any]:

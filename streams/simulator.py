@@ -480,13 +480,14 @@ def event_time(topic: str, event: dict[str, Any]) -> Instant:
 
 
 def message_key(topic: str, value: dict[str, Any]) -> str | None:
-    """The Kafka key (contract §1): the ``MaHoSo`` of a one-record sync message, none for
-    a batch; ``unit_id`` for every other event."""
+    """The Kafka key (contract §1): the ``MaHoSo`` of a sync message whose records are all
+    of one dossier, as a one-stop system sends them and as the ingest keys them; none for
+    a batch of several; ``unit_id`` for every other event."""
     if topic != SYNC_TOPIC:
         key: str = value["unit_id"]
         return key
-    records = value["data"]
-    return str(records[0]["MaHoSo"]) if len(records) == 1 else None
+    named = {str(record["MaHoSo"]) for record in value["data"]}
+    return named.pop() if len(named) == 1 else None
 
 
 def paced(

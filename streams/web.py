@@ -40,6 +40,7 @@ from streams.instruments import INGEST_THROTTLED, REGISTRY
 from streams.kafka import record_size
 from streams.peers import LOCAL, PeerError, Peers
 from streams.throttle import Throttle
+from streams.topics import partition_for
 from streams.worker import Worker
 
 log = logging.getLogger(__name__)
@@ -266,7 +267,7 @@ def install_views(worker: Worker, api: Api, peers: Peers, tokens: Tokens, hub: A
         units = caller.grant.ingest_units
         headers = [] if units is None else [grant_header(units)]
         limit = min(
-            MAX_SYNC_BYTES, worker.settings.max_message_bytes - record_size(None, b"", headers)
+            MAX_SYNC_BYTES, worker.settings.max_message_bytes - record_size(LONGEST_KEY, b"", headers)
         )
         too_large = f"the body is over {limit} bytes"
         if (request.content_length or 0) > limit:
@@ -294,7 +295,10 @@ def install_views(worker: Worker, api: Api, peers: Peers, tokens: Tokens, hub: A
         except InvalidEvent as error:
             return ingest_error(web, 400, f"not a national sync body: {error.reason}")
         try:
-            sent = await worker.send(worker.topics.dvcqg_sync, None, stamped.message, None, headers)
+            key = None if stamped.mahoso is None else stamped.mahoso.encode()
+            partition = None if key is None else partition_for(key, worker.units.partitions)
+            topic = worker.topics.dvcqg_sync
+            sent = await worker.send(topic, key, stamped.message, partition, headers)
             await sent.sent
         except Exception as error:  # the body is not published: the sender sends again
             log.warning("could not publish a sync body: %r", error)
@@ -412,6 +416,8 @@ def install_views(worker: Worker, api: Api, peers: Peers, tokens: Tokens, hub: A
         return response
 
 
+LONGEST_KEY = bytes(4 * 128)
+"""The longest Kafka key of a sync message: a ``MaHoSo`` of 128 characters in UTF-8."""
 BACKLOG_RETRY_SECONDS = 2.0
 """How long a sender waits when the worker is behind on sync records."""
 MAX_LISTED_ERRORS = 100

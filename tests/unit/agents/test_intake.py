@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any, cast
@@ -24,8 +25,13 @@ from agents.intake import (
 from agents.intake import (
     SYNC_RECORD as SYNC_RECORD_KIND,
 )
+from kpi.calendar import WorkingCalendar
+from kpi.clock import Clock, ClockSpec
 from kpi.dossier import StateTooLarge
+from kpi.engine import Engine
 from kpi.quality import SyncQuality
+from kpi.snapshots import SyncBook
+from schemas.codec import parse_instant
 from schemas.records import DossierSubmitted, EventKind
 from streams.outbox import Batch
 from streams.settings import Settings
@@ -181,7 +187,19 @@ def sync_message(*records: Any, key: bytes | None = None, partition: int = 0) ->
 def test_a_lone_sync_record_on_its_partition_is_applied() -> None:
     decision = decide(sync_message(SYNC_RECORD, key=b"HS-1", partition=SYNC_HOME))
     assert isinstance(decision, ApplySync)
-    assert decision.record.dossier_id == "HS-1" and len(decision.digest) == 64
+    [(record, record_digest)] = decision.records
+    assert record.dossier_id == "HS-1" and len(record_digest) == 64
+
+
+def test_a_call_with_one_dossiers_records_on_its_partition_is_applied_without_a_split() -> None:
+    steps = [{"MaHoSo": "HS-1", "NguoiXuLy": who, "ThoiDiemXuLy": "20260302080000"} for who in "ab"]
+    body = {"service": "CapNhatTienDoHoSoMC", "synced_at": "2026-03-02T08:00:00+07:00"}
+    message = Message(TOPICS.dvcqg_sync, orjson.dumps(body | {"data": steps}), b"HS-1", SYNC_HOME)
+    decision = decide(message)
+    assert isinstance(decision, ApplySync) and len(decision.records) == 2
+    other = [*steps, steps[0] | {"MaHoSo": "HS-2"}]  # another dossier: split as before
+    message = Message(TOPICS.dvcqg_sync, orjson.dumps(body | {"data": other}), b"HS-1", SYNC_HOME)
+    assert isinstance(decide(message), Split)
 
 
 def test_a_batch_is_split_by_mahoso_and_its_invalid_records_set_aside() -> None:
@@ -328,3 +346,32 @@ def test_invalid_sync_records_are_counted_by_the_unit_they_name() -> None:
     unlisted = listed | {"DonViXuLy": "UBND xã Lạ"}
     worker = handled(sync_message(listed, listed, unlisted, 7))
     assert worker.quality.invalid.counts == {"xa-a": 2, "UBND xã Lạ": 1, "": 1}
+
+
+def sync_worker(owns: Callable[[int], bool]) -> FakeWorker:
+    """A worker with a real SyncBook and Engine, owning the partitions ``owns`` says."""
+    states: dict[int, dict[bytes, bytes]] = {}
+    clock = Clock(ClockSpec("fixed", parse_instant("2026-03-31T12:00:00+07:00", "t")))
+    units = UnitPartitions(PARTITIONS)
+    engine = Engine(
+        WorkingCalendar(), clock, lambda unit: states.setdefault(units.home(unit)[1], {})
+    )
+    worker = FakeWorker(engine)
+    worker.sync = SyncBook(lambda name, code: REGISTRY.get(name or ""))  # type: ignore[assignment]
+    worker.store = SimpleNamespace(
+        changelog="changelog",
+        sent=lambda *written: None,
+        owns=owns,
+        of=lambda partition: states.setdefault(partition, {}),
+    )
+    return worker
+
+
+def test_a_fact_for_a_unit_this_worker_owns_is_applied_here_without_a_pass() -> None:
+    message = sync_message(SYNC_RECORD, key=b"HS-1", partition=SYNC_HOME)
+    worker = handled(message, sync_worker(owns=lambda partition: True))
+    assert [topic for topic, _, _ in worker.sent] == ["changelog", "changelog"]
+    assert worker.engine.tracked_units() == {"xa-a"}, "the unit counts it at once"
+    elsewhere = handled(message, sync_worker(owns=lambda partition: partition == SYNC_HOME))
+    assert [topic for topic, _, _ in elsewhere.sent] == ["changelog", TOPICS.rekeyed]
+    assert elsewhere.engine.tracked_units() == set(), "its owner applies it"
