@@ -353,10 +353,14 @@ class Actions:
         await self.dead_letter(batch, message, reason)
 
     async def apply(
-        self, batch: Batch, message: MessageLike, event: Event | DossierSnapshot
+        self,
+        batch: Batch,
+        message: MessageLike,
+        event: Event | DossierSnapshot,
+        partition: int,
     ) -> bool:
-        """Apply to the engine, and send the state change to the changelog partition of
-        the event's unit; False when the event was set aside."""
+        """Apply to the engine, and send the state change to the changelog on the
+        partition of the event's unit; False when the event was set aside."""
         worker = self.worker
         try:
             change = worker.engine.apply(event)
@@ -368,14 +372,14 @@ class Actions:
             worker.changed_since.setdefault(event.unit_id, message.timestamp)
         if change is not None:
             key, value = change
-            partition = worker.units.home(event.unit_id)[1]
             await self.send(batch, message, worker.store.changelog, key, value, partition)
         return True
 
     async def apply_event(
         self, batch: Batch, message: MessageLike, event: Event | DossierSnapshot
     ) -> None:
-        if await self.apply(batch, message, event):
+        # An event is applied only on its unit's partition (Intake.decide).
+        if await self.apply(batch, message, event, message.partition):
             self.processed[message.topic].inc()
 
     async def apply_sync(self, batch: Batch, message: MessageLike, sync: ApplySync) -> None:
@@ -406,7 +410,7 @@ class Actions:
         worker = self.worker
         key, partition = worker.units.home(fact.unit_id)
         if worker.store.owns(partition) and worker.admits(fact.unit_id):
-            await self.apply(batch, message, fact)
+            await self.apply(batch, message, fact, partition)
             return
         topic, headers = worker.topics.rekeyed, [(KIND_HEADER, SYNC_DOSSIER)]
         await self.send(batch, message, topic, key, fact.encode(), partition, headers)

@@ -405,6 +405,14 @@ def unit_of_record(record: DossierRecord, unit_of: UnitOf) -> str | None:
     return unit_of(name, code) or name or code
 
 
+def _said(found: list[DossierSnapshot]) -> list[tuple[str, Snapshot]]:
+    """What facts tell their units, whatever their versions."""
+    return [(fact.unit_id, fact.snapshot._replace(version=NO_VERSION)) for fact in found]
+
+
+NO_VERSION = (0, "", 0)
+
+
 def with_home(state: SyncState, unit_id: str) -> SyncState:
     """The state once a fact went to ``unit_id``: the most recent :data:`MAX_HOMES` units."""
     if state.homes[-1:] == (unit_id,):
@@ -560,15 +568,16 @@ class SyncBook:
     ) -> Applied:
         """Apply a record sent by a sender that may write the units of ``grant``;
         :class:`NotGranted` for a dossier record of any other unit."""
+        if isinstance(record, ProgressRecord) and folded(record.official) in self.placeholders:
+            # The desk, not an official: it never changes the state, so it never owes a
+            # unit a fact (a record that did is read again until its facts are sent).
+            return Applied([], [], [])
         key = self.key(record.dossier_id, grant)
         unmatched = ""
         raw = states.get(key)
         old = None if raw is None else SyncState.decode(raw)
         if isinstance(record, ProgressRecord):
-            if folded(record.official) in self.placeholders:  # the desk, not an official
-                new = old or SyncState()
-            else:
-                new = merge_progress(old, Progress(record.at, record.official), synced_at)
+            new = merge_progress(old, Progress(record.at, record.official), synced_at)
         else:
             unit_id = unit_of_record(record, self.unit_of)
             if unit_id is not None and grant is not None and unit_id not in grant:
@@ -581,7 +590,9 @@ class SyncBook:
             if unit_id is not None and self.unit_of(record.unit_code, record.madonvi) is None:
                 unmatched = unit_id  # its name as given: an alias to add
         found = facts(new, self.unit_of)
-        if found and found[-1].snapshot.here and new.homes[-1:] not in ((), (found[-1].unit_id,)):
+        moved = bool(found) and found[-1].snapshot.here
+        moved = moved and new.homes[-1:] not in ((), (found[-1].unit_id,))
+        if moved:
             # A move (a later record, or a registry that now knows the name): the unit it
             # leaves must take its "elsewhere", so the facts are a revision on.
             new = new._replace(revision=new.revision + 1)
@@ -597,6 +608,16 @@ class SyncBook:
                 raise StateTooLarge(f"the dossier's sync state would be {len(encoded)} bytes")
             states[key] = encoded
             changes.append((key, encoded))
+        if (
+            changes
+            and old is not None
+            and not moved
+            and _said(found) == _said(facts(old, self.unit_of))
+        ):
+            # Applied for the first time (a record read again changes nothing) and saying
+            # what the units hold already: a re-sent snapshot, a step by the same official.
+            # The records before it on this partition sent, or will send again, the rest.
+            found = []
         dropped = self._wait(partition, states, key, new, synced_at, changes)
         return Applied(changes, found, dropped, unmatched)
 

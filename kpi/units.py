@@ -19,6 +19,7 @@ name and ``unlisted`` as type and level.
 from __future__ import annotations
 
 import csv
+import functools
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -104,6 +105,12 @@ TONES = {"\u0300", "\u0301", "\u0303", "\u0309", "\u0323"}
 """The five Vietnamese tone marks (huyền, sắc, ngã, hỏi, nặng) as combining characters."""
 
 
+KEYS_CACHED = 4096
+"""Names whose keys are remembered: a province's systems send a few hundred agencies' and
+officials' names again and again; junk names only push the oldest out."""
+
+
+@functools.lru_cache(maxsize=KEYS_CACHED)
 def name_key(name: str, province: str = "") -> str:
     """A unit's name reduced so that the ways one-stop systems write it meet: NFC, case
     folded, spaces collapsed, each word's tone mark wherever it was placed ("Hòa" and
@@ -130,6 +137,7 @@ def name_key(name: str, province: str = "") -> str:
     return text
 
 
+@functools.lru_cache(maxsize=KEYS_CACHED)
 def folded(text: str) -> str:
     """A name as people write it many ways, reduced to one key: NFC, case folded, spaces
     collapsed, each word's tone mark wherever it was placed.

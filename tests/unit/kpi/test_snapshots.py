@@ -625,3 +625,20 @@ def test_a_unit_counts_its_dossiers_with_each_quality_mark() -> None:
     monitor.sync("2026-03-03T08:00:00", snapshot(4, unit="000.02.30.H34") | {"MaHoSo": "HS-2"})
     assert monitor.engine.quality("xa-a")["status_unknown"] == 0, "the dossier moved"
     assert monitor.engine.quality("xa-b")["status_unknown"] == 1, "its marks go with it"
+
+
+def test_a_record_that_tells_a_unit_nothing_new_sends_no_fact_unless_read_again() -> None:
+    book = SyncBook(find)
+    states: dict[bytes, bytes] = {}
+
+    def apply(at: str, record: dict[str, Any]) -> list[DossierSnapshot]:
+        read = read_progress(record) if "NguoiXuLy" in record else read_dossier(record)
+        return book.apply(0, states, read, local(at), digest(record)).facts
+
+    assert len(apply("2026-03-02T08:00:00", snapshot(2))) == 1
+    assert apply("2026-03-03T08:00:00", snapshot(2)) == [], "re-sent a day later: nothing new"
+    assert apply("2026-03-03T09:00:00", step("Cán bộ một cửa", "20260302080000")) == []
+    assert len(apply("2026-03-03T10:00:00", step("cb-lan", "20260302080000"))) == 1
+    assert apply("2026-03-03T11:00:00", step("cb-lan", "20260302090000")) == [], "same official"
+    # read again after a crash (the state has it already): its facts go out again
+    assert len(apply("2026-03-03T11:00:00", step("cb-lan", "20260302090000"))) == 1
