@@ -267,7 +267,8 @@ def install_views(worker: Worker, api: Api, peers: Peers, tokens: Tokens, hub: A
         units = caller.grant.ingest_units
         headers = [] if units is None else [grant_header(units)]
         limit = min(
-            MAX_SYNC_BYTES, worker.settings.max_message_bytes - record_size(LONGEST_KEY, b"", headers)
+            MAX_SYNC_BYTES,
+            worker.settings.max_message_bytes - record_size(LONGEST_KEY, b"", headers),
         )
         too_large = f"the body is over {limit} bytes"
         if (request.content_length or 0) > limit:
