@@ -64,6 +64,10 @@ _KINDS = {kind.value.encode(): kind for kind in EventKind}
 
 log = logging.getLogger(__name__)
 
+MAX_RECORDS_HERE = 16
+"""Records of one ``MaHoSo`` a message may carry and still be applied where it lands: a
+call of a real system carries a few; more go one by one through the split, so that a
+record set aside costs a letter of its own size, never one of the whole message each."""
 MAX_UNCONFIRMED_BATCHES = 20
 """Batches whose writes may await confirmation before the agent takes no more."""
 BATCH_SIZE = 2000
@@ -113,9 +117,9 @@ class Split(NamedTuple):
 
 
 class ApplySync(NamedTuple):
-    """Records of one ``MaHoSo``, on its partition, each with its digest."""
+    """Records of one ``MaHoSo``, on its partition, each with its digest and as it came."""
 
-    records: list[tuple[DossierRecord | ProgressRecord, str]]
+    records: list[tuple[DossierRecord | ProgressRecord, str, Any]]
     synced_at: Instant
     grant: Grant = None
 
@@ -266,12 +270,12 @@ class Intake:
 
     def _one_dossier_here(
         self, service: str, records: list[Any], madonvi: str, message: MessageLike
-    ) -> list[tuple[DossierRecord | ProgressRecord, str]] | None:
+    ) -> list[tuple[DossierRecord | ProgressRecord, str, Any]] | None:
         """The records, read, when they are all valid and of the one ``MaHoSo`` that keys
-        the message on its partition (a one-stop system sends a dossier a call): applied
-        here, without a pass through the re-keyed topic. None otherwise."""
+        the message on its partition (a one-stop system sends a dossier a call, of a few
+        records): applied here, without a pass through the re-keyed topic. None otherwise."""
         key = message.key
-        if not records or key is None:
+        if not records or len(records) > MAX_RECORDS_HERE or key is None:
             return None
         if message.partition != partition_for(key, self.units.partitions):
             return None
@@ -281,7 +285,7 @@ class Intake:
                 parsed = read_record(service, record, madonvi)
                 if parsed.dossier_id.encode() != key:
                     return None
-                read.append((parsed, digest(record)))
+                read.append((parsed, digest(record), record))
             except (InvalidEvent, TypeError, ValueError, RecursionError):
                 return None  # the split sets it aside with its reason
         return read
@@ -343,14 +347,17 @@ class Actions:
             return
         batch.records.append(sent)
 
-    async def set_aside(self, batch: Batch, message: MessageLike, error: Exception) -> None:
-        """A valid message whose application raised: dead-lettered with the error. Input that
-        would make a state too large is expected; anything else is a bug worth a trace."""
+    async def set_aside(
+        self, batch: Batch, message: MessageLike, error: Exception, value: bytes | None = None
+    ) -> None:
+        """A valid message (or ``value``, one record of it) whose application raised:
+        dead-lettered with the error. Input that would make a state too large is expected;
+        anything else is a bug worth a trace."""
         if not isinstance(error, StateTooLarge | NotGranted):
             log.exception("applying a message of %s failed", message.topic, exc_info=error)
             self.failed[message.topic].inc()
         reason = f"could not be applied: {type(error).__name__}: {error}"
-        await self.dead_letter(batch, message, reason)
+        await self.dead_letter(batch, message, reason, value)
 
     async def apply(
         self,
@@ -385,13 +392,15 @@ class Actions:
     async def apply_sync(self, batch: Batch, message: MessageLike, sync: ApplySync) -> None:
         worker, partition = self.worker, message.partition
         states = worker.store.of(partition)
-        for record, record_digest in sync.records:
+        alone = len(sync.records) == 1
+        for record, record_digest, raw in sync.records:
             try:
                 applied = worker.sync.apply(
                     partition, states, record, sync.synced_at, record_digest, sync.grant
                 )
             except Exception as error:  # as in apply: set aside, never fatal
-                await self.set_aside(batch, message, error)
+                # Of several records, the one that failed goes alone, as a split's would.
+                await self.set_aside(batch, message, error, None if alone else _encoded(raw))
                 continue
             if applied.unmatched:
                 worker.quality.unmatched.add(applied.unmatched)
@@ -421,8 +430,11 @@ class Actions:
             self.rekeyed[message.topic].inc()
             await self.send(batch, message, topic, key, value, partition, headers)
         quality, unit_of = self.worker.quality, self.worker.sync.unit_of
+        grant = read_grant(message.headers)  # read once already: it is valid
         for reason, record, named in split.invalid:
-            quality.invalid.add(unit_of(named or None, None) or named)
+            unit_id = unit_of(named or None, None) or named
+            # A sender's errors count for the units it may write, never against another's.
+            quality.invalid.add(unit_id if grant is None or unit_id in grant else "")
             await self.dead_letter(batch, message, reason, record)
 
     async def rekey(self, batch: Batch, message: MessageLike, to: Rekey) -> None:

@@ -51,7 +51,7 @@ def explain(state: DossierState, now: Instant) -> Explanation | None:
     synced = snapshot is not None and snapshot.here
     until = now if completion is None else completion.at
     received = submission.at
-    requests = sum(1 for p in pauses if p.supplement and received <= p.at <= until)
+    requests = sum(1 for p in pauses if p.supplement and received <= p.at < until)
     effective = None
     if submission.due is not None:
         effective = submission.due + paused_time(received, pauses, until)

@@ -134,6 +134,7 @@ class Worker:
                 settings.placeholder_officials,
             ),
         )
+        worker.quality = SyncQuality(listed=registry.__contains__)
         # Only units worth keeping are cached: an id looked up for a 404 or a dead letter
         # must not grow the worker's memory.
         units.keeps = lambda unit_id: unit_id in worker.registry or worker.engine.tracks(unit_id)

@@ -13,6 +13,7 @@ import pytest
 
 from agents.intake import (
     KIND_HEADER,
+    MAX_RECORDS_HERE,
     SYNC_DOSSIER,
     Actions,
     Apply,
@@ -21,6 +22,7 @@ from agents.intake import (
     Intake,
     Rekey,
     Split,
+    grant_header,
 )
 from agents.intake import (
     SYNC_RECORD as SYNC_RECORD_KIND,
@@ -187,7 +189,7 @@ def sync_message(*records: Any, key: bytes | None = None, partition: int = 0) ->
 def test_a_lone_sync_record_on_its_partition_is_applied() -> None:
     decision = decide(sync_message(SYNC_RECORD, key=b"HS-1", partition=SYNC_HOME))
     assert isinstance(decision, ApplySync)
-    [(record, record_digest)] = decision.records
+    [(record, record_digest, _)] = decision.records
     assert record.dossier_id == "HS-1" and len(record_digest) == 64
 
 
@@ -375,3 +377,17 @@ def test_a_fact_for_a_unit_this_worker_owns_is_applied_here_without_a_pass() -> 
     elsewhere = handled(message, sync_worker(owns=lambda partition: partition == SYNC_HOME))
     assert [topic for topic, _, _ in elsewhere.sent] == ["changelog", TOPICS.rekeyed]
     assert elsewhere.engine.tracked_units() == set(), "its owner applies it"
+
+
+def test_records_of_one_dossier_set_aside_in_one_pass_make_letters_of_their_own_size() -> None:
+    # A call of one MaHoSo whose records the sender may not write: each record's letter is
+    # that record, never the whole message once per record (9,500 x 1 MiB, once).
+    record = SYNC_RECORD | {"DonViXuLy": "UBND xã B"}
+    message = sync_message(*[record] * 8, key=b"HS-1", partition=SYNC_HOME)
+    message.headers = [grant_header(frozenset({"xa-a"}))]
+    worker = handled(message, sync_worker(owns=lambda partition: True))
+    letters = [orjson.loads(value or b"") for topic, _, value in worker.sent]
+    assert len(letters) == 8 and all("may not write" in letter["reason"] for letter in letters)
+    assert all(len(letter["original_value_b64"]) < 400 for letter in letters)
+    many = sync_message(*[record] * (MAX_RECORDS_HERE + 1), key=b"HS-1", partition=SYNC_HOME)
+    assert isinstance(decide(many), Split), "a long message goes through the split"
