@@ -3,7 +3,7 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-PACKAGES := schemas kpi agents streams
+PACKAGES := schemas kpi agents streams clients service
 CODE := $(PACKAGES) tests $(wildcard bench)
 
 .PHONY: install tools run test unit lint typecheck bench bench-scrape soak flood clean

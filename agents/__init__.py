@@ -5,5 +5,5 @@
 - :mod:`agents.tick`: the clock moves, alert changes are published;
 - :mod:`agents.webhooks`: alert changes are delivered to subscribed offices.
 
-Each module has an ``install(worker, ...)`` that :func:`streams.app.create_app` calls.
+Each module has an ``install(worker, ...)`` that :func:`service.app.create_app` calls.
 """

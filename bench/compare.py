@@ -39,10 +39,10 @@ from bench.run import (  # noqa: E402
     noop_faust,
     pipeline,
 )
+from clients.simulator import Simulator  # noqa: E402
+from service.cli import ensure_topics  # noqa: E402
 from streams.broker import EmbeddedBroker  # noqa: E402
-from streams.cli import ensure_topics  # noqa: E402
 from streams.settings import Settings  # noqa: E402
-from streams.simulator import Simulator  # noqa: E402
 
 PARTITIONS = 8
 V1_TOPICS = {

@@ -36,11 +36,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.run import PARTITIONS, Worker, environment, log, wait_for  # noqa: E402
+from clients.simulator import Simulator, as_dvcqg, message_key  # noqa: E402
+from service.cli import ensure_topics  # noqa: E402
 from streams.access import tokens_file_entry  # noqa: E402
 from streams.broker import EmbeddedBroker  # noqa: E402
-from streams.cli import ensure_topics  # noqa: E402
 from streams.settings import Settings  # noqa: E402
-from streams.simulator import Simulator, as_dvcqg, message_key  # noqa: E402
 
 PROBE_UNIT = "probe-unit"
 BODY_BYTES = 1_000_000

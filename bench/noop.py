@@ -15,7 +15,7 @@ from typing import Any
 import faust
 
 from agents.intake import BATCH_SIZE, BATCH_WITHIN
-from streams.app import faust_options
+from service.app import faust_options
 from streams.settings import Settings
 from streams.topics import TopicNames
 

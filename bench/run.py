@@ -42,13 +42,13 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from clients.senders import as_sent  # noqa: E402
+from clients.simulator import Simulator, message_key  # noqa: E402
 from schemas.codec import decode, parse_instant  # noqa: E402
 from schemas.records import EventKind  # noqa: E402
+from service.cli import ensure_topics  # noqa: E402
 from streams.broker import EmbeddedBroker, free_port  # noqa: E402
-from streams.cli import ensure_topics  # noqa: E402
-from streams.senders import as_sent  # noqa: E402
 from streams.settings import Settings  # noqa: E402
-from streams.simulator import Simulator, message_key  # noqa: E402
 from tests.recount import recount  # noqa: E402
 
 PARTITIONS = 8
@@ -162,7 +162,7 @@ class Worker:
         self.log_path = data_dir / f"{name}.log"
         with self.log_path.open("wb") as out:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "streams.cli", "worker"],
+                [sys.executable, "-m", "service.cli", "worker"],
                 env=self.env,
                 stdout=out,
                 stderr=out,

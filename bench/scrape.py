@@ -22,6 +22,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from clients.simulator import Simulator  # noqa: E402
 from kpi.alerts import AlertBook  # noqa: E402
 from kpi.calendar import WorkingCalendar  # noqa: E402
 from kpi.clock import Clock, ClockSpec  # noqa: E402
@@ -29,9 +30,8 @@ from kpi.engine import Engine  # noqa: E402
 from kpi.units import load_units  # noqa: E402
 from schemas.codec import decode, parse_instant  # noqa: E402
 from schemas.records import EventKind  # noqa: E402
-from streams.exporter import FiguresCollector  # noqa: E402
+from service.exporter import FiguresCollector  # noqa: E402
 from streams.settings import Settings  # noqa: E402
-from streams.simulator import Simulator  # noqa: E402
 
 KINDS = {f"cchc.{kind.value}": kind for kind in EventKind}
 UNLISTED = 1000

@@ -48,13 +48,13 @@ from bench.run import (  # noqa: E402
     log,
     wait_for,
 )
+from clients.simulator import Simulator  # noqa: E402
 from kpi.alerts import SeenAlerts, sequence_of  # noqa: E402
 from kpi.periods import parse_period  # noqa: E402
 from schemas.codec import InvalidEvent, decode, decode_alert, parse_instant  # noqa: E402
+from service.cli import ensure_topics  # noqa: E402
 from streams.broker import EmbeddedBroker  # noqa: E402
-from streams.cli import ensure_topics  # noqa: E402
 from streams.settings import Settings  # noqa: E402
-from streams.simulator import Simulator  # noqa: E402
 from tests.recount import recount  # noqa: E402
 
 PREFIX = "soak."

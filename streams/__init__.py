@@ -1,6 +1,6 @@
-"""Infrastructure and wiring of a worker: settings, topics, Kafka clients, state stores,
-the embedded broker, Prometheus, the Faust app, the HTTP API and screen, and the CLI.
+"""The infrastructure of a worker: settings, topics, Kafka clients, state stores and their
+changelog, the embedded broker, Prometheus instruments, webhook delivery, and what a worker
+holds. The agents build on it; the service (``service/``) puts everything together.
 
-See the README's layout table for which modules the agents may use (infrastructure) and
-which put everything together (wiring); ``tests/unit/test_layers.py`` keeps them apart.
+``tests/unit/test_layers.py`` keeps imports pointing down (the README's layout table).
 """

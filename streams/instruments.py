@@ -1,7 +1,7 @@
 """The worker's Prometheus instruments: one registry, ``cchc_`` names, ``/metrics``.
 
 Counters and histograms that the agents update as events pass. The per-unit figures are
-not instruments: :mod:`streams.exporter` reads them from the engine at scrape time. This
+not instruments: :mod:`service.exporter` reads them from the engine at scrape time. This
 module imports nothing of ours, so any layer may count.
 """
 

@@ -3,7 +3,7 @@
 :func:`client_options` gives kafka-python and aiokafka clients the same broker list and
 security settings: the worker's recovery reader and SSE follower (aiokafka), and the CLI's
 admin, producer and alerts tail (kafka-python). The Faust app connects with the same
-settings through :func:`ssl_context` (``streams/app.py``).
+settings through :func:`ssl_context` (``service/app.py``).
 """
 
 from __future__ import annotations

@@ -74,7 +74,7 @@ def skip_unreadable(record: Any, reason: str) -> None:
 
 @dataclass
 class Worker:
-    """Everything a worker process holds; built by :func:`streams.app.create_app`."""
+    """Everything a worker process holds; built by :func:`service.app.create_app`."""
 
     settings: Settings
     app: faust.App

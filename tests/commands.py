@@ -10,7 +10,7 @@ def cchc(
     *args: str, env: dict[str, str] | None = None, stdin: bytes | None = None
 ) -> subprocess.CompletedProcess[bytes]:
     return subprocess.run(
-        [sys.executable, "-m", "streams.cli", *args],
+        [sys.executable, "-m", "service.cli", *args],
         input=stdin,
         capture_output=True,
         env=env,

@@ -95,7 +95,7 @@ class Cluster:
         log_path = ARTIFACTS / f"worker-{self.app_id}-{port}.log"
         with log_path.open("wb") as log:
             process = subprocess.Popen(
-                [sys.executable, "-m", "streams.cli", "worker"], env=env, stdout=log, stderr=log
+                [sys.executable, "-m", "service.cli", "worker"], env=env, stdout=log, stderr=log
             )
         worker = WorkerProcess(process, port, log_path, data_dir)
         self.workers.append(worker)

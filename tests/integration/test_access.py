@@ -145,7 +145,7 @@ def test_a_worker_on_a_public_address_without_tokens_refuses_to_start(cluster: C
     env = cluster.env(CCHC_WEB_HOST="0.0.0.0")
     del env["CCHC_TOKENS_FILE"]
     result = subprocess.run(
-        [sys.executable, "-m", "streams.cli", "worker"],
+        [sys.executable, "-m", "service.cli", "worker"],
         env=env,
         capture_output=True,
         timeout=60,

@@ -154,7 +154,7 @@ def test_alert_lifecycle_on_the_broker(cluster: Cluster) -> None:
         [
             sys.executable,
             "-m",
-            "streams.cli",
+            "service.cli",
             "alerts",
             "tail",
             "--from-beginning",
@@ -286,7 +286,7 @@ def test_bad_subscriptions_file_stops_the_worker(cluster: Cluster, tmp_path: Pat
     path = tmp_path / "subscriptions.yaml"
     path.write_text("subscriptions:\n  - {url: 'http://127.0.0.1:1/x', secret_env: NOT_SET}\n")
     result = subprocess.run(
-        [sys.executable, "-m", "streams.cli", "worker"],
+        [sys.executable, "-m", "service.cli", "worker"],
         env=cluster.env(CCHC_SUBSCRIPTIONS=str(path)),
         capture_output=True,
         text=True,

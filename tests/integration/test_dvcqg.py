@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 import pytest
 
-from streams.simulator import Simulator, as_dvcqg, message_key
+from clients.simulator import Simulator, as_dvcqg, message_key
 from tests.integration.conftest import TOKENS, Cluster, WorkerProcess, wait_until
 from tests.integration.expected import api_matches, records
 

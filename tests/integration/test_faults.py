@@ -27,6 +27,7 @@ import orjson
 import pytest
 from kafka import KafkaProducer
 
+from clients.simulator import Simulator
 from kpi.alerts import alert_id, official_condition, unit_conditions
 from kpi.figures import Figures
 from kpi.periods import year_period
@@ -36,7 +37,6 @@ from schemas.records import UnitRanking
 from streams.broker import EmbeddedBroker
 from streams.recovery import read_to_end
 from streams.settings import Settings
-from streams.simulator import Simulator
 from streams.topics import UnitPartitions
 from tests.integration.conftest import ADMIN, Cluster, WorkerProcess, wait_until
 from tests.integration.expected import records

@@ -16,8 +16,8 @@ from typing import Any
 import orjson
 import pytest
 
+from clients.simulator import Simulator
 from schemas.records import Event
-from streams.simulator import Simulator
 from tests.integration.conftest import Cluster, WorkerProcess, wait_until
 from tests.integration.expected import api_matches, records
 

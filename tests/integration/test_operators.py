@@ -160,7 +160,7 @@ def scenario_worker(cluster: Cluster) -> WorkerProcess:
 
 
 def run_cchc() -> list[str]:
-    return [sys.executable, "-m", "streams.cli"]
+    return [sys.executable, "-m", "service.cli"]
 
 
 @pytest.mark.integration

@@ -143,9 +143,9 @@ def test_an_assignment_that_keeps_every_partition_keeps_state_and_figures(
 ) -> None:
     from faust.types import TP
 
+    from service.app import create_app
+    from service.cli import ensure_topics as ensure_worker_topics
     from streams.access import Tokens
-    from streams.app import create_app
-    from streams.cli import ensure_topics as ensure_worker_topics
 
     prefix = f"keep-{uuid.uuid4().hex[:6]}."
     worker_settings = replace(

@@ -11,6 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from clients.senders import PLACEHOLDER, SHAPES, as_sent, sender_name
+from clients.simulator import SYNC_TOPIC, Simulator
 from kpi.calendar import WorkingCalendar
 from kpi.clock import Clock, ClockSpec
 from kpi.engine import Engine
@@ -21,8 +23,6 @@ from kpi.units import Directory, Unit
 from schemas.codec import decode, parse_instant
 from schemas.dvcqg import decode_sync, digest, read_record
 from schemas.records import EventKind
-from streams.senders import PLACEHOLDER, SHAPES, as_sent, sender_name
-from streams.simulator import SYNC_TOPIC, Simulator
 
 KINDS = {f"cchc.{kind.value}": kind for kind in EventKind}
 CLOCK = parse_instant("2026-02-20T12:00:00+07:00", "clock")

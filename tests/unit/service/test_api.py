@@ -13,8 +13,8 @@ from kpi.clock import Clock, ClockSpec
 from kpi.engine import Engine
 from schemas.codec import parse_instant
 from schemas.records import DossierCompleted, DossierPause, DossierRescheduled, DossierSubmitted
+from service.api import UNITS_STREAM_SECONDS, Api, Forbidden
 from streams.access import Grant
-from streams.api import UNITS_STREAM_SECONDS, Api, Forbidden
 from streams.settings import Settings
 
 CALLER: Any = None  # who asks does not change the units snapshot

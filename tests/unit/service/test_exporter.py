@@ -22,7 +22,7 @@ from schemas.records import (
     DossierRescheduled,
     DossierSubmitted,
 )
-from streams.exporter import FiguresCollector
+from service.exporter import FiguresCollector
 from streams.settings import Settings
 
 t = lambda text: parse_instant(text, "t")  # noqa: E731

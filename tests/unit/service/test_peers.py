@@ -8,7 +8,7 @@ from typing import Any, cast
 
 import pytest
 
-from streams.peers import PeerError, Peers
+from service.peers import PeerError, Peers
 
 
 def test_a_worker_that_left_is_a_503_to_retry() -> None:

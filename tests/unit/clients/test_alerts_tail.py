@@ -9,8 +9,8 @@ from typing import Any
 import orjson
 import pytest
 
-import streams.alerts_tail
-from streams.alerts_tail import tail
+import clients.alerts_tail
+from clients.alerts_tail import tail
 from streams.settings import Settings
 
 
@@ -85,7 +85,7 @@ class Topic:
 
 
 def lines(topic: Topic, monkeypatch: pytest.MonkeyPatch, count: int, **options: Any) -> list[str]:
-    monkeypatch.setattr(streams.alerts_tail, "KafkaConsumer", topic.consumer)
+    monkeypatch.setattr(clients.alerts_tail, "KafkaConsumer", topic.consumer)
     out = io.StringIO()
     settings = Settings(kafka_broker="kafka://127.0.0.1:9")
     tail(settings, {}, lang="en", out=out, max_messages=count, **options)

@@ -10,8 +10,8 @@ from typing import Any
 import orjson
 import pytest
 
-import streams.alert_feed
-from streams.alert_feed import AlertHub, StreamEnded, TooManyStreams
+import service.alert_feed
+from service.alert_feed import AlertHub, StreamEnded, TooManyStreams
 from streams.settings import Settings
 
 ALERT = {"alert_id": "a", "unit_id": "u", "official_id": None, "state": "firing"}
@@ -56,7 +56,7 @@ def test_live_alerts_reach_every_stream_with_the_position_after_them() -> None:
 
 
 def test_a_stream_that_falls_too_far_behind_is_ended(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(streams.alert_feed, "QUEUE_SIZE", 2)
+    monkeypatch.setattr(service.alert_feed, "QUEUE_SIZE", 2)
 
     async def scenario() -> None:
         h = hub()
@@ -169,8 +169,8 @@ class Topic:
 @pytest.fixture
 def topic(monkeypatch: pytest.MonkeyPatch) -> Topic:
     memory = Topic()
-    monkeypatch.setattr(streams.alert_feed, "AIOKafkaConsumer", memory.consumer)
-    monkeypatch.setattr(streams.alert_feed, "read_to_end", memory.read_to_end)
+    monkeypatch.setattr(service.alert_feed, "AIOKafkaConsumer", memory.consumer)
+    monkeypatch.setattr(service.alert_feed, "read_to_end", memory.read_to_end)
     return memory
 
 

@@ -1,7 +1,7 @@
 """HTTP views on the worker's web server (contract §8): routes, pages and live streams.
 
 Every JSON view is forwarded to the unit's owner when that is another worker
-(:mod:`streams.peers`), else answered by :class:`~streams.api.Api`; errors become
+(:mod:`service.peers`), else answered by :class:`~service.api.Api`; errors become
 ``{"error": ...}`` with 400 (bad query), 404 (unknown unit) or the peer's own status.
 """
 
@@ -25,9 +25,8 @@ from kpi.periods import PeriodError
 from kpi.snapshots import unit_of_record
 from schemas.codec import InvalidEvent, encode
 from schemas.dvcqg import MAX_SYNC_BYTES, OtherService, Stamped, TooLarge, stamp
-from streams.access import Caller, Grant, Tokens, token_of
-from streams.alert_feed import AlertHub, StreamEnded, TooManyStreams, parse_position
-from streams.api import (
+from service.alert_feed import AlertHub, StreamEnded, TooManyStreams, parse_position
+from service.api import (
     MAX_LISTED,
     UNITS_STREAM_SECONDS,
     Api,
@@ -36,10 +35,11 @@ from streams.api import (
     NotFound,
     whole_number,
 )
+from service.peers import LOCAL, PeerError, Peers
+from service.throttle import Throttle
+from streams.access import Caller, Grant, Tokens, token_of
 from streams.instruments import INGEST_THROTTLED, REGISTRY
 from streams.kafka import record_size
-from streams.peers import LOCAL, PeerError, Peers
-from streams.throttle import Throttle
 from streams.topics import partition_for
 from streams.worker import Worker
 

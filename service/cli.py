@@ -26,8 +26,8 @@ from typing import Any, NoReturn
 
 import orjson
 
+from clients.produce import Message
 from streams.broker import EmbeddedBroker, die_with_parent
-from streams.produce import Message
 from streams.settings import Settings, SettingsError
 from streams.topics import TopicNames
 
@@ -60,7 +60,7 @@ def _settings() -> Settings:
 
 BROKER_FILE = "broker.url"
 FORMATS = ("events", "dvcqg", "envelope", "arrays", "query")
-"""The simulator's outputs (``streams.senders.SHAPES`` are the last three)."""
+"""The simulator's outputs (``clients.senders.SHAPES`` are the last three)."""
 """Where ``cchc run`` writes its embedded broker's address (in CCHC_DATA_DIR), so the
 other commands started beside it find the broker by themselves."""
 
@@ -115,8 +115,8 @@ def run_worker(
 
     from kpi.calendar import CalendarError
     from kpi.units import RegistryError
+    from service.app import create_app
     from streams.access import AccessError, tokens_for
-    from streams.app import create_app
     from streams.webhooks import SubscriptionError
 
     try:
@@ -235,10 +235,10 @@ def _start_demo_feed(settings: Settings, form: str) -> subprocess.Popen[bytes]:
     backfill held the interpreter lock the worker's event loop needed, and kafka-python's
     I/O thread, waiting for it, reported "blocking the event loop" every few seconds; and
     a process, unlike a thread blocked in a send, stops on a signal."""
-    from streams.simulator import SYNTHETIC_NOTE
+    from clients.simulator import SYNTHETIC_NOTE
 
     assert settings.kafka_broker is not None
-    command = [sys.executable, "-m", "streams.cli", "simulate", "--live", "--publish"]
+    command = [sys.executable, "-m", "service.cli", "simulate", "--live", "--publish"]
     command += ["--seed", "1", "--scale", "0.1", "--days", "30", "--live-scale", "20"]
     command += ["--format", form]
     feed = subprocess.Popen(
@@ -264,7 +264,7 @@ def _stop_process(process: subprocess.Popen[bytes], sig: int, grace: float) -> N
 
 def _messages(events: Iterable[tuple[str, dict[str, Any]]]) -> Iterator[Message]:
     """Simulated traffic as Kafka messages, keyed as the contract says."""
-    from streams.simulator import message_key
+    from clients.simulator import message_key
 
     for topic, value in events:
         key = message_key(topic, value)
@@ -288,7 +288,7 @@ def cmd_broker(args: argparse.Namespace) -> None:
 
 
 def cmd_produce(args: argparse.Namespace) -> None:
-    from streams.produce import check_lines, publish
+    from clients.produce import check_lines, publish
 
     settings = _broker_settings(_settings())
     source = sys.stdin.buffer if args.file == "-" else Path(args.file).open("rb")  # noqa: SIM115
@@ -310,9 +310,9 @@ def cmd_produce(args: argparse.Namespace) -> None:
 
 
 def cmd_simulate(args: argparse.Namespace) -> None:
-    from streams.produce import publish
-    from streams.senders import SHAPES, as_sent
-    from streams.simulator import Simulator, as_dvcqg, message_key, paced
+    from clients.produce import publish
+    from clients.senders import SHAPES, as_sent
+    from clients.simulator import Simulator, as_dvcqg, message_key, paced
 
     simulator = Simulator(seed=args.seed, scale=args.scale, units_limit=args.units)
     if args.live:
@@ -342,7 +342,7 @@ def _say_when_live(
 ) -> Iterator[tuple[str, dict[str, Any]]]:
     """``events``; on standard error, when the first one not yet due comes, how many were
     already (the backfill a live feed sends at once), and ``then``."""
-    from streams.simulator import event_time
+    from clients.simulator import event_time
 
     now = time.time_ns() // 1000
     rest = iter(events)
@@ -368,8 +368,8 @@ def cmd_token(args: argparse.Namespace) -> None:
 
 
 def cmd_alerts_tail(args: argparse.Namespace) -> None:
+    from clients.alerts_tail import tail
     from kpi.units import load_units
-    from streams.alerts_tail import tail
 
     settings = _broker_settings(_settings())
     names = {unit.unit_id: unit.name for unit in load_units(settings.units_file).values()}

@@ -17,11 +17,7 @@ import fastjsonschema
 import orjson
 import pytest
 
-from kpi.calendar import WorkingCalendar
-from kpi.units import Unit
-from schemas.codec import LOCAL_TZ, decode, load_schema, parse_instant
-from schemas.records import EventKind, Instant, ProcessingTime
-from streams.simulator import (
+from clients.simulator import (
     BATCH_LIMIT,
     SYNC_TOPIC,
     Simulator,
@@ -30,6 +26,10 @@ from streams.simulator import (
     message_key,
     sync_date,
 )
+from kpi.calendar import WorkingCalendar
+from kpi.units import Unit
+from schemas.codec import LOCAL_TZ, decode, load_schema, parse_instant
+from schemas.records import EventKind, Instant, ProcessingTime
 from tests.commands import cchc
 
 Events = list[tuple[str, dict[str, Any]]]

@@ -1,6 +1,6 @@
 """The simulator's dossiers as real one-stop systems send them (contract §9, all SYNTHETIC).
 
-:func:`streams.simulator.as_dvcqg` writes sync records as the portal's field list would
+:func:`clients.simulator.as_dvcqg` writes sync records as the portal's field list would
 like them. Real systems write them otherwise (``docs/decisions.md``, entry 56), and this
 module imitates the three kinds of sender a province has:
 
@@ -22,7 +22,7 @@ ingest's own reading (:func:`schemas.dvcqg.stamp`), so what comes out is what th
 would publish on ``cchc.dvcqg-sync``.
 
     >>> from datetime import date
-    >>> from streams.simulator import Simulator
+    >>> from clients.simulator import Simulator
     >>> events = Simulator(seed=1, units_limit=1).history(date(2026, 1, 5), days=1)
     >>> first = next(message for topic, message in as_sent(events, "query")
     ...              if topic == "cchc.dvcqg-sync")
@@ -38,12 +38,7 @@ from typing import Any
 
 import orjson
 
-from kpi.calendar import WorkingCalendar
-from kpi.periods import date_of_day, day_of, day_start
-from kpi.units import Unit, load_units
-from schemas.dvcqg import stamp
-from schemas.records import Instant
-from streams.simulator import (
+from clients.simulator import (
     CHANNEL_CODES,
     DOSSIER_SERVICE,
     PROCEDURE_NAMES,
@@ -54,6 +49,11 @@ from streams.simulator import (
     _DossierState,
     _DvcqgConverter,
 )
+from kpi.calendar import WorkingCalendar
+from kpi.periods import date_of_day, day_of, day_start
+from kpi.units import Unit, load_units
+from schemas.dvcqg import stamp
+from schemas.records import Instant
 
 SHAPES = ("envelope", "arrays", "query")
 PLACEHOLDER = "Cán bộ một cửa"
@@ -87,7 +87,7 @@ def as_sent(
 ) -> Iterator[tuple[str, dict[str, Any]]]:
     """The traffic as senders of ``shape`` (:data:`SHAPES`) post it, as the ingest
     publishes it; reschedulings, surveys and rankings pass through as events. The input
-    must come in time order (:meth:`streams.simulator.Simulator.history`)."""
+    must come in time order (:meth:`clients.simulator.Simulator.history`)."""
     if shape not in SHAPES:
         raise ValueError(f"shape {shape!r} is not one of {', '.join(SHAPES)}")
     registry = units if units is not None else load_units()

@@ -5,8 +5,8 @@ module-level app, so tests and tools choose their settings before anything conne
 
 One event flows one way: Kafka → :mod:`agents.intake` (decides with :mod:`schemas` and
 applies with :mod:`kpi`) → the state store and its changelog (:mod:`streams.state`); the
-figures are then read by :mod:`agents.tick` (alerts), :mod:`streams.api` (HTTP) and
-:mod:`streams.exporter` (Prometheus).
+figures are then read by :mod:`agents.tick` (alerts), :mod:`service.api` (HTTP) and
+:mod:`service.exporter` (Prometheus).
 """
 
 from __future__ import annotations
@@ -20,14 +20,15 @@ import faust
 from faust.web.drivers.aiohttp import Web as AiohttpWeb
 
 from agents import health, intake, tick, webhooks
-from streams import exporter, instruments
+from service import exporter
+from service.alert_feed import AlertHub
+from service.api import Api
+from service.peers import Peers
+from service.web import install_views
+from streams import instruments
 from streams.access import Tokens
-from streams.alert_feed import AlertHub
-from streams.api import Api
 from streams.kafka import RECORD_OVERHEAD, ssl_context
-from streams.peers import Peers
 from streams.settings import Settings
-from streams.web import install_views
 from streams.webhooks import Deliverer, load_subscriptions
 from streams.worker import Worker
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from schemas.dvcqg import Stamped
-from streams.web import MAX_LISTED_ERRORS, ingest_answer
+from service.web import MAX_LISTED_ERRORS, ingest_answer
 
 
 def test_an_ingest_answer_names_at_most_a_hundred_invalid_records() -> None:

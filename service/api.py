@@ -1,7 +1,7 @@
 """The answers of the HTTP API (contract §8) as JSON-ready dicts, from the worker's engine.
 
 :class:`Api` answers from this worker's figures; lists of every unit also gather the other
-workers' local answers (:class:`~streams.peers.Peers`). The views in :mod:`streams.web`
+workers' local answers (:class:`~service.peers.Peers`). The views in :mod:`service.web`
 only route requests here and turn exceptions into statuses: :class:`BadRequest` and
 :class:`~kpi.periods.PeriodError` are 400, :class:`NotFound` is 404.
 """
@@ -23,8 +23,8 @@ from kpi.units import lookup
 from schemas.codec import format_instant
 from schemas.dvcqg import mark_names
 from schemas.records import ProcessingTime
+from service.peers import LOCAL, Peers
 from streams.access import Caller, Grant
-from streams.peers import LOCAL, Peers
 from streams.worker import Worker
 
 MAX_LISTED = 1000
@@ -55,7 +55,7 @@ def whole_number(query: dict[str, str], name: str, default: int, high: int) -> i
     >>> whole_number({"days": "²"}, "days", 3, 60)
     Traceback (most recent call last):
     ...
-    streams.api.BadRequest: days '²' is not a whole number 1..60
+    service.api.BadRequest: days '²' is not a whole number 1..60
     """
     text = query.get(name, str(default))
     # isdecimal() alone admits other scripts' digits, and isdigit() "²", which int() refuses.

@@ -51,7 +51,7 @@ def test_commands_find_the_broker_of_a_running_cchc_run(tmp_path: Path) -> None:
     import socket
     from dataclasses import replace
 
-    from streams.cli import BROKER_FILE, _broker_settings
+    from service.cli import BROKER_FILE, _broker_settings
     from streams.settings import Settings
 
     settings = replace(Settings(), data_dir=tmp_path)
@@ -73,8 +73,8 @@ def test_a_live_feed_says_when_it_has_caught_up(capsys: pytest.CaptureFixture[st
     import time
     from datetime import date, timedelta
 
-    from streams.cli import _say_when_live
-    from streams.simulator import Simulator, event_time
+    from clients.simulator import Simulator, event_time
+    from service.cli import _say_when_live
 
     now = time.time_ns() // 1000
     simulator = Simulator(seed=1, scale=0.5, units_limit=3)
