@@ -2,6 +2,8 @@ FROM python:3.11.7-slim-bookworm
 RUN useradd --create-home --uid 10001 cchc && mkdir -p /var/lib/cchc && chown cchc /var/lib/cchc
 WORKDIR /app
 COPY pyproject.toml README.md constraints.txt ./
+COPY service service
+COPY clients clients
 COPY streams streams
 COPY kpi kpi
 COPY agents agents
