@@ -41,6 +41,7 @@ import orjson
 from clients.simulator import (
     CHANNEL_CODES,
     DOSSIER_SERVICE,
+    FIELDS,
     PROCEDURE_NAMES,
     PROGRESS_SERVICE,
     SECOND_US,
@@ -221,6 +222,9 @@ class _Sender(_DvcqgConverter):
             "NgayTuChoi": self._date(refused),
             "DanhSachHoSoBoSung": [],
         }
+        field = FIELDS.get(submission.procedure_code or "")
+        if field is not None:
+            record["MaLinhVuc"], record["TenLinhVuc"] = field.field_code, field.field_name
         if self.shape == "query":
             record["DonViXuLy"] = None  # the unit is in the URL
         return record

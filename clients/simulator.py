@@ -48,6 +48,7 @@ import orjson
 from kpi.calendar import WorkingCalendar
 from kpi.dossier import Completion, Pause
 from kpi.periods import DAY_US, HOUR_US, date_of_day, day_number, day_of, day_start
+from kpi.procedures import SYNTHETIC, load_procedures
 from kpi.units import Unit, load_units
 from schemas.codec import decode, format_instant, parse_instant
 from schemas.records import (
@@ -155,6 +156,8 @@ PROVINCE_PROCEDURES = [
     ),
 ]
 PROCEDURE_NAMES = {p.code: p.name for p in (*COMMUNE_PROCEDURES, *PROVINCE_PROCEDURES)}
+FIELDS = load_procedures(SYNTHETIC)
+"""Each procedure's field (lĩnh vực), from the synthetic catalogue the demo's worker reads."""
 RANKS = (("tot", 0.4), ("kha", 0.4), ("trung_binh", 0.15), ("yeu", 0.05))
 OUTCOMES = (
     ("resolved", 0.91),
@@ -338,6 +341,9 @@ class Simulator:
             "procedure_code": procedure.code,
             "channel": channel,
         }
+        field = FIELDS.get(procedure.code)
+        if field is not None:
+            submitted["field_code"] = field.field_code
         yield SUBMITTED_TOPIC, submitted, received
         if rng.random() < 0.01:
             yield SUBMITTED_TOPIC, submitted, received + rng.randrange(HOUR_US)

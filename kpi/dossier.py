@@ -26,7 +26,7 @@ the daily buckets work as for a dossier without pauses, which keeps today's path
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any, NamedTuple
 
 import orjson
@@ -70,6 +70,8 @@ class Submission(NamedTuple):
     due: Instant | None
     """None: no deadline (a sync dossier without an appointment): never late."""
     official: str | None
+    field: str = ""
+    """The dossier's field (lĩnh vực, contract v1.2), "" when none was given."""
 
 
 class Completion(NamedTuple):
@@ -117,7 +119,6 @@ class Detail(NamedTuple):
 
     procedure: str = ""
     channel: str = ""
-    field: str = ""
     marks: int = 0
     """Its quality marks (:data:`schemas.dvcqg.MARKS`)."""
 
@@ -165,7 +166,12 @@ class Snapshot(NamedTuple):
 
 
 def _encode_submission(s: Submission | None) -> list[Any] | None:
-    return None if s is None else [s.at, s.event_id, s.due, s.official]
+    """A submission as the changelog holds it; the field only when it has one, as states
+    written before v1.2 have none."""
+    if s is None:
+        return None
+    encoded = [s.at, s.event_id, s.due, s.official]
+    return [*encoded, s.field] if s.field else encoded
 
 
 def _encode_completion(c: Completion | None) -> list[Any] | None:
@@ -174,6 +180,9 @@ def _encode_completion(c: Completion | None) -> list[Any] | None:
     # Most completions are "resolved": leave it out, as states written before v1.1 do.
     return [c.at, c.event_id, c.official] if c.outcome == "resolved" else list(c)
 
+
+NO_FIELDS: Mapping[str, str] = {}
+"""No procedure catalogue: a submission's field is its own ``field_code`` or none."""
 
 MAX_STATE_BYTES = 256 * 1024
 """A dossier's state is one changelog record: a dossier with more pauses than this holds
@@ -198,7 +207,7 @@ class DossierState(NamedTuple):
         :class:`StateTooLarge` error for a state no changelog record could hold."""
         s, c, v = self.submission, self.completion, self.vote
         parts: list[Any] = [
-            None if s is None else [s.at, s.event_id, s.due, s.official],
+            _encode_submission(s),
             None if c is None else _encode_completion(c),
             None if v is None else [v.at, v.event_id, v.satisfied, v.official],
         ]
@@ -399,9 +408,14 @@ def _wins(at: Instant, event_id: str, current: Any) -> bool:
 
 
 def merge(
-    state: DossierState, event: DossierEvent | Snapshot, calendar: WorkingCalendar
+    state: DossierState,
+    event: DossierEvent | Snapshot,
+    calendar: WorkingCalendar,
+    fields: Mapping[str, str] = NO_FIELDS,
 ) -> DossierState | None:
-    """The state after ``event``, or None when the event changes nothing."""
+    """The state after ``event``, or None when the event changes nothing. A submission
+    without a ``field_code`` takes its procedure's field in ``fields`` (the catalogue's,
+    :mod:`kpi.procedures`)."""
     if isinstance(event, DossierSubmitted):
         if not _wins(event.received_at, event.event_id, state.submission):
             return None
@@ -410,7 +424,8 @@ def merge(
         else:
             assert event.processing_time is not None  # the schema requires one of them
             due = calendar.deadline(event.received_at, event.processing_time)
-        submission = Submission(event.received_at, event.event_id, due, event.official_id)
+        field = event.field_code or fields.get(event.procedure_code or "", "")
+        submission = Submission(event.received_at, event.event_id, due, event.official_id, field)
         # The constructor, not _replace: this is every event's path, and twice as fast.
         return DossierState(submission, *state[1:])
     if isinstance(event, DossierCompleted):
@@ -551,7 +566,7 @@ def checked_snapshot(snapshot: Snapshot) -> Snapshot:
     require(isinstance(version[2], int))
     _check_parts(snapshot.submission, snapshot.completion, snapshot.pauses)
     require(isinstance(snapshot.here, bool))
-    require(all(isinstance(text, str) for text in snapshot.detail[:3]))
+    require(all(isinstance(text, str) for text in snapshot.detail[:2]))
     require(isinstance(snapshot.detail.marks, int))
     return snapshot
 
@@ -566,6 +581,7 @@ def _check_parts(
     if submission is not None:
         due = submission.due
         require(due is None or (isinstance(due, int) and EARLIEST <= due < LATEST_DUE))
+        require(isinstance(submission.field, str))
     if completion is not None:
         require(completion.outcome in OUTCOME_RANKS)
     for pause in pauses:

@@ -28,7 +28,7 @@ derived, kept in memory, and rebuilt from that state after recovery.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Callable, Collection, Iterable, MutableMapping
+from collections.abc import Callable, Collection, Iterable, Mapping, MutableMapping
 from typing import NamedTuple
 
 import orjson
@@ -38,6 +38,7 @@ from kpi.clock import Clock
 from kpi.dossier import (
     DAY,
     LATE,
+    NO_FIELDS,
     OVERDUE_NOW,
     PAUSED_NOW,
     DossierState,
@@ -131,10 +132,13 @@ class Engine:
         calendar: WorkingCalendar,
         clock: Clock,
         states_of: StatesOf,
+        fields: Mapping[str, str] = NO_FIELDS,
     ) -> None:
         self.calendar = calendar
         self.clock = clock
         self.states_of = states_of
+        self.fields = fields
+        """The field of each procedure, from the procedure catalogue (contract §10)."""
         self.units: dict[str, UnitTotals] = {}
         self.rankings: dict[str, dict[int, Ranking]] = {}
         self.now: Instant = clock.now()
@@ -180,7 +184,7 @@ class Engine:
         raw = states.get(key)
         old = DossierState() if raw is None else DossierState.decode(raw)
         change = event.snapshot if isinstance(event, DossierSnapshot) else event
-        new = merge(old, change, self.calendar)
+        new = merge(old, change, self.calendar, self.fields)
         if new is None:
             return None
         encoded = new.encode()  # first: a state too large to write changes nothing

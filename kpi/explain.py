@@ -39,6 +39,9 @@ class Explanation(NamedTuple):
     supplement_requests: int
     """Supplement requests made after receipt, up to its end or now."""
     detail: Detail
+    """A sync dossier's procedure, channel and quality marks (an event dossier keeps none)."""
+    field: str
+    """Its field (lĩnh vực), "" when none was given."""
 
 
 def explain(state: DossierState, now: Instant) -> Explanation | None:
@@ -77,4 +80,5 @@ def explain(state: DossierState, now: Instant) -> Explanation | None:
         tuple(sorted(pauses, key=lambda pause: (pause.at, pause.pause_id))),
         requests,
         snapshot.detail if snapshot is not None and synced else NO_DETAIL,
+        submission.field,
     )

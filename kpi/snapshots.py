@@ -434,11 +434,11 @@ def snapshot(state: SyncState, version: tuple[Instant, str, int], matched: bool)
     steps = [p for p in state.progress if end is None or p.at <= end]
     official = max(steps).official if steps else None
     due = record.due_before if record.due_before is not None else first_appointment(state.runs)
-    submission = Submission(received_at, "", due, official)
+    field = state.value("field") or ["", ""]
+    submission = Submission(received_at, "", due, official, field[0])
     marks = state.marks | (0 if due is not None else NO_DEADLINE)
     marks |= 0 if matched else UNIT_UNMATCHED
-    field = state.value("field") or ["", ""]
-    detail = Detail(state.value("procedure") or "", state.value("channel") or "", field[0], marks)
+    detail = Detail(state.value("procedure") or "", state.value("channel") or "", marks)
     return Snapshot(version, submission, completion, _pauses(record, state), True, detail)
 
 

@@ -214,6 +214,7 @@ def _build(kind: EventKind, data: dict[str, Any]) -> Event:
             official_id=_optional_id(data, "official_id"),
             procedure_code=data.get("procedure_code"),
             channel=data.get("channel"),
+            field_code=_optional_id(data, "field_code"),
         )
     if kind is EventKind.COMPLETED:
         return DossierCompleted(

@@ -49,6 +49,8 @@ class DossierSubmitted:
     official_id: str | None
     procedure_code: str | None
     channel: str | None
+    field_code: str | None = None
+    """(v1.2) The dossier's field (lĩnh vực)."""
 
     @property
     def timestamp(self) -> Instant:

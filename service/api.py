@@ -95,7 +95,7 @@ def dossier_json(unit_id: str, dossier_id: str, told: Explanation) -> dict[str, 
         "ended_at": _instant(told.ended_at),
         "official_id": told.official_id,
         "procedure_code": detail.procedure or None,
-        "field_code": detail.field or None,
+        "field_code": told.field or None,
         "channel": detail.channel or None,
         "pauses": [
             {

@@ -114,6 +114,7 @@ def run_worker(
     import faust
 
     from kpi.calendar import CalendarError
+    from kpi.procedures import CatalogueError
     from kpi.units import RegistryError
     from service.app import create_app
     from streams.access import AccessError, tokens_for
@@ -127,7 +128,7 @@ def run_worker(
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     try:
         worker = create_app(settings, tokens)
-    except (CalendarError, RegistryError, SubscriptionError) as error:
+    except (CalendarError, CatalogueError, RegistryError, SubscriptionError) as error:
         _fail(str(error))
     url = f"http://{settings.web_host}:{settings.web_port}/"
     if made is None:
@@ -211,7 +212,12 @@ def cmd_run(args: argparse.Namespace) -> None:
             )
             started.append("the embedded broker")
         if args.demo:
-            settings = replace(settings, demo=True)
+            from kpi.procedures import SYNTHETIC
+
+            # The demo's procedures are the synthetic catalogue's (labelled synthetic).
+            settings = replace(
+                settings, demo=True, procedures_file=settings.procedures_file or SYNTHETIC
+            )
             ensure_topics(settings)
             feed = _start_demo_feed(settings, args.demo_format)
             started.append("the demo feed")

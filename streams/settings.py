@@ -75,6 +75,8 @@ class Settings:
     app_id: str = "cchc-monitor"
     calendar_file: Path | None = None
     units_file: Path | None = None
+    procedures_file: Path | None = None
+    """The procedure catalogue (``kpi.procedures``); none unless configured."""
     subscriptions_file: Path | None = None
     max_streams: int = 200
     """Live streams (SSE) one worker serves at once; more are refused with 503."""
@@ -143,6 +145,7 @@ class Settings:
             app_id=read.text("CCHC_APP_ID", defaults.app_id),
             calendar_file=read.path("CCHC_CALENDAR_FILE"),
             units_file=read.path("CCHC_UNITS_FILE"),
+            procedures_file=read.path("CCHC_PROCEDURES_FILE"),
             subscriptions_file=read.path("CCHC_SUBSCRIPTIONS"),
             tokens_file=read.path("CCHC_TOKENS_FILE"),
             max_streams=read.integer("CCHC_MAX_STREAMS", 200, 1, 100_000),

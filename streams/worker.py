@@ -27,6 +27,7 @@ from kpi.alerts import AlertBook
 from kpi.calendar import WorkingCalendar
 from kpi.clock import Clock
 from kpi.engine import Engine
+from kpi.procedures import fields_of, load_procedures
 from kpi.quality import SyncQuality
 from kpi.snapshots import SyncBook
 from kpi.units import Directory, Unit, load_units
@@ -115,6 +116,7 @@ class Worker:
             WorkingCalendar.from_file(settings.calendar_file),
             Clock(settings.clock),
             lambda unit_id: store.of(units.home(unit_id)[1]),
+            fields_of(load_procedures(settings.procedures_file)),
         )
         registry = load_units(settings.units_file)
         worker = cls(

@@ -113,5 +113,6 @@ def test_each_shape_writes_what_its_senders_write() -> None:
             assert sender_name(unit) in {r["DonViXuLy"] for r in records}
         dates = [r["NgayTiepNhan"] for r in records]
         assert all(("T" in d) == (shape == "arrays") for d in dates), dates[:3]
+        assert all(r["MaLinhVuc"] and r["TenLinhVuc"] for r in records), "every field given"
         none = "" if shape == "envelope" else None
         assert any(r["NgayHenTra"] == none for r in records), "some without an appointment"

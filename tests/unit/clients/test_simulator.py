@@ -601,3 +601,8 @@ def test_simulate_prints_the_dvcqg_format() -> None:
     assert not {"cchc.dossier-submitted", "cchc.dossier-completed"} & set(topics)
     for line in lines:
         assert line["key"] == message_key(line["topic"], line["value"])
+
+
+def test_every_submission_names_its_field_from_the_synthetic_catalogue(year: Events) -> None:
+    fields = {e["field_code"] for t, e in year if t == "cchc.dossier-submitted"}
+    assert fields == {"HO-TICH", "CHUNG-THUC", "DAT-DAI", "NGUOI-CO-CONG"}  # communes only

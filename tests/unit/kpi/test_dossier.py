@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+import orjson
+
 from kpi.calendar import WorkingCalendar
 from kpi.dossier import (
     DAY,
@@ -65,6 +69,14 @@ def test_encode_decode_round_trip() -> None:
     survey = SatisfactionSurvey("v1", "u", t("2026-03-06T08:00:00+07:00"), "satisfied", "d", None)
     full = state(submitted(), completed("2026-03-04T08:00:00+07:00"), survey)
     assert DossierState.decode(full.encode()) == full
+
+
+def test_a_submissions_field_is_kept_and_a_state_without_one_reads_as_before() -> None:
+    with_field = state(replace(submitted(), field_code="G09-TP05"))
+    assert with_field.submission is not None and with_field.submission.field == "G09-TP05"
+    assert DossierState.decode(with_field.encode()) == with_field
+    without = state(submitted())
+    assert len(orjson.loads(without.encode())[0]) == 4, "no bytes for a field not given"
 
 
 def test_a_dossiers_official_is_its_completions_else_its_submissions() -> None:

@@ -587,7 +587,7 @@ def test_a_sync_dossier_explains_its_waits_marks_and_first_appointment() -> None
         (False, local("2026-03-06T09:00:00"), None),
     ]
     assert told.supplement_requests == 1
-    assert (told.detail.procedure, told.detail.field) == ("1.004227", "G09-TP05")
+    assert (told.detail.procedure, told.field) == ("1.004227", "G09-TP05")
     assert monitor.engine.explain("xa-b", "HS-1") is None
 
 

@@ -115,6 +115,8 @@ def test_unknown_fields_are_ignored() -> None:
         ({"unit_id": "u" * 65}, "unit_id: length must be 1..64"),
         ({"event_id": None}, "event_id: must be a string, got null"),
         ({"channel": "fax"}, "channel: 'fax' is not one of counter, online, postal"),
+        ({"field_code": ""}, "field_code: length must be 1..64"),
+        ({"field_code": "G" * 65}, "field_code: length must be 1..64"),
         (
             {"processing_time": {"amount": 0, "unit": "hours"}},
             "processing_time.amount: 0 is outside 1..10000",

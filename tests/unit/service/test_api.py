@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from types import SimpleNamespace
 from typing import Any, cast
 
@@ -240,6 +241,19 @@ def test_a_dossier_explains_why_it_is_late_or_not() -> None:
         "2026-03-05T09:00:00+07:00",
     )
     assert explained(api, "no-such-dossier", "admin") == []
+
+
+def test_an_event_dossier_explains_its_field() -> None:
+    api = scenario_api()
+    received, due = "2026-03-18T08:00:00+07:00", "2026-03-25T00:00:00+07:00"
+    event = replace(submitted("field", received, due, "cb-1"), field_code="G09-TP05")
+    api.worker.engine.apply(event)
+    (told,) = explained(api, "field", "admin")
+    assert (told["field_code"], told["procedure_code"], told["source"]) == (
+        "G09-TP05",
+        None,
+        "events",
+    )
 
 
 def test_only_a_units_token_or_admin_sees_its_dossiers() -> None:
