@@ -317,7 +317,9 @@ class Actions:
     async def handle(self, batch: Batch, message: MessageLike) -> None:
         decision = self.intake.decide(message)
         if isinstance(decision, Apply):
-            await self.apply_event(batch, message, decision.event)
+            # An event is applied only on its unit's partition (Intake.decide).
+            if await self.apply(batch, message, decision.event, message.partition):
+                self.processed[message.topic].inc()
         elif isinstance(decision, Rekey):
             await self.rekey(batch, message, decision)
         elif isinstance(decision, ApplySync):
@@ -381,13 +383,6 @@ class Actions:
             key, value = change
             await self.send(batch, message, worker.store.changelog, key, value, partition)
         return True
-
-    async def apply_event(
-        self, batch: Batch, message: MessageLike, event: Event | DossierSnapshot
-    ) -> None:
-        # An event is applied only on its unit's partition (Intake.decide).
-        if await self.apply(batch, message, event, message.partition):
-            self.processed[message.topic].inc()
 
     async def apply_sync(self, batch: Batch, message: MessageLike, sync: ApplySync) -> None:
         worker, partition = self.worker, message.partition

@@ -177,15 +177,16 @@ def install_views(worker: Worker, api: Api, peers: Peers, tokens: Tokens, hub: A
     async def sync_quality(web: Any, request: Any) -> Any:
         return await respond(web, request, api.sync_quality)
 
+    def seen_by(unit_id: str) -> Callable[[Grant], bool]:
+        """Who may see a unit's dossiers: a token of that unit, or an admin's."""
+        return lambda grant: grant.sees_unit(unit_id)
+
     @app.page("/api/units/{unit_id}/due-soon")
     async def due_soon(web: Any, request: Any, unit_id: str) -> Any:
         async def answer(query: dict[str, str], caller: Caller) -> Any:
             return api.due_soon(unit_id, whole_number(query, "days", 3, 60))
 
-        def need(grant: Grant) -> bool:
-            return grant.sees_unit(unit_id)
-
-        return await respond(web, request, answer, need, unit_id)
+        return await respond(web, request, answer, seen_by(unit_id), unit_id)
 
     @app.page("/api/units/{unit_id}/late")
     async def late(web: Any, request: Any, unit_id: str) -> Any:
@@ -193,10 +194,7 @@ def install_views(worker: Worker, api: Api, peers: Peers, tokens: Tokens, hub: A
             period, _ = api.period(query.get("period"))
             return api.late(unit_id, period, whole_number(query, "limit", 100, MAX_LISTED))
 
-        def need(grant: Grant) -> bool:
-            return grant.sees_unit(unit_id)
-
-        return await respond(web, request, answer, need, unit_id)
+        return await respond(web, request, answer, seen_by(unit_id), unit_id)
 
     @app.page("/api/units/{unit_id}/daily")
     async def daily(web: Any, request: Any, unit_id: str) -> Any:
