@@ -7,35 +7,18 @@ from collections.abc import AsyncIterator
 from types import SimpleNamespace
 from typing import Any
 
-import orjson
 import pytest
 
 import agents.webhooks
 from streams.settings import Settings
 from streams.webhooks import Subscription
+from tests.fakes import alert_message
 
 TOPIC = "cchc.alerts"
 
 
 def message(alert_id: str, sequence: int, unit_id: str = "u") -> bytes:
-    return orjson.dumps(
-        {
-            "alert_id": alert_id,
-            "sequence": sequence,
-            "rule": "unit_late_rate",
-            "unit_id": unit_id,
-            "official_id": None,
-            "period": "2026",
-            "state": "firing" if sequence % 2 else "resolved",
-            "value": 0.5,
-            "threshold": 0.05,
-            "numerator": 10,
-            "denominator": 20,
-            "started_at": "2026-03-02T08:00:00+07:00",
-            "resolved_at": None,
-            "evaluated_at": "2026-03-02T08:00:00+07:00",
-        }
-    )
+    return alert_message(alert_id, sequence, unit_id=unit_id)
 
 
 class Deliverer:

@@ -6,32 +6,19 @@ import io
 from types import SimpleNamespace
 from typing import Any
 
-import orjson
 import pytest
 
 import clients.alerts_tail
 from clients.alerts_tail import tail
 from streams.settings import Settings
+from tests.fakes import alert_message
 
 
 def message(sequence: int, unit_id: str = "xa-cam-lam") -> bytes:
-    return orjson.dumps(
-        {
-            "alert_id": f"unit_late_rate|{unit_id}||2026",
-            "sequence": sequence,
-            "rule": "unit_late_rate",
-            "unit_id": unit_id,
-            "official_id": None,
-            "period": "2026",
-            "state": "firing" if sequence % 2 else "resolved",
-            "value": 0.5,
-            "threshold": 0.05,
-            "numerator": sequence,  # which message a line shows
-            "denominator": 2 * sequence,
-            "started_at": "2026-03-02T08:00:00+07:00",
-            "resolved_at": None,
-            "evaluated_at": "2026-03-02T08:00:00+07:00",
-        }
+    alert_id = f"unit_late_rate|{unit_id}||2026"
+    # numerator and denominator say which message a line shows
+    return alert_message(
+        alert_id, sequence, unit_id=unit_id, numerator=sequence, denominator=2 * sequence
     )
 
 

@@ -7,12 +7,12 @@ from collections.abc import AsyncIterator
 from types import SimpleNamespace
 from typing import Any
 
-import orjson
 import pytest
 
 import service.alert_feed
 from service.alert_feed import AlertHub, StreamEnded, TooManyStreams
 from streams.settings import Settings
+from tests.fakes import alert_message
 
 ALERT = {"alert_id": "a", "unit_id": "u", "official_id": None, "state": "firing"}
 
@@ -89,22 +89,6 @@ def test_streams_beyond_the_cap_are_refused() -> None:
     asyncio.run(scenario())
 
 
-MESSAGE = {
-    "rule": "unit_late_rate",
-    "unit_id": "u",
-    "official_id": None,
-    "period": "2026",
-    "state": "firing",
-    "value": 0.5,
-    "threshold": 0.05,
-    "numerator": 10,
-    "denominator": 20,
-    "started_at": "2026-03-02T08:00:00+07:00",
-    "resolved_at": None,
-    "evaluated_at": "2026-03-02T08:00:00+07:00",
-}
-
-
 class Topic:
     """The alerts topic in memory, read by a hub through fakes of its two readers: the
     consumer that follows it and ``read_to_end``."""
@@ -113,7 +97,7 @@ class Topic:
         self.records: dict[int, list[SimpleNamespace]] = {p: [] for p in range(partitions)}
 
     def append(self, partition: int, alert_id: str, sequence: int) -> None:
-        value = orjson.dumps(MESSAGE | {"alert_id": alert_id, "sequence": sequence})
+        value = alert_message(alert_id, sequence, state="firing")
         records = self.records[partition]
         offset = len(records)
         records.append(SimpleNamespace(topic="t", partition=partition, offset=offset, value=value))
