@@ -32,7 +32,7 @@ from typing import Any, NamedTuple
 import orjson
 
 from kpi.calendar import WorkingCalendar
-from kpi.periods import day_of, month_starts_between
+from kpi.periods import NO_CUT_OFF, day_of, freezes_between
 from schemas.codec import EARLIEST, LATEST
 from schemas.records import (
     DossierCompleted,
@@ -72,6 +72,8 @@ class Submission(NamedTuple):
     official: str | None
     field: str = ""
     """The dossier's field (lĩnh vực, contract v1.2), "" when none was given."""
+    online: bool = False
+    """Received online (for the report's columns 2 and 3, contract §10)."""
 
 
 class Completion(NamedTuple):
@@ -166,11 +168,13 @@ class Snapshot(NamedTuple):
 
 
 def _encode_submission(s: Submission | None) -> list[Any] | None:
-    """A submission as the changelog holds it; the field only when it has one, as states
-    written before v1.2 have none."""
+    """A submission as the changelog holds it; the field and the channel only when it
+    has them, as states written before v1.2 have neither."""
     if s is None:
         return None
     encoded = [s.at, s.event_id, s.due, s.official]
+    if s.online:
+        return [*encoded, s.field, True]
     return [*encoded, s.field] if s.field else encoded
 
 
@@ -425,7 +429,14 @@ def merge(
             assert event.processing_time is not None  # the schema requires one of them
             due = calendar.deadline(event.received_at, event.processing_time)
         field = event.field_code or fields.get(event.procedure_code or "", "")
-        submission = Submission(event.received_at, event.event_id, due, event.official_id, field)
+        submission = Submission(
+            event.received_at,
+            event.event_id,
+            due,
+            event.official_id,
+            field,
+            event.channel == "online",
+        )
         # The constructor, not _replace: this is every event's path, and twice as fast.
         return DossierState(submission, *state[1:])
     if isinstance(event, DossierCompleted):
@@ -481,8 +492,9 @@ def vote_entries(at: Instant, satisfied: bool, official: str | None) -> list[Ent
     return entries
 
 
-def contribution(state: DossierState, clock: Instant) -> list[Entry]:
-    """What one dossier adds to its unit's figures when the clock reads ``clock``.
+def contribution(state: DossierState, clock: Instant, cut_off: int = NO_CUT_OFF) -> list[Entry]:
+    """What one dossier adds to its unit's figures when the clock reads ``clock``, its
+    open-overdue and paused counts frozen at the month starts and ``cut_off`` days it saw.
 
     A completion, vote, pause or rescheduling without its submission is held: it counts
     nothing yet, except that a held completion is an orphan.
@@ -518,22 +530,22 @@ def contribution(state: DossierState, clock: Instant) -> list[Entry]:
             entries.append((DAY, official, day, APOLOGISED))
     if due is not None:
         span = (max(submission.at, due), None if completion is None else completion.at)
-        entries.extend(_span_entries(span, official, clock, OVERDUE_AT, OVERDUE_NOW))
+        entries.extend(_span_entries(span, official, clock, cut_off, OVERDUE_AT, OVERDUE_NOW))
     if pauses:
         for span in state.paused_spans():
-            entries.extend(_span_entries(span, official, clock, PAUSED_AT, PAUSED_NOW))
+            entries.extend(_span_entries(span, official, clock, cut_off, PAUSED_AT, PAUSED_NOW))
     return entries
 
 
 def _span_entries(
-    span: Span, official: str | None, clock: Instant, at_kind: int, now_kind: int
+    span: Span, official: str | None, clock: Instant, cut_off: int, at_kind: int, now_kind: int
 ) -> list[Entry]:
-    """A span's counts frozen at the month ends it covered, and its count at the clock."""
+    """A span's counts frozen at the freeze points it covered, and its count at the clock."""
     lo, hi = span
     if lo >= clock:
         return []
     end = clock if hi is None else min(hi, clock)
-    entries: list[Entry] = [(at_kind, official, m, 0) for m in month_starts_between(lo, end)]
+    entries: list[Entry] = [(at_kind, official, m, 0) for m in freezes_between(lo, end, cut_off)]
     if hi is None or clock <= hi:
         entries.append((now_kind, official, 0, 0))
     return entries
@@ -581,7 +593,7 @@ def _check_parts(
     if submission is not None:
         due = submission.due
         require(due is None or (isinstance(due, int) and EARLIEST <= due < LATEST_DUE))
-        require(isinstance(submission.field, str))
+        require(isinstance(submission.field, str) and isinstance(submission.online, bool))
     if completion is not None:
         require(completion.outcome in OUTCOME_RANKS)
     for pause in pauses:

@@ -53,7 +53,25 @@ from kpi.dossier import (
 )
 from kpi.explain import Explanation, explain
 from kpi.figures import DayCounts, Figures, UnitTotals
-from kpi.periods import Period, month_starts_between, year_of, year_of_day
+from kpi.periods import (
+    DAY_US,
+    NO_CUT_OFF,
+    Period,
+    day_of,
+    day_start,
+    freezes_between,
+    year_of,
+    year_of_day,
+)
+from kpi.report import (
+    UNCLASSIFIED,
+    Counts,
+    ReportTotals,
+    ahead_of,
+    field_rows,
+    report_entries,
+    vote_entry,
+)
 from kpi.snapshots import SYNC_PREFIX, DossierSnapshot
 from schemas.dvcqg import MARKS
 from schemas.records import (
@@ -133,13 +151,19 @@ class Engine:
         clock: Clock,
         states_of: StatesOf,
         fields: Mapping[str, str] = NO_FIELDS,
+        cut_off: int = NO_CUT_OFF,
     ) -> None:
         self.calendar = calendar
         self.clock = clock
         self.states_of = states_of
         self.fields = fields
         """The field of each procedure, from the procedure catalogue (contract §10)."""
+        self.cut_off = cut_off
+        """The first day of the province's report months: past report periods end there,
+        so open-overdue and paused counts are frozen there as at month starts."""
         self.units: dict[str, UnitTotals] = {}
+        self.reports: dict[str, ReportTotals] = {}
+        """Per unit, the counts form 06 is summed from (:mod:`kpi.report`)."""
         self.rankings: dict[str, dict[int, Ranking]] = {}
         self.now: Instant = clock.now()
         self._clock_year = year_of(self.now)
@@ -189,12 +213,15 @@ class Engine:
             return None
         encoded = new.encode()  # first: a state too large to write changes nothing
         totals = self.totals(event.unit_id)
-        entries = contribution(new, self.now)
+        entries = contribution(new, self.now, self.cut_off)
         totals.apply(entries, 1)
+        report = self.report_totals(event.unit_id)
+        report.apply(report_entries(new), 1)
         self._index_late(event.unit_id, dossier_id, entries, new)
         self._count_marks(event.unit_id, None if raw is None else old, new)
         if raw is not None:  # a new dossier contributed nothing yet
-            totals.apply(contribution(old, self.now), -1)
+            totals.apply(contribution(old, self.now, self.cut_off), -1)
+            report.apply(report_entries(old), -1)
         # A replaced event may be earlier than any in the new state: its years change too.
         # A pause or a snapshot changes figures from instants before its own timestamp.
         earliest, replaced = event.timestamp, old.earliest
@@ -212,6 +239,7 @@ class Engine:
             return None
         vote = LooseVote(event.surveyed_at, event.satisfied, event.official_id)
         self.totals(event.unit_id).apply(vote_entries(*vote), 1)
+        self.report_totals(event.unit_id).apply(_loose_report_entries(vote), 1)
         self._mark(event.unit_id, event.surveyed_at)
         encoded = orjson.dumps(tuple(vote))  # orjson writes no named tuples
         states[key] = encoded
@@ -308,6 +336,12 @@ class Engine:
         if totals is None:
             totals = self.units[unit_id] = UnitTotals()
         return totals
+
+    def report_totals(self, unit_id: str) -> ReportTotals:
+        report = self.reports.get(unit_id)
+        if report is None:
+            report = self.reports[unit_id] = ReportTotals()
+        return report
 
     # -- the clock ------------------------------------------------------------------
 
@@ -415,16 +449,16 @@ class Engine:
         target = self.clock.now()
         if target <= self.now:
             return
-        for month_start in month_starts_between(self.now, target):
-            self._advance_to(month_start)
-            for unit_id, totals in self.units.items():  # freeze the counts at a month's end
+        for point in freezes_between(self.now, target, self.cut_off):
+            self._advance_to(point)
+            for unit_id, totals in self.units.items():  # freeze the counts at a period's end
                 for official, count in totals.overdue_now.items():
                     if count:
-                        totals.overdue_at[official, month_start] += count
-                        self.dirty.setdefault(unit_id, set()).add(year_of(month_start - 1))
+                        totals.overdue_at[official, point] += count
+                        self.dirty.setdefault(unit_id, set()).add(year_of(point - 1))
                 for official, count in totals.paused_now.items():
                     if count:
-                        totals.paused_at[official, month_start] += count
+                        totals.paused_at[official, point] += count
         self._advance_to(target)
 
     def _advance_to(self, target: Instant) -> None:
@@ -502,6 +536,7 @@ class Engine:
         reported, so one bad record cannot stop a worker from ever starting again.
         """
         self.units.clear()
+        self.reports.clear()
         self.rankings.clear()
         self.ended_late.clear()
         self.marked.clear()
@@ -528,13 +563,15 @@ class Engine:
             unit_id, state = stored.unit_id, stored.state
             totals = self.totals(unit_id)
             if isinstance(state, DossierState):
-                entries = contribution(state, self.now)
+                entries = contribution(state, self.now, self.cut_off)
                 totals.apply(entries, 1)
+                self.report_totals(unit_id).apply(report_entries(state), 1)
                 self._index_late(unit_id, str(stored.ident), entries, state)
                 self._count_marks(unit_id, None, state)
                 self._track(stored.key, unit_id, state)
             elif isinstance(state, LooseVote):
                 totals.apply(vote_entries(*state), 1)
+                self.report_totals(unit_id).apply(_loose_report_entries(state), 1)
             else:
                 self.rankings.setdefault(unit_id, {})[int(stored.ident)] = state
         self.dirty = {unit_id: self.years(unit_id) for unit_id in self.units}
@@ -545,6 +582,42 @@ class Engine:
     def figures(self, unit_id: str, period: Period, official: str | None = None) -> Figures:
         totals = self.units.get(unit_id) or UnitTotals()
         return Figures.of(totals, official, period, self.now)
+
+    def report(self, unit_ids: Iterable[str], period: Period) -> dict[str, dict[str, Counts]]:
+        """Form 06 of each unit, by field (contract §10): its rows at ``min(end, clock)``."""
+        now = self.now
+        current = period.end > now
+        stop_day = day_of(now) + 1 if current else period.end_day
+        ahead = self._ahead() if current else {}
+        found = {}
+        for unit_id in unit_ids:
+            totals = self.reports.get(unit_id)
+            if totals is not None:
+                found[unit_id] = field_rows(
+                    totals, period.first_day, stop_day, ahead.get(unit_id, {})
+                )
+        return found
+
+    def _ahead(self) -> dict[str, dict[str, int]]:
+        """Per unit and field, what the report buckets count on the clock's day at or
+        after the clock (:func:`kpi.report.ahead_of`): only dossiers with a deadline or a
+        pause boundary there can have any, and the clock follows every such dossier."""
+        now = self.now
+        tonight = day_start(day_of(now)) + DAY_US
+        keys = {key for key, (_, _, start, _) in self._intervals.items() if now <= start < tonight}
+        for key, (_, _, waits) in self._paused.items():
+            if any(now <= at < tonight for lo, hi, _ in waits for at in (lo, hi) if at):
+                keys.add(key)
+        found: dict[str, dict[str, int]] = {}
+        for key in keys:
+            _, unit_id, _ = parse_state_key(key)
+            raw = self.states_of(unit_id).get(key)
+            if raw is None:
+                continue
+            fields = found.setdefault(unit_id, {})
+            for field, _, packed in ahead_of(DossierState.decode(raw), now):
+                fields[field] = fields.get(field, 0) + packed
+        return found
 
     def explain(self, unit_id: str, dossier_id: str) -> Explanation | None:
         """Why the unit's dossier counts as it does, at the clock (one lookup by its key);
@@ -585,6 +658,11 @@ class LooseVote(NamedTuple):
     at: Instant
     satisfied: bool
     official: str | None
+
+
+def _loose_report_entries(vote: LooseVote) -> list[tuple[str, int, int]]:
+    """A vote without a dossier has no field: the report counts it unclassified."""
+    return [(UNCLASSIFIED, *vote_entry(vote.at, vote.satisfied))]
 
 
 class StoredState(NamedTuple):

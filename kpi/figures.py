@@ -3,9 +3,9 @@
 Counts live in daily buckets per official (``None`` is the whole unit): a year is a sum of
 at most 366 small lists, cheaper at query time than three bucket updates on every event.
 Open-overdue is not bucketed by event: ``overdue_now`` is the count at the clock, and
-``overdue_at[(official, m)]`` the count frozen at month start ``m`` (the end of the month
-before it, and of a year when ``m`` is 1 January). Paused dossiers are counted the same
-way, in ``paused_now`` and ``paused_at``.
+``overdue_at[(official, m)]`` the count frozen at freeze point ``m``: a month start or a
+cut-off day, the end of every period that ends there (of a year when ``m`` is 1 January).
+Paused dossiers are counted the same way, in ``paused_now`` and ``paused_at``.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from kpi.dossier import (
     PAUSED_AT,
     Entry,
 )
-from kpi.periods import Period, year_of
+from kpi.periods import Period, year_of, year_period
 from kpi.rules import (
     OFFICIAL_LATE_RATE,
     UNIT_LATE_RATE,
@@ -95,7 +95,11 @@ class UnitTotals:
     def overdue_years(self) -> set[int]:
         """Years that end with a dossier of the unit open and overdue (section 6: such a
         year has figures even when no event falls in it)."""
-        return {year_of(m - 1) for (who, m), n in self.overdue_at.items() if who is None and n}
+        return {
+            year_of(m - 1)
+            for (who, m), n in self.overdue_at.items()
+            if who is None and n and year_period(year_of(m)).start == m
+        }
 
     def day(self, official: str | None, day: int) -> DayCounts:
         bucket = self.days.get((official, day)) or _counts()

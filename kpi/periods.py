@@ -10,6 +10,12 @@ buckets, so a period is a half-open range of day numbers::
     >>> p = parse_period("30d", clock)
     >>> p.end_day - p.first_day
     30
+
+Report periods (contract §10) start on the province's cut-off day, here the 15th::
+
+    >>> q = parse_period("report:2026-Q1", clock, cut_off=15)
+    >>> date_of_day(q.first_day), date_of_day(q.end_day - 1)
+    (datetime.date(2025, 12, 15), datetime.date(2026, 3, 14))
 """
 
 from __future__ import annotations
@@ -26,11 +32,20 @@ HOUR_US = 3_600_000_000
 DAY_US = 24 * HOUR_US
 _OFFSET_US = 7 * HOUR_US  # Asia/Ho_Chi_Minh, UTC+07:00 without daylight saving
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
-_PERIOD = re.compile(r"(?P<year>[0-9]{4})(?:-(?P<month>[0-9]{2}))?|30d")
+_PERIOD = re.compile(
+    r"(?P<report>report:)?(?P<year>[0-9]{4})"
+    r"(?:-(?:(?P<month>[0-9]{2})|Q(?P<quarter>[1-4])|(?P<part>H1|H2|9M)))?|30d"
+)
+_PARTS = {"H1": (1, 6), "H2": (7, 12), "9M": (1, 9)}
+"""The report months (first, last) of a half-year and of nine months."""
 FIRST_YEAR, LAST_YEAR = 2000, 2099
 """The years the contract's timestamps can fall in: no figures exist outside them."""
 
-PeriodKind = Literal["year", "month", "30d"]
+PeriodKind = Literal["year", "month", "30d", "quarter", "report"]
+
+NO_CUT_OFF = 1
+"""A cut-off day of 1: report periods are calendar months (contract §10 names the
+province's cut-off day a setting; Khánh Hòa's is 15)."""
 
 
 class PeriodError(ValueError):
@@ -74,30 +89,51 @@ def _month_start(year: int, month: int) -> int:
     return day_number(date(year + (month - 1) // 12, (month - 1) % 12 + 1, 1))
 
 
-_next_month_start: dict[int, Instant] = {}
+def _report_month_start(year: int, month: int, cut_off: int) -> int:
+    """The first day of report month ``month``: the one that ends in that month, on the
+    day before the cut-off (a calendar month when the cut-off day is 1)."""
+    if cut_off == NO_CUT_OFF:
+        return _month_start(year, month)
+    previous = date(year + (month - 2) // 12, (month - 2) % 12 + 1, cut_off)
+    return day_number(previous)
 
 
-def next_month_start(instant: Instant) -> Instant:
-    """The first local month start strictly after ``instant`` (memoised by local day)."""
+_next_freeze: dict[tuple[int, int], Instant] = {}
+
+
+def next_freeze(instant: Instant, cut_off: int = NO_CUT_OFF) -> Instant:
+    """The first freeze point strictly after ``instant``: a local month start, or a
+    cut-off day (memoised by local day)."""
     day = day_of(instant)
-    found = _next_month_start.get(day)
+    found = _next_freeze.get((day, cut_off))
     if found is None:
         d = date_of_day(day)
-        found = _next_month_start[day] = day_start(_month_start(d.year, d.month + 1))
+        found = _month_start(d.year, d.month + 1)
+        if cut_off != NO_CUT_OFF and d.day < cut_off:
+            found = day_number(date(d.year, d.month, cut_off))
+        found = _next_freeze[day, cut_off] = day_start(found)
     return found
 
 
-def month_starts_between(after: Instant, until: Instant) -> list[Instant]:
-    """Local month starts ``m`` with ``after < m <= until``, oldest first.
+def freezes_between(after: Instant, until: Instant, cut_off: int = NO_CUT_OFF) -> list[Instant]:
+    """Freeze points ``m`` with ``after < m <= until``, oldest first: the local month
+    starts, and the cut-off days when there is one.
 
-    A month start is also the end instant of the month before it, so these are the
-    instants at which past monthly (and yearly) periods freeze their open-overdue count.
+    A freeze point is also the end instant of every period that ends there (months,
+    quarters, years, report periods), so these are the instants at which past periods
+    freeze their open-overdue count.
+
+    >>> from schemas.codec import parse_instant
+    >>> points = freezes_between(parse_instant("2026-01-20T00:00:00+07:00", "a"),
+    ...                          parse_instant("2026-03-01T00:00:00+07:00", "b"), 15)
+    >>> [date_of_day(day_of(m)).isoformat() for m in points]
+    ['2026-02-01', '2026-02-15', '2026-03-01']
     """
-    start = next_month_start(after)
+    start = next_freeze(after, cut_off)
     starts = []
     while start <= until:  # usually not once: most dossiers never see a month end overdue
         starts.append(start)
-        start = next_month_start(start)
+        start = next_freeze(start, cut_off)
     return starts
 
 
@@ -127,30 +163,61 @@ def year_period(year: int) -> Period:
     return Period(str(year), "year", _month_start(year, 1), _month_start(year + 1, 1))
 
 
-def parse_period(text: str | None, clock: Instant) -> Period:
-    """``YYYY``, ``YYYY-MM`` or ``30d``; None is the year containing the clock.
+def parse_period(text: str | None, clock: Instant, cut_off: int = NO_CUT_OFF) -> Period:
+    """A period by name; None is the year containing the clock.
 
-    ``30d`` is the local day of the clock and the 29 days before it (whole local days,
-    so that daily buckets answer it exactly).
+    ``YYYY``, ``YYYY-MM`` and ``YYYY-Qn`` are calendar periods; ``30d`` is the local day
+    of the clock and the 29 days before it (whole local days, so that daily buckets answer
+    it exactly). ``report:YYYY-MM``, ``report:YYYY-Qn``, ``report:YYYY-H1``, ``-H2``,
+    ``-9M`` and ``report:YYYY`` are the province's report periods, made of report months
+    that start on the ``cut_off`` day (contract §10).
     """
     today = day_of(clock)
     if text is None:
         return year_period(date_of_day(today).year)
     match = _PERIOD.fullmatch(text)
     if match is None:
-        raise PeriodError(f"period {text!r} is not YYYY, YYYY-MM or 30d")
+        raise PeriodError(
+            f"period {text!r} is not YYYY, YYYY-MM, YYYY-Qn, 30d or report:YYYY[-MM|-Qn|-H1|"
+            "-H2|-9M]"
+        )
     if text == "30d":
         return Period("30d", "30d", today - 29, today + 1)
     year = int(match["year"])
     if not FIRST_YEAR <= year <= LAST_YEAR:
         raise PeriodError(f"period {text!r}: year must be {FIRST_YEAR}..{LAST_YEAR}")
-    if match["month"] is None:
+    months = _months(text, match)
+    if match["report"]:
+        first, last = months or (1, 12)
+        period = Period(
+            text,
+            "report",
+            _report_month_start(year, first, cut_off),
+            _report_month_start(year, last + 1, cut_off),
+        )
+    elif match["part"]:
+        raise PeriodError(f"period {text!r}: half-years and 9M are report periods (report:…)")
+    elif months is None:
         period = year_period(year)
     else:
-        month = int(match["month"])
-        if not 1 <= month <= 12:
-            raise PeriodError(f"period {text!r}: month must be 01..12")
-        period = Period(text, "month", _month_start(year, month), _month_start(year, month + 1))
+        first, last = months
+        kind: PeriodKind = "month" if first == last else "quarter"
+        period = Period(text, kind, _month_start(year, first), _month_start(year, last + 1))
     if period.start > clock:
         raise PeriodError(f"period {text} starts after the clock ({format_instant(clock)})")
     return period
+
+
+def _months(text: str, match: re.Match[str]) -> tuple[int, int] | None:
+    """The (first, last) month a period's name covers; None for a whole year."""
+    if match["month"] is not None:
+        month = int(match["month"])
+        if not 1 <= month <= 12:
+            raise PeriodError(f"period {text!r}: month must be 01..12")
+        return month, month
+    if match["quarter"] is not None:
+        quarter = int(match["quarter"])
+        return 3 * quarter - 2, 3 * quarter
+    if match["part"] is not None:
+        return _PARTS[match["part"]]
+    return None

@@ -435,10 +435,11 @@ def snapshot(state: SyncState, version: tuple[Instant, str, int], matched: bool)
     official = max(steps).official if steps else None
     due = record.due_before if record.due_before is not None else first_appointment(state.runs)
     field = state.value("field") or ["", ""]
-    submission = Submission(received_at, "", due, official, field[0])
+    channel = state.value("channel") or ""
+    submission = Submission(received_at, "", due, official, field[0], channel == "online")
     marks = state.marks | (0 if due is not None else NO_DEADLINE)
     marks |= 0 if matched else UNIT_UNMATCHED
-    detail = Detail(state.value("procedure") or "", state.value("channel") or "", marks)
+    detail = Detail(state.value("procedure") or "", channel, marks)
     return Snapshot(version, submission, completion, _pauses(record, state), True, detail)
 
 

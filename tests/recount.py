@@ -194,3 +194,127 @@ def recount(
             if vote.rating != "dissatisfied":
                 add(vote.unit_id, vote.official_id, "satisfied")
     return {key: Row(*values) for key, values in counts.items()}, dict(orphans)
+
+
+REPORT_COLUMNS = (
+    "received",
+    "new_online",
+    "new_other",
+    "carried_over",
+    "settled",
+    "early",
+    "on_time",
+    "late",
+    "in_progress",
+    "within_time",
+    "overdue",
+    "paused",
+    "resolved",
+    "returned",
+    "rejected",
+    "stopped",
+    "withdrawn",
+    "surveys",
+    "satisfied",
+)
+"""Form 06's 11 columns (contract v1.2 §10), then paused, the outcomes and the votes."""
+
+
+def recount_report(
+    events: list[Event],
+    period: Period,
+    clock: Instant,
+    calendar: WorkingCalendar | None = None,
+    procedure_fields: dict[str, str] | None = None,
+) -> dict[tuple[str, str], tuple[int, ...]]:
+    """Form 06 per (unit, field) by :data:`REPORT_COLUMNS`, counted dossier by dossier.
+
+    t = min(end, clock). Receipts and ends count as before t by their local day when the
+    period holds the clock (the monitor's documented rule: the clock's whole day), by
+    their instant otherwise; a dossier's end is its completion, or its receipt if the
+    completion is dated before it. Open-overdue and paused are read at t itself.
+    """
+    calendar = calendar or WorkingCalendar()
+    procedure_fields = procedure_fields or {}
+    unique = {(type(e).__name__, e.event_id): e for e in events}.values()
+    by_dossier: dict[tuple[str, str], dict[str, list[Any]]] = defaultdict(lambda: defaultdict(list))
+    loose_votes = []
+    for event in unique:
+        if isinstance(event, SatisfactionSurvey) and event.dossier_id is None:
+            loose_votes.append(event)
+        elif not isinstance(event, DossierRescheduled):
+            kind = {
+                DossierSubmitted: "s",
+                DossierCompleted: "c",
+                DossierPause: "p",
+                SatisfactionSurvey: "v",
+            }[type(event)]
+            by_dossier[event.unit_id, event.dossier_id][kind].append(event)  # type: ignore[union-attr]
+
+    start, end = period.start, period.end
+    t = min(end, clock)
+    current = clock < end
+
+    def local_day(x: Instant) -> int:
+        return (x + 7 * 3_600_000_000) // (24 * 3_600_000_000)
+
+    def before_t(x: Instant) -> bool:
+        return local_day(x) <= local_day(clock) if current else x < end
+
+    def in_period(x: Instant) -> bool:
+        return x >= start and before_t(x)
+
+    rows: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0] * len(REPORT_COLUMNS))
+
+    def add(unit: str, field: str, *names: str) -> None:
+        for name in names:
+            rows[unit, field][REPORT_COLUMNS.index(name)] += 1
+
+    for (unit, _), kinds in by_dossier.items():
+        submission = _winner(kinds["s"])
+        if submission is None:
+            continue
+        completion = _winning_completion(kinds["c"])
+        pauses = _counted_pauses(kinds["p"])
+        vote = _winner(kinds["v"])
+        field = submission.field_code or procedure_fields.get(submission.procedure_code or "", "")
+        received = submission.received_at
+        due = submission.due_at
+        if due is None:
+            due = calendar.deadline(received, submission.processing_time)
+        ended = None if completion is None else max(completion.completed_at, received)
+        if in_period(received):
+            add(
+                unit,
+                field,
+                "received",
+                "new_online" if submission.channel == "online" else "new_other",
+            )
+        if received < start and (ended is None or ended >= start):
+            add(unit, field, "received", "carried_over")
+        if ended is not None and in_period(ended):
+            assert completion is not None
+            at = completion.completed_at
+            if _late_at(pauses, received, due, at):
+                column = "late"
+            elif local_day(at - _paused(pauses, received, at)) < local_day(due - 1):
+                column = "early"
+            else:
+                column = "on_time"
+            add(unit, field, "settled", column, completion.outcome)
+        if before_t(received) and (ended is None or not before_t(ended)):
+            overdue = received < t and _late_at(pauses, received, due, t)
+            add(unit, field, "in_progress", "overdue" if overdue else "within_time")
+            if received < t and _inside_a_pause(pauses, t):
+                add(unit, field, "paused")
+        if vote is not None and in_period(vote.surveyed_at):
+            add(unit, field, "surveys", *(["satisfied"] if vote.rating != "dissatisfied" else []))
+    for vote in loose_votes:
+        if in_period(vote.surveyed_at):
+            add(
+                vote.unit_id,
+                "",
+                "surveys",
+                *(["satisfied"] if vote.rating != "dissatisfied" else []),
+            )
+    return {key: tuple(values) for key, values in rows.items()}

@@ -14,6 +14,7 @@ from kpi.clock import Clock, ClockSpec
 from kpi.dossier import Pause, Snapshot, Submission
 from kpi.engine import Engine
 from kpi.periods import HOUR_US, Period, PeriodError, parse_period
+from kpi.report import total
 from kpi.snapshots import DossierSnapshot
 from schemas.codec import parse_instant
 from schemas.records import (
@@ -27,14 +28,33 @@ from schemas.records import (
     SatisfactionSurvey,
     UnitRanking,
 )
-from tests.recount import Row, recount
+from tests.recount import Row, recount, recount_report
 
 BASE = parse_instant("2025-12-20T00:00:00+07:00", "t")
 UNITS = ("u1", "u2")
 DOSSIERS = ("d0", "d1", "d2", "d3", "d4", "d5")
 OUTCOMES = ("resolved", "returned", "rejected", "stopped", "withdrawn")
 OFFICIALS = (None, "o1", "o2")
-PERIODS = ("2025", "2026", "2025-12", "2026-01", "2026-02", "2026-03", "30d", None)
+PERIODS = (
+    "2025",
+    "2026",
+    "2025-12",
+    "2026-01",
+    "2026-02",
+    "2026-03",
+    "30d",
+    None,
+    "2026-Q1",
+    "report:2026-01",
+    "report:2026-02",
+    "report:2026-Q1",
+    "report:2026-H1",
+    "report:2026",
+)
+CUT_OFF = 15
+"""Khánh Hòa's: report months run from the 15th to the 14th."""
+PROCEDURE_FIELDS = {"p1": "F1", "p2": "F3"}
+"""A procedure catalogue: the field of a submission that names none."""
 CALENDAR = WorkingCalendar()
 
 hours = st.integers(min_value=0, max_value=24 * 100)
@@ -69,6 +89,9 @@ def event_specs(
         if kind == "r":
             common["apology"] = draw(st.booleans())
         if kind == "s":
+            common["field"] = draw(st.sampled_from([None, "F1", "F2"]))
+            common["procedure"] = draw(st.sampled_from([None, "p1", "p2", "p9"]))
+            common["channel"] = draw(st.sampled_from([None, "online", "counter", "postal"]))
             if draw(st.booleans()):
                 common["due_at"] = common["at"] + draw(st.integers(-48, 24 * 20)) * HOUR_US
             else:
@@ -96,8 +119,9 @@ def build(specs: list[tuple[str, dict[str, Any]]]) -> list[Event]:
                     f.get("due_at"),
                     f.get("processing"),
                     f["official"],
-                    None,
-                    None,
+                    f.get("procedure"),
+                    f.get("channel"),
+                    f.get("field"),
                 )
             )
         elif kind == "c":
@@ -169,7 +193,7 @@ def engine_rows(
 def compare(engine: Engine, events: list[Event], clock: Instant) -> None:
     for text in PERIODS:
         try:
-            period = parse_period(text, clock)
+            period = parse_period(text, clock, CUT_OFF)
         except PeriodError:
             continue
         expected, expected_orphans = recount(events, period, clock, CALENDAR)
@@ -177,6 +201,21 @@ def compare(engine: Engine, events: list[Event], clock: Instant) -> None:
         got, orphans = engine_rows(engine, period)
         assert got == expected, f"period {period.name}"
         assert orphans == expected_orphans
+        compare_report(engine, events, period, clock)
+
+
+def compare_report(engine: Engine, events: list[Event], period: Period, clock: Instant) -> None:
+    """Every cell of form 06, by field, against the dossier-by-dossier recount; and the
+    form's check in every row and in the total."""
+    expected = recount_report(events, period, clock, CALENDAR, PROCEDURE_FIELDS)
+    expected = {key: row for key, row in expected.items() if any(row)}
+    report = engine.report(engine.reports, period)
+    got = {
+        (unit, field): tuple(row) for unit, rows in report.items() for field, row in rows.items()
+    }
+    assert got == expected, f"report {period.name}"
+    every = [row for rows in report.values() for row in rows.values()]
+    assert all(row.balanced for row in every) and total(every).balanced
 
 
 PAUSED_DOSSIERS = event_specs(
@@ -225,7 +264,9 @@ def replay(
     # One mapping per unit, as a worker holds one store per partition: a state read or
     # written in the wrong unit's mapping would be missed by the recount below.
     states: dict[str, dict[bytes, bytes]] = {}
-    engine = Engine(CALENDAR, clock, lambda unit: states.setdefault(unit, {}))
+    engine = Engine(
+        CALENDAR, clock, lambda unit: states.setdefault(unit, {}), PROCEDURE_FIELDS, CUT_OFF
+    )
     engine.stale_slack = 0  # compact the clock's heap as soon as an entry goes stale
     # The clock moves forward between events, as the 1-second timer moves it in a worker.
     moments = sorted(
@@ -246,7 +287,8 @@ def replay(
     check_clock(engine)
     compare(engine, events, engine.now)
 
-    restarted = Engine(CALENDAR, clock, states.__getitem__)  # a new worker: states alone
+    # a new worker: states alone
+    restarted = Engine(CALENDAR, clock, states.__getitem__, PROCEDURE_FIELDS, CUT_OFF)
     restarted.rebuild(item for unit in states.values() for item in unit.items())
     compare(restarted, events, restarted.now)
 
@@ -260,7 +302,9 @@ def test_event_clock_is_the_greatest_timestamp(
     delivered = list(events)
     random.Random(seed).shuffle(delivered)
     states: dict[bytes, bytes] = {}
-    engine = Engine(CALENDAR, Clock(ClockSpec("event")), lambda unit: states)
+    engine = Engine(
+        CALENDAR, Clock(ClockSpec("event")), lambda unit: states, PROCEDURE_FIELDS, CUT_OFF
+    )
     for event in delivered:
         engine.apply(event)
     engine.advance()
