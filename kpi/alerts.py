@@ -27,7 +27,7 @@ from typing import Any
 from kpi.calendar import WorkingCalendar
 from kpi.engine import Engine
 from kpi.figures import Figures
-from kpi.periods import year_of, year_period
+from kpi.periods import day_of, year_of, year_period
 from kpi.rules import (
     LEADER_ACCOUNTABILITY,
     OFFICIAL_LATE_RATE,
@@ -36,6 +36,7 @@ from kpi.rules import (
     UNIT_LATE_RATE,
     UNIT_LATE_RATE_RISK,
     UNIT_SATISFACTION,
+    WAITING_LONG,
     Thresholds,
     late_rate_breached,
     percent_ratio,
@@ -150,6 +151,32 @@ def risk_condition(figures: Figures, due_soon: int, thresholds: Thresholds) -> C
     )
 
 
+WAITING_LISTED = 10
+"""Dossiers an alert on long waits names (the unit's page lists them all)."""
+
+
+def waiting_condition(waited: list[tuple[str, int]], paused: int, days: int) -> Condition:
+    """Some dossier has waited for the citizen longer than ``days`` working days:
+    ``waited`` is each such dossier with its working days, the longest first, of
+    ``paused`` dossiers waiting at all.
+
+    >>> waiting_condition([("d1", 41), ("d2", 31)], 5, 30).detail
+    '2 waiting more than 30 working days: d1 (41), d2 (31)'
+    """
+    listed = ", ".join(f"{dossier} ({n})" for dossier, n in waited[:WAITING_LISTED])
+    more = len(waited) - WAITING_LISTED
+    return Condition(
+        WAITING_LONG,
+        bool(waited),
+        None,
+        float(days),
+        len(waited),
+        paused,
+        detail=f"{len(waited)} waiting more than {days} working days: {listed}"
+        + (f" and {more} more" if more > 0 else ""),
+    )
+
+
 def official_condition(official: str, figures: Figures, thresholds: Thresholds) -> Condition:
     return Condition(
         OFFICIAL_LATE_RATE,
@@ -235,6 +262,12 @@ class AlertBook:
         self, unit_id: str, year: int, figures: Figures, due_soon: int, now: Instant
     ) -> dict[str, Any] | None:
         condition = risk_condition(figures, due_soon, self.thresholds)
+        return self._transition(unit_id, str(year), condition, now)
+
+    def evaluate_waiting(
+        self, unit_id: str, year: int, waited: list[tuple[str, int]], paused: int, now: Instant
+    ) -> dict[str, Any] | None:
+        condition = waiting_condition(waited, paused, self.thresholds.waiting_days)
         return self._transition(unit_id, str(year), condition, now)
 
     def query(self, state: str = "firing", unit_id: str | None = None) -> list[dict[str, Any]]:
@@ -368,6 +401,33 @@ def evaluate_risks(
             figures = engine.figures(unit_id, period)
             due_soon = len(due.get(unit_id, ()))
             change = book.evaluate_risk(unit_id, year, figures, due_soon, engine.now)
+        except Exception as error:
+            on_error(unit_id, error)
+            continue
+        if change is not None:
+            changes.append(change)
+    return changes
+
+
+def evaluate_waits(
+    engine: Engine, book: AlertBook, units: Iterable[str], on_error: OnError = _raise
+) -> list[dict[str, Any]]:
+    """The rule on dossiers waiting for the citizen too long, for every unit given: the
+    unit office should call the citizen or close the dossier."""
+    calendar, now = engine.calendar, engine.now
+    today = day_of(now)
+    paused = engine.paused_by_unit()
+    year = year_of(now)
+    changes = []
+    for unit_id in units:
+        try:
+            dossiers = paused.get(unit_id, [])
+            waited = [
+                (d.dossier_id, calendar.working_days_after(day_of(d.paused_at), today))
+                for d in dossiers
+            ]
+            waited = [(d, n) for d, n in waited if n > book.thresholds.waiting_days]
+            change = book.evaluate_waiting(unit_id, year, waited, len(dossiers), now)
         except Exception as error:
             on_error(unit_id, error)
             continue

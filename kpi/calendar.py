@@ -79,6 +79,11 @@ class WorkingCalendar:
             self._working[day] = known
         return known
 
+    def working_days_after(self, first_day: int, last_day: int) -> int:
+        """The working days after local day ``first_day`` up to ``last_day`` included: how
+        many working days have passed since ``first_day`` on ``last_day``."""
+        return sum(self.is_working_day(day) for day in range(first_day + 1, last_day + 1))
+
     def deadline(self, received_at: Instant, processing: ProcessingTime) -> Instant:
         """The due instant of a dossier received at ``received_at``."""
         if processing.unit == "hours":

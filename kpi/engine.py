@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Callable, Collection, Iterable, Mapping, MutableMapping
+from itertools import chain
 from typing import NamedTuple
 
 import orjson
@@ -53,6 +54,7 @@ from kpi.dossier import (
 )
 from kpi.explain import Explanation, explain
 from kpi.figures import DayCounts, Figures, UnitTotals
+from kpi.index import UnitIndex
 from kpi.periods import (
     DAY_US,
     NO_CUT_OFF,
@@ -68,7 +70,9 @@ from kpi.report import (
     Counts,
     ReportTotals,
     ahead_of,
+    dossier_counts,
     field_rows,
+    report_days,
     report_entries,
     vote_entry,
 )
@@ -164,6 +168,8 @@ class Engine:
         self.units: dict[str, UnitTotals] = {}
         self.reports: dict[str, ReportTotals] = {}
         """Per unit, the counts form 06 is summed from (:mod:`kpi.report`)."""
+        self.indexes: dict[str, UnitIndex] = {}
+        """Per unit, where the dossiers behind the report's numbers are (:mod:`kpi.index`)."""
         self.rankings: dict[str, dict[int, Ranking]] = {}
         self.now: Instant = clock.now()
         self._clock_year = year_of(self.now)
@@ -219,6 +225,7 @@ class Engine:
         report.apply(report_entries(new), 1)
         self._index_late(event.unit_id, dossier_id, entries, new)
         self._count_marks(event.unit_id, None if raw is None else old, new)
+        self._index_days(event.unit_id, dossier_id, None if raw is None else old, new)
         if raw is not None:  # a new dossier contributed nothing yet
             totals.apply(contribution(old, self.now, self.cut_off), -1)
             report.apply(report_entries(old), -1)
@@ -271,6 +278,33 @@ class Engine:
             index[dossier_id] = completion.at
         elif index is not None:
             index.pop(dossier_id, None)
+
+    def _index_days(
+        self, unit_id: str, dossier_id: str, old: DossierState | None, new: DossierState
+    ) -> None:
+        """Keep the unit's index of dossiers by day of receipt and of end, and of those
+        open (:mod:`kpi.index`): the lists behind the report's numbers are read from it."""
+        before, after = report_days(old), report_days(new)
+        if before == after:
+            return
+        index = self.indexes.get(unit_id)
+        if index is None:
+            index = self.indexes[unit_id] = UnitIndex()
+        states = self.states_of(unit_id)
+
+        def holds(part: int) -> Callable[[int, str], bool]:
+            def check(day: int, other: str) -> bool:
+                raw = states.get(state_key(DOSSIER, unit_id, other))
+                return raw is not None and report_days(DossierState.decode(raw))[part] == day
+
+            return check
+
+        index.received.move(dossier_id, before[0], after[0], holds(0))
+        index.ended.move(dossier_id, before[1], after[1], holds(1))
+        if after[0] is not None and after[1] is None:
+            index.open.add(dossier_id)
+        else:
+            index.open.discard(dossier_id)
 
     def _count_marks(self, unit_id: str, old: DossierState | None, new: DossierState) -> None:
         """Keep the unit's counts of dossiers with each quality mark (contract §9.7)."""
@@ -502,15 +536,22 @@ class Engine:
 
     def paused_dossiers(self, unit_id: str) -> list[PausedDossier]:
         """The unit's open dossiers inside a pause at the clock, longest waiting first."""
-        found = []
+        return self.paused_by_unit(unit_id).get(unit_id, [])
+
+    def paused_by_unit(self, only: str | None = None) -> dict[str, list[PausedDossier]]:
+        """Per unit (``only`` that one), its open dossiers inside a pause at the clock,
+        longest waiting first: one pass over the dossiers the clock follows."""
+        found: dict[str, list[PausedDossier]] = {}
         for key, (unit, official, waits) in self._paused.items():
-            if unit != unit_id:
+            if only is not None and unit != only:
                 continue
             for lo, hi, since in waits:
                 if lo < self.now and (hi is None or self.now <= hi):
                     dossier_id = str(parse_state_key(key)[2])
-                    found.append(PausedDossier(dossier_id, official, since))
-        return sorted(found, key=lambda dossier: dossier.paused_at)
+                    found.setdefault(unit, []).append(PausedDossier(dossier_id, official, since))
+        for dossiers in found.values():
+            dossiers.sort(key=lambda dossier: dossier.paused_at)
+        return found
 
     def due_within(
         self, until: Instant, since: Instant | None = None
@@ -537,6 +578,7 @@ class Engine:
         """
         self.units.clear()
         self.reports.clear()
+        self.indexes.clear()
         self.rankings.clear()
         self.ended_late.clear()
         self.marked.clear()
@@ -568,6 +610,7 @@ class Engine:
                 self.report_totals(unit_id).apply(report_entries(state), 1)
                 self._index_late(unit_id, str(stored.ident), entries, state)
                 self._count_marks(unit_id, None, state)
+                self._index_days(unit_id, str(stored.ident), None, state)
                 self._track(stored.key, unit_id, state)
             elif isinstance(state, LooseVote):
                 totals.apply(vote_entries(*state), 1)
@@ -596,6 +639,49 @@ class Engine:
                 found[unit_id] = field_rows(
                     totals, period.first_day, stop_day, ahead.get(unit_id, {})
                 )
+        return found
+
+    def behind(self, unit_id: str, period: Period, column: str) -> list[Behind]:
+        """The unit's dossiers behind one column of its report (a :class:`Counts` field),
+        by receipt, oldest first. Candidates come from the unit's index: those received or
+        ended in the period, and for the columns that count dossiers still open at an
+        instant, those open now or ended since; each is checked by the report's own sums.
+        """
+        index = self.indexes.get(unit_id)
+        if index is None:
+            return []
+        now, first_day = self.now, period.first_day
+        current = period.end > now
+        stop_day = day_of(now) + 1 if current else period.end_day
+        candidates: Iterable[str]
+        if column in _AT_START:
+            candidates = chain(index.open, index.ended.between(first_day))
+        elif column in _AT_END:
+            candidates = chain(index.open, index.ended.between(stop_day))
+        elif column in _ENDED:
+            candidates = index.ended.between(first_day, stop_day)
+        else:
+            candidates = index.received.between(first_day, stop_day)
+        if column == "received":
+            candidates = chain(candidates, index.open, index.ended.between(first_day))
+        states = self.states_of(unit_id)
+        seen: set[str] = set()
+        found = []
+        for dossier_id in candidates:
+            if dossier_id in seen:
+                continue
+            seen.add(dossier_id)
+            raw = states.get(state_key(DOSSIER, unit_id, dossier_id))
+            try:
+                state = None if raw is None else checked(DossierState.decode(raw))
+            except (ValueError, TypeError):  # unreadable states are skipped, as on rebuild
+                continue
+            if state is None:
+                continue
+            counts = dossier_counts(state, first_day, stop_day, now if current else None)
+            if getattr(counts, column):
+                found.append(Behind(dossier_id, state, counts))
+        found.sort(key=lambda dossier: (dossier.received_at, dossier.dossier_id))
         return found
 
     def _ahead(self) -> dict[str, dict[str, int]]:
@@ -650,6 +736,38 @@ def _marks(state: DossierState | None) -> int:
     if snapshot is None or not snapshot.here or snapshot.submission is None:
         return 0
     return snapshot.detail.marks
+
+
+_AT_START = frozenset({"carried_over"})
+_AT_END = frozenset({"in_progress", "within_time", "overdue", "paused"})
+_ENDED = frozenset(
+    {
+        "settled",
+        "early",
+        "on_time",
+        "late",
+        "resolved",
+        "returned",
+        "rejected",
+        "stopped",
+        "withdrawn",
+    }
+)
+"""Report columns by where their dossiers are found (the others: received in the period)."""
+
+
+class Behind(NamedTuple):
+    """A dossier behind a number of the report: its state and its own row."""
+
+    dossier_id: str
+    state: DossierState
+    counts: Counts
+
+    @property
+    def received_at(self) -> Instant:
+        submission = self.state.parts()[0]
+        assert submission is not None  # only received dossiers are behind a number
+        return submission.at
 
 
 class LooseVote(NamedTuple):

@@ -11,6 +11,10 @@ ký kinh doanh, ...) for the demo: its codes are not the national portal's.
     >>> catalogue = load_procedures(SYNTHETIC)
     >>> catalogue["dang-ky-ket-hon"].field_code, fields_of(catalogue)["chung-thuc-ban-sao"]
     ('HO-TICH', 'CHUNG-THUC')
+
+A file without the columns is refused; a row that cannot be used is left out and its line
+kept with the reason, so that one wrong row of a catalogue of thousands does not keep the
+monitor from starting (its procedures' dossiers count as unclassified until it is fixed).
 """
 
 from __future__ import annotations
@@ -43,11 +47,31 @@ class Procedure:
     processing: ProcessingTime | None = None
 
 
-def load_procedures(path: Path | None) -> dict[str, Procedure]:
-    """The catalogue by procedure code, in file order; empty without a file."""
+class Catalogue(dict[str, Procedure]):
+    """Procedures by code, in file order, and the rows left out (``path:line: reason``)."""
+
+    def __init__(self, procedures: dict[str, Procedure], skipped: list[str]) -> None:
+        super().__init__(procedures)
+        self.skipped = skipped
+
+    def field_names(self) -> dict[str, str]:
+        """The name of each field code (the first row's that names it)."""
+        names: dict[str, str] = {}
+        for procedure in self.values():
+            names.setdefault(procedure.field_code, procedure.field_name or procedure.field_code)
+        return names
+
+
+def load_procedures(path: Path | None) -> Catalogue:
+    """The catalogue of a file (none without one); :class:`CatalogueError` when the file
+    cannot be read or lacks the columns."""
     if path is None:
-        return {}
-    rows = list(csv.DictReader(path.read_text(encoding="utf-8").splitlines()))
+        return Catalogue({}, [])
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as problem:
+        raise CatalogueError(f"{path}: {problem}") from None
+    rows = list(csv.DictReader(text.splitlines()))
     header = tuple(rows[0]) if rows else ()
     if header[: len(COLUMNS)] != COLUMNS or not set(header[len(COLUMNS) :]) <= {*OPTIONAL_COLUMNS}:
         raise CatalogueError(
@@ -55,25 +79,36 @@ def load_procedures(path: Path | None) -> dict[str, Procedure]:
             f"(and optionally {', '.join(OPTIONAL_COLUMNS)})"
         )
     found: dict[str, Procedure] = {}
+    skipped: list[str] = []
     for line, row in enumerate(rows, start=2):
-        code, name, field_code, field_name = ((row[c] or "").strip() for c in COLUMNS)
-        if not code or not field_code or len(field_code) > MAX_CODE_CHARS:
-            raise CatalogueError(f"{path}:{line}: a procedure needs a code and a field code")
-        if code in found:
-            raise CatalogueError(f"{path}:{line}: duplicate procedure_code {code}")
-        found[code] = Procedure(code, name, field_code, field_name, _processing(path, line, row))
-    return found
+        try:
+            procedure = _procedure(row, found)
+        except CatalogueError as problem:
+            skipped.append(f"{path}:{line}: {problem}")
+        else:
+            found[procedure.code] = procedure
+    return Catalogue(found, skipped)
 
 
-def _processing(path: Path, line: int, row: dict[str, str | None]) -> ProcessingTime | None:
+def _procedure(row: dict[str, str | None], found: dict[str, Procedure]) -> Procedure:
+    code, name, field_code, field_name = ((row.get(c) or "").strip() for c in COLUMNS)
+    if not code or not field_code or len(field_code) > MAX_CODE_CHARS:
+        raise CatalogueError(
+            f"a procedure needs a code and a field code of at most {MAX_CODE_CHARS} characters"
+        )
+    if code in found:
+        raise CatalogueError(f"duplicate procedure_code {code}")
+    return Procedure(code, name, field_code, field_name, _processing(row))
+
+
+def _processing(row: dict[str, str | None]) -> ProcessingTime | None:
     amount = (row.get("processing_amount") or "").strip()
     unit = (row.get("processing_unit") or "").strip()
     if not amount and not unit:
         return None
     if not (amount.isascii() and amount.isdecimal()) or int(amount) < 1 or unit not in UNITS:
         raise CatalogueError(
-            f"{path}:{line}: processing time {amount!r} {unit!r} is not a whole number of "
-            f"{', '.join(UNITS)}"
+            f"processing time {amount!r} {unit!r} is not a whole number of {', '.join(UNITS)}"
         )
     return ProcessingTime(int(amount), unit)  # type: ignore[arg-type]  # checked above
 

@@ -100,6 +100,18 @@ def report_entries(state: DossierState) -> list[Entry]:
     return entries
 
 
+def report_days(state: DossierState | None) -> tuple[int | None, int | None]:
+    """The local days of a dossier's receipt and of its end for the report (None: it has
+    none): where :mod:`kpi.index` files it."""
+    if state is None:
+        return None, None
+    submission, completion, _ = state.parts()
+    if submission is None:
+        return None, None
+    received = submission.at
+    return day_of(received), None if completion is None else day_of(max(completion.at, received))
+
+
 def vote_entry(at: Instant, satisfied: bool) -> tuple[int, int]:
     """(local day, packed counts) of one vote."""
     return day_of(at), ONE["surveys"] + (ONE["satisfied"] if satisfied else 0)
@@ -175,16 +187,33 @@ class ReportTotals:
     def window(self, first_day: int, stop_day: int) -> dict[str, tuple[int, int]]:
         """Per field, the packed sums (before, within) of the days before ``first_day``
         and of ``[first_day, stop_day)``."""
-        found = {}
-        for field, days in self.fields.items():
-            before = within = 0
-            for day, packed in days.items():
-                if day < first_day:
-                    before += packed
-                elif day < stop_day:
-                    within += packed
-            found[field] = (before, within)
-        return found
+        return {
+            field: split(days.items(), first_day, stop_day) for field, days in self.fields.items()
+        }
+
+
+def split(days: Iterable[tuple[int, int]], first_day: int, stop_day: int) -> tuple[int, int]:
+    """The packed sums (before, within) of (day, packed) counts: of the days before
+    ``first_day`` and of those in ``[first_day, stop_day)``."""
+    before = within = 0
+    for day, packed in days:
+        if day < first_day:
+            before += packed
+        elif day < stop_day:
+            within += packed
+    return before, within
+
+
+def dossier_counts(
+    state: DossierState, first_day: int, stop_day: int, clock: Instant | None
+) -> Counts:
+    """The row one dossier adds to its unit's report (a 1 in each column it is behind),
+    by the very sums of the report; ``clock`` for the period that holds the clock."""
+    days = ((day, packed) for _, day, packed in report_entries(state))
+    before, within = split(days, first_day, stop_day)
+    if clock is not None:
+        within -= sum(packed for _, _, packed in ahead_of(state, clock))
+    return Counts.of(before, within)
 
 
 class Counts(NamedTuple):
@@ -281,3 +310,114 @@ def field_rows(
         if row != ZERO:
             rows[field] = row
     return rows
+
+
+COLUMNS = (
+    ("received", "Tổng số", "received, total"),
+    ("new_online", "Trong kỳ: trực tuyến", "new in the period, online"),
+    ("new_other", "Trong kỳ: trực tiếp, bưu chính", "new in the period, counter or postal"),
+    ("carried_over", "Từ kỳ trước", "carried over"),
+    ("settled", "Tổng số", "settled, total"),
+    ("early", "Trước hạn", "early"),
+    ("on_time", "Đúng hạn", "on time"),
+    ("late", "Quá hạn", "late"),
+    ("in_progress", "Tổng số", "in progress, total"),
+    ("within_time", "Trong hạn", "within time"),
+    ("overdue", "Quá hạn", "overdue"),
+)
+"""Form 06's 11 columns: (name, Vietnamese header, English header)."""
+HEADER_GROUPS = (
+    ("Số hồ sơ nhận giải quyết", "Received", 1, 4),
+    ("Số hồ sơ đã giải quyết", "Settled", 5, 8),
+    ("Số hồ sơ đang giải quyết", "In progress", 9, 11),
+)
+"""The form's first header row: (Vietnamese, English, first column, last column)."""
+LEVELS = {
+    "province": "Cấp tỉnh",
+    "commune": "Cấp xã",
+    "unlisted": "Đơn vị ngoài danh mục",
+}
+"""The groups of a report by unit, in the form's order, by the registry's level."""
+UNCLASSIFIED_NAME = "Chưa phân loại"
+
+
+class Line(NamedTuple):
+    """One row of the form: a field or a unit, its name and its counts."""
+
+    key: str
+    name: str
+    counts: Counts
+
+
+class Group(NamedTuple):
+    """Rows of one level (a report by unit) or all of them (a report by field)."""
+
+    level: str
+    name: str
+    lines: list[Line]
+
+    @property
+    def total(self) -> Counts:
+        return total(line.counts for line in self.lines)
+
+
+class Form06(NamedTuple):
+    by: str
+    """``field`` or ``unit``."""
+    groups: list[Group]
+
+    @property
+    def total(self) -> Counts:
+        return total(group.total for group in self.groups)
+
+    @property
+    def balanced(self) -> bool:
+        """The form's check in every row, every group's total and the grand total."""
+        rows = [line.counts for group in self.groups for line in group.lines]
+        rows += [group.total for group in self.groups]
+        return all(row.balanced for row in [*rows, self.total])
+
+
+def by_field(units: Mapping[str, Mapping[str, Counts]], names: Mapping[str, str]) -> Form06:
+    """One row per field, every unit's dossiers of that field added up; the unclassified
+    last, the others by name.
+
+    >>> row = Counts.of(0, ONE["received_online"])
+    >>> form = by_field({"a": {"HT": row, "": row}, "b": {"HT": row}}, {"HT": "Hộ tịch"})
+    >>> [(line.name, line.counts.received) for line in form.groups[0].lines]
+    [('Hộ tịch', 2), ('Chưa phân loại', 1)]
+    """
+    fields: dict[str, Counts] = {}
+    for rows in units.values():
+        for field, counts in rows.items():
+            fields[field] = fields[field].plus(counts) if field in fields else counts
+    lines = [
+        Line(field, names.get(field, field) if field else UNCLASSIFIED_NAME, counts)
+        for field, counts in fields.items()
+    ]
+    lines.sort(key=lambda line: (not line.key, line.name.casefold(), line.key))
+    return Form06("field", [Group("", "", lines)])
+
+
+def by_unit(
+    units: Mapping[str, Mapping[str, Counts]], registry: Mapping[str, tuple[str, str]]
+) -> Form06:
+    """One row per unit, grouped by level; ``registry`` gives each listed unit's (level,
+    name), and a listed unit without any dossier has its row of zeros.
+
+    >>> row = Counts.of(0, ONE["received_other"])
+    >>> form = by_unit({"x": {"": row}}, {"a": ("commune", "Xã A")})
+    >>> [(g.name, [(line.name, line.counts.received) for line in g.lines]) for g in form.groups]
+    [('Cấp xã', [('Xã A', 0)]), ('Đơn vị ngoài danh mục', [('x', 1)])]
+    """
+    grouped: dict[str, list[Line]] = {level: [] for level in LEVELS}
+    for unit_id in {*registry, *units}:
+        level, name = registry.get(unit_id, ("unlisted", unit_id))
+        counts = total(units.get(unit_id, {}).values())
+        grouped.setdefault(level, []).append(Line(unit_id, name, counts))
+    groups = []
+    for level, lines in grouped.items():
+        if lines:
+            lines.sort(key=lambda line: (line.name.casefold(), line.key))
+            groups.append(Group(level, LEVELS.get(level, level), lines))
+    return Form06("unit", groups)

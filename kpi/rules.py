@@ -20,6 +20,7 @@ OFFICIAL_LATE_RATE = "official_late_rate"
 UNIT_LATE_RATE_RISK = "unit_late_rate_risk"
 LEADER_ACCOUNTABILITY = "leader_accountability"
 RANK_CONFLICT = "rank_conflict"
+WAITING_LONG = "waiting_long"
 RULES = (
     UNIT_LATE_RATE,
     UNIT_SATISFACTION,
@@ -27,6 +28,7 @@ RULES = (
     UNIT_LATE_RATE_RISK,
     LEADER_ACCOUNTABILITY,
     RANK_CONFLICT,
+    WAITING_LONG,
 )
 RULE_NAMES = {
     "vi": {
@@ -36,6 +38,7 @@ RULE_NAMES = {
         UNIT_LATE_RATE_RISK: "Nguy cơ vượt ngưỡng trễ hạn",
         LEADER_ACCOUNTABILITY: "Xem xét trách nhiệm người đứng đầu",
         RANK_CONFLICT: "Xếp hạng Tốt khi không đủ điều kiện",
+        WAITING_LONG: "Hồ sơ chờ công dân bổ sung quá lâu",
     },
     "en": {
         UNIT_LATE_RATE: "Late-dossier rate",
@@ -44,6 +47,7 @@ RULE_NAMES = {
         UNIT_LATE_RATE_RISK: "Risk of crossing the late line",
         LEADER_ACCOUNTABILITY: "Unit head accountability",
         RANK_CONFLICT: "Ranked Good while not eligible",
+        WAITING_LONG: "Dossiers waiting for the citizen too long",
     },
 }
 """What people read for each rule, per language: the terminal tail and the screen (through
@@ -62,6 +66,9 @@ class Thresholds:
     min_dossiers: int = 20
     min_surveys: int = 20
     min_official_dossiers: int = 10
+    waiting_days: int = 30
+    """Working days a dossier may wait for the citizen (paused) before its unit is told
+    to call the citizen or close the dossier."""
 
 
 def late_rate_breached(late: int, total: int, percent: Fraction) -> bool:

@@ -163,7 +163,10 @@ class Api:
         """The period asked for (default: the clock's year) and the clock's time."""
         engine = self.worker.engine
         engine.advance()
-        return parse_period(text, engine.now), format_instant(engine.now)
+        return (
+            parse_period(text, engine.now, self.worker.settings.report_cut_off_day),
+            format_instant(engine.now),
+        )
 
     def require_unit(self, unit_id: str) -> None:
         worker = self.worker
@@ -386,6 +389,8 @@ class Api:
         return {
             "demo": settings.demo,
             "clock": settings.clock.mode,
+            "as_of": format_instant(self.worker.engine.now),
+            "report_cut_off_day": settings.report_cut_off_day,
             "rules": RULE_NAMES,
             "access": caller.grant.describe(),
             "thresholds": {

@@ -12,7 +12,7 @@ import contextlib
 import logging
 import math
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +36,9 @@ from service.api import (
     whole_number,
 )
 from service.peers import LOCAL, PeerError, Peers
+from service.reports import Reports, output_format
 from service.throttle import Throttle
+from service.workbook import CSV, XLSX, form_csv, form_xlsx, list_csv, list_xlsx
 from streams.access import Caller, Grant, Tokens, token_of
 from streams.instruments import INGEST_THROTTLED, REGISTRY
 from streams.kafka import record_size
@@ -44,6 +46,9 @@ from streams.topics import partition_for
 from streams.worker import Worker
 
 log = logging.getLogger(__name__)
+
+Files = Mapping[str, Callable[[dict[str, Any]], tuple[bytes, str]]]
+"""How a view lays its JSON answer out as a download, per ``format``."""
 
 STATIC = Path(__file__).resolve().parent / "static"
 SSE_HEADERS = {
@@ -82,6 +87,7 @@ def static_file(web: Any, name: str, content_type: str) -> Any:
 
 def install_views(worker: Worker, api: Api, peers: Peers, tokens: Tokens, hub: AlertHub) -> None:
     app = worker.app
+    reports = Reports(api, peers)
 
     def caller_of(request: Any, from_query: bool = False) -> Caller | None:
         """The caller's grant; the token in the query only on the live streams, whose
@@ -107,20 +113,36 @@ def install_views(worker: Worker, api: Api, peers: Peers, tokens: Tokens, hub: A
         answer: Callable[[dict[str, str], Caller], Awaitable[Any]],
         need: Callable[[Grant], bool] = lambda grant: grant.sees_public,
         unit_id: str | None = None,
+        files: Files | None = None,
     ) -> Any:
         """Check the caller's token; forward to the unit's owner if that is another worker;
         else answer, mapping bad requests to 400, unknown units to 404, refusals to 403
-        and a peer's error to itself."""
+        and a peer's error to itself. With ``files``, ``format=xlsx|csv`` lays the JSON
+        answer out as a download (here: a peer is asked for JSON)."""
         caller = caller_of(request)
         if caller is None or not need(caller.grant):
             return refused(web, caller)
         query = {k: v for k, v in request.query.items() if k != TOKEN_PARAMETER}
         owner = None if unit_id is None or LOCAL in query else peers.owner_url(unit_id)
         try:
+            chosen = "json" if files is None else output_format(query)
+            query.pop("format", None)
             if owner is not None:
                 status, body = await peers.fetch(owner, request.path, query, caller.token)
-                return json_response(web, body, status)
-            return json_response(web, await answer(query, caller))
+                if status != 200 or files is None or chosen == "json":
+                    return json_response(web, body, status)
+            else:
+                body = await answer(query, caller)
+            if files is None or chosen == "json":
+                return json_response(web, body)
+            data, name = files[chosen](body)
+            return web.bytes(
+                data,
+                headers={
+                    "Content-Type": XLSX if chosen == "xlsx" else CSV,
+                    "Content-Disposition": f'attachment; filename="{name}"',
+                },
+            )
         except (PeriodError, BadRequest) as error:
             return error_response(web, 400, str(error))
         except Forbidden as error:
@@ -195,6 +217,24 @@ def install_views(worker: Worker, api: Api, peers: Peers, tokens: Tokens, hub: A
             return api.late(unit_id, period, whole_number(query, "limit", 100, MAX_LISTED))
 
         return await respond(web, request, answer, seen_by(unit_id), unit_id)
+
+    @app.page("/api/units/{unit_id}/dossiers")
+    async def behind(web: Any, request: Any, unit_id: str) -> Any:
+        exported = request.query.get("format", "json") != "json"
+
+        async def answer(query: dict[str, str], caller: Caller) -> Any:
+            return reports.behind(unit_id, query, exported)
+
+        files = {"xlsx": list_xlsx, "csv": list_csv}
+        return await respond(web, request, answer, seen_by(unit_id), unit_id, files)
+
+    @app.page("/api/reports/form06")
+    async def form06(web: Any, request: Any) -> Any:
+        def need(grant: Grant) -> bool:
+            return grant.admin or bool(grant.units)
+
+        files = {"xlsx": form_xlsx, "csv": form_csv}
+        return await respond(web, request, reports.form06, need, files=files)
 
     @app.page("/api/units/{unit_id}/daily")
     async def daily(web: Any, request: Any, unit_id: str) -> Any:
@@ -327,6 +367,10 @@ def install_views(worker: Worker, api: Api, peers: Peers, tokens: Tokens, hub: A
     @app.page("/unit")
     async def unit_page(web: Any, request: Any) -> Any:
         return static_file(web, "unit.html", "text/html")
+
+    @app.page("/report")
+    async def report_page(web: Any, request: Any) -> Any:
+        return static_file(web, "report.html", "text/html")
 
     @app.page("/favicon.ico")
     async def favicon(web: Any, request: Any) -> Any:

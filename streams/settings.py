@@ -77,6 +77,9 @@ class Settings:
     units_file: Path | None = None
     procedures_file: Path | None = None
     """The procedure catalogue (``kpi.procedures``); none unless configured."""
+    report_cut_off_day: int = 15
+    """The day report months start on (contract §10): Khánh Hòa's run from the 15th to
+    the 14th; 1 makes them calendar months."""
     subscriptions_file: Path | None = None
     max_streams: int = 200
     """Live streams (SSE) one worker serves at once; more are refused with 503."""
@@ -146,6 +149,7 @@ class Settings:
             calendar_file=read.path("CCHC_CALENDAR_FILE"),
             units_file=read.path("CCHC_UNITS_FILE"),
             procedures_file=read.path("CCHC_PROCEDURES_FILE"),
+            report_cut_off_day=read.integer("CCHC_REPORT_CUT_OFF_DAY", 15, 1, 28),
             subscriptions_file=read.path("CCHC_SUBSCRIPTIONS"),
             tokens_file=read.path("CCHC_TOKENS_FILE"),
             max_streams=read.integer("CCHC_MAX_STREAMS", 200, 1, 100_000),
@@ -182,6 +186,7 @@ class Settings:
                 min_official_dossiers=read.integer(
                     "CCHC_ALERT_MIN_OFFICIAL_DOSSIERS", 10, 1, 10**9
                 ),
+                waiting_days=read.integer("CCHC_WAITING_ALERT_DAYS", 30, 1, 3650),
             ),
             producer_acks=int(
                 read.choice("CCHC_PRODUCER_ACKS", "-1", ("-1", "0", "1", "all")).replace(

@@ -27,7 +27,7 @@ from kpi.alerts import AlertBook
 from kpi.calendar import WorkingCalendar
 from kpi.clock import Clock
 from kpi.engine import Engine
-from kpi.procedures import fields_of, load_procedures
+from kpi.procedures import Catalogue, fields_of, load_procedures
 from kpi.quality import SyncQuality
 from kpi.snapshots import SyncBook
 from kpi.units import Directory, Unit, load_units
@@ -87,6 +87,8 @@ class Worker:
     alerts: AlertBook
     sync: SyncBook
     """Where national sync records meet, per ``MaHoSo`` (:mod:`kpi.snapshots`)."""
+    catalogue: Catalogue = field(default_factory=lambda: Catalogue({}, []))
+    """The procedure catalogue: the names of procedures and fields the report shows."""
     ready: asyncio.Event = field(default_factory=asyncio.Event)
     """Set while the owned partitions' state is recovered and events may be applied."""
     recovering: asyncio.Task[None] | None = None
@@ -112,11 +114,15 @@ class Worker:
     def build(cls, settings: Settings, app: faust.App) -> Worker:
         units = UnitPartitions(settings.topic_partitions)
         store = StateStore(settings, changelog_topic(settings.app_id))
+        catalogue = load_procedures(settings.procedures_file)
+        for reason in catalogue.skipped:
+            log.warning("procedure catalogue: row left out, %s", reason)
         engine = Engine(
             WorkingCalendar.from_file(settings.calendar_file),
             Clock(settings.clock),
             lambda unit_id: store.of(units.home(unit_id)[1]),
-            fields_of(load_procedures(settings.procedures_file)),
+            fields_of(catalogue),
+            settings.report_cut_off_day,
         )
         registry = load_units(settings.units_file)
         worker = cls(
@@ -137,6 +143,7 @@ class Worker:
             ),
         )
         worker.quality = SyncQuality(listed=registry.__contains__)
+        worker.catalogue = catalogue
         # Only units worth keeping are cached: an id looked up for a 404 or a dead letter
         # must not grow the worker's memory.
         units.keeps = lambda unit_id: unit_id in worker.registry or worker.engine.tracks(unit_id)

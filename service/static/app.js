@@ -1,4 +1,5 @@
-// cchc-monitor screens: province overview (/) and unit page (/unit?unit_id=...).
+// cchc-monitor screens: province overview (/), unit page (/unit?unit_id=...) and the
+// periodic report (/report, with report.js).
 // Plain modern JavaScript, no build step: the worker serves this file as it is.
 "use strict";
 
@@ -43,6 +44,7 @@ const TEXT = {
     quality_note: "Số hồ sơ mang từng dấu hiệu chất lượng, và bản ghi bị loại, theo đơn vị: những gì mỗi đơn vị cần sửa trong hệ thống của mình.",
     unmatched: "Tên đơn vị (DonViXuLy) chưa khớp danh mục — thêm vào cột aliases",
     waiting: "Bản ghi tiến độ đang chờ hồ sơ: {n}", records: "bản ghi", other_records: "Các tên khác: {n} bản ghi",
+    report_link: "Báo cáo biểu 06",
   },
   en: {
     title: "Administrative reform monitoring — Conclusion 91", period: "Period", period_year: "This year",
@@ -84,6 +86,7 @@ const TEXT = {
     quality_note: "Dossiers carrying each quality mark, and records set aside, per unit: what each unit should fix in its own system.",
     unmatched: "DonViXuLy names that match no registry unit — add them to the aliases column",
     waiting: "Progress records waiting for their dossier: {n}", records: "records", other_records: "Other names: {n} records",
+    report_link: "Form 06 report",
   },
 };
 const ICON = { over: "✗", risk: "!", ok: "✓", none: "–" };
@@ -314,6 +317,7 @@ async function loadUnit() {
   ])).map((answer) => answer.body);
   if (unit.error) { $("#unit-name").textContent = unit.error; return; }
   $("#unit-name").textContent = unit.name;
+  $("#report-link").href = `/report?unit_id=${id}`;
   $("#as-of").textContent = localTime(daily.as_of);
   $("#period-name").textContent = period || daily.as_of.slice(0, 4);  // default: the clock's year
   document.querySelectorAll(".unit-only").forEach((node) => { node.hidden = !seesUnit; });
@@ -417,18 +421,25 @@ function startUnit() {
   });
 }
 
+// Each page: how it starts, and how it draws itself again in the other language.
+const PAGES = {
+  overview: { start: () => startOverview(), render: () => renderOverview() },
+  unit: { start: () => startUnit(), render: () => loadUnit() },
+};
+
 document.addEventListener("DOMContentLoaded", async () => {
   const answer = await getJSON("/api/info");
   if (answer.status === 401) { applyLanguage(); askForToken(Boolean(token)); return; }
   info = answer.body;
+  const page = PAGES[document.body.dataset.page];
   $("#access").textContent = `${t("access")}: ${accessLabel(info.access)}`;
   $("#lang").addEventListener("click", () => {
     lang = lang === "vi" ? "en" : "vi";
     localStorage.setItem("cchc-lang", lang);
     applyLanguage();
-    if (document.body.dataset.page === "overview") renderOverview(); else loadUnit();
+    page.render();
   });
   applyLanguage();
   $("#demo").hidden = !info.demo;
-  if (document.body.dataset.page === "overview") startOverview(); else startUnit();
+  page.start();
 });

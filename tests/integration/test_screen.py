@@ -253,3 +253,55 @@ def test_an_admin_sees_what_each_units_system_sends_wrong(cluster: Cluster, brow
     public.wait_for_selector(f"tr[data-unit='{UNIT}']")
     assert public.locator("#quality").is_hidden(), "names of agencies' errors: admin only"
     assert problems == [], "the page logged errors or failed requests"
+
+
+def test_report_page_downloads_the_form_and_opens_the_dossiers(
+    cluster: Cluster, browser: Any
+) -> None:
+    """A clerk's three clicks: the unit page's report link, the report month, the
+    workbook; then a number's dossiers and a dossier's explanation."""
+    from openpyxl import load_workbook
+
+    worker = started(cluster)
+    page = browser.new_page(viewport={"width": 1400, "height": 900}, accept_downloads=True)
+    problems = problems_of(page)
+    page.goto(f"{worker.url}/unit?unit_id={UNIT}#token={TOKENS['unit:' + UNIT]}")
+    page.wait_for_selector("#officials tbody tr")
+    page.click("#report-link")
+    page.wait_for_selector("#report tbody tr.total")
+    # The report month that holds the clock (20 March): 15 March to 14 April.
+    assert page.locator("#report-period").input_value() == "report:2026-04"
+    assert page.locator("#report-scope").input_value() == UNIT
+    assert "Từ ngày 15/03/2026 đến ngày 20/03/2026" in page.locator("#report-dates").inner_text()
+    page.select_option("#report-period", "report:2026-03")
+    page.wait_for_function("document.querySelector('#report-dates').innerText.includes('14/03')")
+    total = page.locator("#report tbody tr.total td.num").all_inner_texts()
+    assert total == ["40", "0", "40", "0", "40", "0", "36", "4", "0", "0", "0"], total
+    assert "cột (1) = cột (5) + cột (9) ✓" in page.locator("#report-check").inner_text()
+    heading = page.locator("#report thead").inner_text()
+    assert "Số hồ sơ nhận giải quyết" in heading and "Trước hạn" in heading
+    with page.expect_download() as downloaded:
+        page.click("#download-xlsx")
+    download = downloaded.value
+    assert download.suggested_filename == f"bieu-06-{UNIT}-report-2026-03.xlsx"
+    saved = ARTIFACTS / download.suggested_filename
+    download.save_as(saved)
+    sheet = load_workbook(saved).active
+    assert sheet is not None and sheet["A2"].value == "Đơn vị báo cáo: Xã Cam Lâm"
+    page.screenshot(path=str(ARTIFACTS / "screen-report.png"), full_page=True)
+
+    # The late count opens its four dossiers; one of them, its explanation.
+    page.click("#report tbody tr.total button[data-column='8']")
+    page.wait_for_selector("#behind-list tbody tr")
+    assert page.locator("#behind-list tbody tr").count() == 4
+    assert "4 hồ sơ" in page.locator("#behind-count").inner_text()
+    first = page.locator("#behind-list tbody tr").first.inner_text()
+    assert "SCR-" in first and "Đã giải quyết" in first, first
+    page.locator("#behind-list button.dossier").first.click()
+    page.wait_for_function("document.querySelector('#explain').innerText.includes('Trễ hạn')")
+    assert "Trễ hạn\nCó" in page.locator("#explain").inner_text()
+    page.click("#explain button[type='submit']")
+    page.click("#lang")
+    assert "(form 06)" in page.locator("h1").inner_text()
+    assert "Received" in page.locator("#report thead").inner_text()
+    assert problems == [], "the page logged errors or failed requests"

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
-from kpi.alerts import AlertBook, SeenAlerts, evaluate_changes, sequence_of, unit_conditions
+from kpi.alerts import (
+    AlertBook,
+    SeenAlerts,
+    evaluate_changes,
+    evaluate_waits,
+    sequence_of,
+    unit_conditions,
+)
 from kpi.calendar import WorkingCalendar
 from kpi.clock import Clock, ClockSpec
 from kpi.engine import Engine
@@ -14,7 +22,13 @@ from kpi.figures import Figures
 from kpi.periods import HOUR_US
 from kpi.rules import RULE_NAMES, RULES, Thresholds
 from schemas.codec import parse_instant
-from schemas.records import DossierCompleted, DossierSubmitted, SatisfactionSurvey, UnitRanking
+from schemas.records import (
+    DossierCompleted,
+    DossierPause,
+    DossierSubmitted,
+    SatisfactionSurvey,
+    UnitRanking,
+)
 
 t = lambda text: parse_instant(text, "t")  # noqa: E731
 RECEIVED = t("2026-03-02T08:00:00+07:00")
@@ -355,3 +369,36 @@ def test_a_unit_whose_evaluation_raises_does_not_stop_the_others() -> None:
     with pytest.raises(TypeError):  # without a handler, the error is the caller's
         s.dossier(3, late=True, unit="bad")
         s.changes()
+
+
+def test_a_dossier_waiting_for_the_citizen_too_long_alerts_its_unit() -> None:
+    """Paused for papers since Monday 2 March: 30 working days have passed on 13 April,
+    the 31st on 14 April."""
+    scenario = Scenario(Thresholds(waiting_days=30), now="2026-04-13T12:00:00+07:00")
+    engine, book = scenario.engine, scenario.book
+    engine.apply(DossierSubmitted("s1", "u", "d1", RECEIVED, DUE, None, None, None, None))
+    engine.apply(DossierSubmitted("s2", "u", "d2", RECEIVED, DUE, None, None, None, None))
+    waits = [
+        DossierPause("p1", "u", "d1", "1", "supplement", RECEIVED, None, None),
+        DossierPause(
+            "p2", "u", "d2", "1", "supplement", t("2026-04-01T08:00:00+07:00"), None, None
+        ),
+    ]
+    for wait in waits:
+        engine.apply(wait)
+    engine.advance()
+    assert evaluate_waits(engine, book, ["u"]) == []
+    scenario.now[0] = t("2026-04-14T12:00:00+07:00")
+    engine.advance()
+    (alert,) = evaluate_waits(engine, book, ["u"])
+    assert (alert["rule"], alert["state"], alert["numerator"], alert["denominator"]) == (
+        "waiting_long",
+        "firing",
+        1,
+        2,
+    )
+    assert alert["detail"] == "1 waiting more than 30 working days: d1 (31)"
+    assert evaluate_waits(engine, book, ["u"]) == [], "no change, no message"
+    engine.apply(replace(waits[0], event_id="p1-resumed", resumed_at=scenario.now[0] - HOUR_US))
+    (resolved,) = evaluate_waits(engine, book, ["u"])
+    assert (resolved["state"], resolved["sequence"]) == ("resolved", 2)

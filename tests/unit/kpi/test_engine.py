@@ -14,7 +14,7 @@ from kpi.clock import Clock, ClockSpec
 from kpi.dossier import Pause, Snapshot, Submission
 from kpi.engine import Engine
 from kpi.periods import HOUR_US, Period, PeriodError, parse_period
-from kpi.report import total
+from kpi.report import Counts, total
 from kpi.snapshots import DossierSnapshot
 from schemas.codec import parse_instant
 from schemas.records import (
@@ -216,6 +216,12 @@ def compare_report(engine: Engine, events: list[Event], period: Period, clock: I
     assert got == expected, f"report {period.name}"
     every = [row for rows in report.values() for row in rows.values()]
     assert all(row.balanced for row in every) and total(every).balanced
+    # The dossiers behind each number, found from the index, are as many as it says.
+    for unit, rows in report.items():
+        unit_total = total(rows.values())
+        for column in Counts._fields[: Counts._fields.index("surveys")]:
+            behind = engine.behind(unit, period, column)
+            assert len(behind) == getattr(unit_total, column), f"{unit} {column} {period.name}"
 
 
 PAUSED_DOSSIERS = event_specs(

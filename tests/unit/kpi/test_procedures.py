@@ -44,21 +44,35 @@ def test_the_synthetic_catalogue_covers_the_simulators_procedures() -> None:
     assert catalogue["chung-thuc-ban-sao"].processing == ProcessingTime(8, "hours")
 
 
+def test_a_catalogue_without_its_columns_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "procedures.csv"
+    path.write_text("code,name\n", encoding="utf-8")
+    with pytest.raises(CatalogueError, match="expected the columns"):
+        load_procedures(path)
+    with pytest.raises(CatalogueError, match=r"missing\.csv"):
+        load_procedures(tmp_path / "missing.csv")
+
+
 @pytest.mark.parametrize(
-    ("text", "reason"),
+    ("row", "reason"),
     [
-        ("code,name\n", "expected the columns"),
-        ("procedure_code,name,field_code,field_name\nx,X,,F\n", "needs a code and a field code"),
-        ("procedure_code,name,field_code,field_name\nx,X,F,F\nx,Y,G,G\n", "duplicate"),
-        (
-            "procedure_code,name,field_code,field_name,processing_amount,processing_unit\n"
-            "x,X,F,F,3,weeks\n",
-            "is not a whole number of",
-        ),
+        ("x,X,,F", "needs a code and a field code"),
+        (f"x,X,{'F' * 65},F", "needs a code and a field code"),
+        ("w,W,F,F,3,weeks", "is not a whole number of"),
+        ("w,W,F,F,-1,hours", "is not a whole number of"),
+        ("q,Q", "needs a code"),
+        ("x,X,G,G", "duplicate procedure_code x"),
     ],
 )
-def test_a_catalogue_that_cannot_be_used_says_why(text: str, reason: str, tmp_path: Path) -> None:
+def test_a_broken_row_is_left_out_with_its_line_and_reason(
+    row: str, reason: str, tmp_path: Path
+) -> None:
     path = tmp_path / "procedures.csv"
-    path.write_text(text, encoding="utf-8")
-    with pytest.raises(CatalogueError, match=reason):
-        load_procedures(path)
+    header = "procedure_code,name,field_code,field_name,processing_amount,processing_unit"
+    path.write_text(f"{header}\nx,X,F,Đất đai\n{row}\nz,Z,H,Hộ tịch\n", encoding="utf-8")
+    catalogue = load_procedures(path)
+    assert {"x", "z"} <= set(catalogue)
+    assert catalogue["x"].field_code == "F", "the first row of a code stands"
+    assert len(catalogue.skipped) == 1
+    assert catalogue.skipped[0].startswith(f"{path}:3: ") and reason in catalogue.skipped[0]
+    assert catalogue.field_names()["H"] == "Hộ tịch"
