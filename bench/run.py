@@ -8,14 +8,17 @@ On one embedded broker, with the same simulated year of a province in the input 
     the default memory store and with rocksdb (peak RSS; the final figures against the
     recount; the time a fresh worker with empty local state needs to recover them from the
     changelog), and on two workers;
+(e) form 06 from (c)'s state, over HTTP as a screen asks: the province's report for the
+    year by unit, the busiest unit's by field, and a page of the dossiers behind its
+    column 1 (the best of three, in seconds);
 (d) the same year as national sync records sent as real one-stop systems send them
     (``senders.as_sent``, the OpenCPS envelope: a dossier per call, a snapshot per status
     change, waits as statuses, progress records with the desk's placeholders) on one
     worker, memory store: calls/s and records/s beside (c)'s events/s, peak RSS per
     dossier beside (c)'s, and its final figures against the recount of the events.
 
-``--quick`` runs (b), (c) on one worker with the memory store, and (d): the A/B of the two
-input paths in one run.
+``--quick`` runs (b), (c) on one worker with the memory store, (e) and (d): the A/B of the
+two input paths in one run.
 """
 
 from __future__ import annotations
@@ -376,12 +379,44 @@ def main() -> None:
             f"{results['one_rss_mib']:,.0f} MiB, "
             f"{results['one_rss_mib'] * 2**20 / dossiers:,.0f} bytes per dossier"
         )
+        results |= report_timings(memory)
         memory.stop()
         if not args.quick:
             other_runs(broker, events, dossiers, data_dir, results)
         sync_run(broker, settings, simulated, dossiers, data_dir, results)
     shutil.rmtree(data_dir, ignore_errors=True)
     log("RESULTS " + orjson.dumps(results).decode())
+
+
+def report_timings(worker: Worker) -> dict[str, float]:
+    """(e): how long form 06 and a dossier list take to answer from the worker's state."""
+    units = worker.get("/api/units?period=2025")["units"]
+    busiest = max(units, key=lambda unit: unit["resolved"])["unit_id"]
+    asked = {
+        "report_province_s": "/api/reports/form06?period=2025&by=unit",
+        "report_province_by_field_s": "/api/reports/form06?period=2025",
+        "report_unit_s": f"/api/reports/form06?period=2025&unit_id={busiest}",
+        "report_unit_quarter_s": f"/api/reports/form06?period=report:2025-Q2&unit_id={busiest}",
+        "dossiers_page_s": f"/api/units/{busiest}/dossiers?period=2025&column=1&limit=100",
+    }
+    timings = {}
+    for key, path in asked.items():
+        took = []
+        for _ in range(3):
+            started = time.monotonic()
+            worker.get(path)
+            took.append(time.monotonic() - started)
+        timings[key] = min(took)
+    province = worker.get(asked["report_province_s"])
+    log(
+        f"(e) form 06 for 2025, {province['total']['columns'][0]:,} dossiers received: "
+        f"province by unit {timings['report_province_s']:.3f} s, by field "
+        f"{timings['report_province_by_field_s']:.3f} s; {busiest} by field "
+        f"{timings['report_unit_s']:.3f} s (a report quarter "
+        f"{timings['report_unit_quarter_s']:.3f} s); 100 of its dossiers behind column 1 "
+        f"{timings['dossiers_page_s']:.3f} s"
+    )
+    return timings
 
 
 def other_runs(

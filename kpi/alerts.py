@@ -395,18 +395,13 @@ def evaluate_risks(
     due = engine.due_within(until)
     year = year_of(engine.now)
     period = year_period(year)
-    changes = []
-    for unit_id in units:
-        try:
-            figures = engine.figures(unit_id, period)
-            due_soon = len(due.get(unit_id, ()))
-            change = book.evaluate_risk(unit_id, year, figures, due_soon, engine.now)
-        except Exception as error:
-            on_error(unit_id, error)
-            continue
-        if change is not None:
-            changes.append(change)
-    return changes
+
+    def evaluate(unit_id: str) -> dict[str, Any] | None:
+        figures = engine.figures(unit_id, period)
+        due_soon = len(due.get(unit_id, ()))
+        return book.evaluate_risk(unit_id, year, figures, due_soon, engine.now)
+
+    return _each_unit(units, evaluate, on_error)
 
 
 def evaluate_waits(
@@ -418,16 +413,28 @@ def evaluate_waits(
     today = day_of(now)
     paused = engine.paused_by_unit()
     year = year_of(now)
+
+    def evaluate(unit_id: str) -> dict[str, Any] | None:
+        dossiers = paused.get(unit_id, [])
+        waited = [
+            (d.dossier_id, calendar.working_days_after(day_of(d.paused_at), today))
+            for d in dossiers
+        ]
+        waited = [(d, n) for d, n in waited if n > book.thresholds.waiting_days]
+        return book.evaluate_waiting(unit_id, year, waited, len(dossiers), now)
+
+    return _each_unit(units, evaluate, on_error)
+
+
+def _each_unit(
+    units: Iterable[str], evaluate: Callable[[str], dict[str, Any] | None], on_error: OnError
+) -> list[dict[str, Any]]:
+    """The changes ``evaluate`` finds for each unit; a unit whose evaluation raises is
+    told to ``on_error`` and the others are still evaluated."""
     changes = []
     for unit_id in units:
         try:
-            dossiers = paused.get(unit_id, [])
-            waited = [
-                (d.dossier_id, calendar.working_days_after(day_of(d.paused_at), today))
-                for d in dossiers
-            ]
-            waited = [(d, n) for d, n in waited if n > book.thresholds.waiting_days]
-            change = book.evaluate_waiting(unit_id, year, waited, len(dossiers), now)
+            change = evaluate(unit_id)
         except Exception as error:
             on_error(unit_id, error)
             continue

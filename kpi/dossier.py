@@ -32,7 +32,7 @@ from typing import Any, NamedTuple
 import orjson
 
 from kpi.calendar import WorkingCalendar
-from kpi.periods import NO_CUT_OFF, day_of, freezes_between
+from kpi.periods import day_of
 from schemas.codec import EARLIEST, LATEST
 from schemas.records import (
     DossierCompleted,
@@ -52,8 +52,9 @@ DAY, OVERDUE_AT, OVERDUE_NOW, ORPHAN, PAUSED_AT, PAUSED_NOW = range(6)
 """Kinds of contribution entry."""
 
 Entry = tuple[int, str | None, int, int]
-"""(kind, official, x, field): DAY (day number, field), OVERDUE_AT and PAUSED_AT
-(instant, 0), OVERDUE_NOW, PAUSED_NOW and ORPHAN (0, 0). Every entry counts one."""
+"""(kind, official, x, field): DAY (day number, field) counts one; OVERDUE_AT and PAUSED_AT
+(day number, +1 or -1) count a spell beginning (+1) or ending (-1) that day; OVERDUE_NOW,
+PAUSED_NOW and ORPHAN (0, 0) count one."""
 
 OUTCOME_RANKS = {"resolved": 2, "returned": 1, "rejected": 0, "stopped": 0, "withdrawn": 0}
 """Decision 766 takes a dossier's end from its highest-ranked completion (contract §4)."""
@@ -492,9 +493,8 @@ def vote_entries(at: Instant, satisfied: bool, official: str | None) -> list[Ent
     return entries
 
 
-def contribution(state: DossierState, clock: Instant, cut_off: int = NO_CUT_OFF) -> list[Entry]:
-    """What one dossier adds to its unit's figures when the clock reads ``clock``, its
-    open-overdue and paused counts frozen at the month starts and ``cut_off`` days it saw.
+def contribution(state: DossierState, clock: Instant) -> list[Entry]:
+    """What one dossier adds to its unit's figures when the clock reads ``clock``.
 
     A completion, vote, pause or rescheduling without its submission is held: it counts
     nothing yet, except that a held completion is an orphan.
@@ -530,23 +530,29 @@ def contribution(state: DossierState, clock: Instant, cut_off: int = NO_CUT_OFF)
             entries.append((DAY, official, day, APOLOGISED))
     if due is not None:
         span = (max(submission.at, due), None if completion is None else completion.at)
-        entries.extend(_span_entries(span, official, clock, cut_off, OVERDUE_AT, OVERDUE_NOW))
+        entries.extend(_span_entries(span, official, clock, OVERDUE_AT, OVERDUE_NOW))
     if pauses:
         for span in state.paused_spans():
-            entries.extend(_span_entries(span, official, clock, cut_off, PAUSED_AT, PAUSED_NOW))
+            entries.extend(_span_entries(span, official, clock, PAUSED_AT, PAUSED_NOW))
     return entries
 
 
 def _span_entries(
-    span: Span, official: str | None, clock: Instant, cut_off: int, at_kind: int, now_kind: int
+    span: Span, official: str | None, clock: Instant, at_kind: int, now_kind: int
 ) -> list[Entry]:
-    """A span's counts frozen at the freeze points it covered, and its count at the clock."""
+    """A span's beginning and end on their local days (it holds at a day boundary T when
+    it began on a day before T's and has not ended on one), and its count at the clock.
+
+    Two entries whatever the span's length: counts at past instants are sums over days
+    (:meth:`kpi.figures.UnitTotals.open_overdue`), never copies frozen along the span.
+    """
     lo, hi = span
-    if lo >= clock:
-        return []
-    end = clock if hi is None else min(hi, clock)
-    entries: list[Entry] = [(at_kind, official, m, 0) for m in freezes_between(lo, end, cut_off)]
-    if hi is None or clock <= hi:
+    if hi is not None and hi <= lo:
+        return []  # never holds: completed before it would have begun
+    entries: list[Entry] = [(at_kind, official, day_of(lo), 1)]
+    if hi is not None:
+        entries.append((at_kind, official, day_of(hi), -1))
+    if lo < clock and (hi is None or clock <= hi):
         entries.append((now_kind, official, 0, 0))
     return entries
 

@@ -57,13 +57,12 @@ from kpi.figures import DayCounts, Figures, UnitTotals
 from kpi.index import UnitIndex
 from kpi.periods import (
     DAY_US,
-    NO_CUT_OFF,
     Period,
     day_of,
     day_start,
-    freezes_between,
     year_of,
     year_of_day,
+    year_starts_between,
 )
 from kpi.report import (
     UNCLASSIFIED,
@@ -155,16 +154,12 @@ class Engine:
         clock: Clock,
         states_of: StatesOf,
         fields: Mapping[str, str] = NO_FIELDS,
-        cut_off: int = NO_CUT_OFF,
     ) -> None:
         self.calendar = calendar
         self.clock = clock
         self.states_of = states_of
         self.fields = fields
         """The field of each procedure, from the procedure catalogue (contract §10)."""
-        self.cut_off = cut_off
-        """The first day of the province's report months: past report periods end there,
-        so open-overdue and paused counts are frozen there as at month starts."""
         self.units: dict[str, UnitTotals] = {}
         self.reports: dict[str, ReportTotals] = {}
         """Per unit, the counts form 06 is summed from (:mod:`kpi.report`)."""
@@ -219,7 +214,7 @@ class Engine:
             return None
         encoded = new.encode()  # first: a state too large to write changes nothing
         totals = self.totals(event.unit_id)
-        entries = contribution(new, self.now, self.cut_off)
+        entries = contribution(new, self.now)
         totals.apply(entries, 1)
         report = self.report_totals(event.unit_id)
         report.apply(report_entries(new), 1)
@@ -227,7 +222,7 @@ class Engine:
         self._count_marks(event.unit_id, None if raw is None else old, new)
         self._index_days(event.unit_id, dossier_id, None if raw is None else old, new)
         if raw is not None:  # a new dossier contributed nothing yet
-            totals.apply(contribution(old, self.now, self.cut_off), -1)
+            totals.apply(contribution(old, self.now), -1)
             report.apply(report_entries(old), -1)
         # A replaced event may be earlier than any in the new state: its years change too.
         # A pause or a snapshot changes figures from instants before its own timestamp.
@@ -350,7 +345,7 @@ class Engine:
         days = {day for _, day in totals.days} if totals else set()
         return (
             {year_of_day(day) for day in days}
-            | (totals.overdue_years() if totals else set())
+            | (totals.overdue_years(day_of(self.now)) if totals else set())
             | set(self.rankings.get(unit_id, {}))
             | {year_of(self.now)}
         )
@@ -483,16 +478,11 @@ class Engine:
         target = self.clock.now()
         if target <= self.now:
             return
-        for point in freezes_between(self.now, target, self.cut_off):
-            self._advance_to(point)
-            for unit_id, totals in self.units.items():  # freeze the counts at a period's end
-                for official, count in totals.overdue_now.items():
-                    if count:
-                        totals.overdue_at[official, point] += count
-                        self.dirty.setdefault(unit_id, set()).add(year_of(point - 1))
-                for official, count in totals.paused_now.items():
-                    if count:
-                        totals.paused_at[official, point] += count
+        for year_start in year_starts_between(self.now, target):
+            self._advance_to(year_start)
+            for unit_id, totals in self.units.items():  # a year ends with dossiers overdue
+                if totals.overdue_now.get(None):
+                    self.dirty.setdefault(unit_id, set()).add(year_of(year_start - 1))
         self._advance_to(target)
 
     def _advance_to(self, target: Instant) -> None:
@@ -605,7 +595,7 @@ class Engine:
             unit_id, state = stored.unit_id, stored.state
             totals = self.totals(unit_id)
             if isinstance(state, DossierState):
-                entries = contribution(state, self.now, self.cut_off)
+                entries = contribution(state, self.now)
                 totals.apply(entries, 1)
                 self.report_totals(unit_id).apply(report_entries(state), 1)
                 self._index_late(unit_id, str(stored.ident), entries, state)

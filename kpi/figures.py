@@ -2,10 +2,11 @@
 
 Counts live in daily buckets per official (``None`` is the whole unit): a year is a sum of
 at most 366 small lists, cheaper at query time than three bucket updates on every event.
-Open-overdue is not bucketed by event: ``overdue_now`` is the count at the clock, and
-``overdue_at[(official, m)]`` the count frozen at freeze point ``m``: a month start or a
-cut-off day, the end of every period that ends there (of a year when ``m`` is 1 January).
-Paused dossiers are counted the same way, in ``paused_now`` and ``paused_at``.
+Open-overdue is kept twice: ``overdue_now`` is the count at the clock, and
+``overdue_at[official][day]`` the overdue spells begun less those ended on each local day,
+so that the count at any past day boundary (a month's end, a report period's cut-off day)
+is a sum over the days before it. Paused dossiers are counted the same way, in
+``paused_now`` and ``paused_at``.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from kpi.dossier import (
     PAUSED_AT,
     Entry,
 )
-from kpi.periods import Period, year_of, year_period
+from kpi.periods import Period, year_of_day
 from kpi.rules import (
     OFFICIAL_LATE_RATE,
     UNIT_LATE_RATE,
@@ -59,9 +60,9 @@ class UnitTotals:
 
     def __init__(self) -> None:
         self.days: defaultdict[tuple[str | None, int], list[int]] = defaultdict(_counts)
-        self.overdue_at: defaultdict[tuple[str | None, Instant], int] = defaultdict(int)
+        self.overdue_at: dict[str | None, dict[int, int]] = {}
         self.overdue_now: defaultdict[str | None, int] = defaultdict(int)
-        self.paused_at: defaultdict[tuple[str | None, Instant], int] = defaultdict(int)
+        self.paused_at: dict[str | None, dict[int, int]] = {}
         self.paused_now: defaultdict[str | None, int] = defaultdict(int)
         self.orphans = 0
 
@@ -75,11 +76,11 @@ class UnitTotals:
                 if kind == DAY:
                     self.days[who, x][field] += sign
                 elif kind == OVERDUE_AT:
-                    self.overdue_at[who, x] += sign
+                    _add(self.overdue_at, who, x, sign * field)
                 elif kind == OVERDUE_NOW:
                     self.overdue_now[who] += sign
                 elif kind == PAUSED_AT:
-                    self.paused_at[who, x] += sign
+                    _add(self.paused_at, who, x, sign * field)
                 else:
                     self.paused_now[who] += sign
 
@@ -87,19 +88,23 @@ class UnitTotals:
         return (
             {who for who, _ in self.days if who is not None}
             | {who for who in self.overdue_now if who is not None}
-            | {who for who, _ in self.overdue_at if who is not None}
+            | {who for who in self.overdue_at if who is not None}
             | {who for who in self.paused_now if who is not None}
-            | {who for who, _ in self.paused_at if who is not None}
+            | {who for who in self.paused_at if who is not None}
         )
 
-    def overdue_years(self) -> set[int]:
-        """Years that end with a dossier of the unit open and overdue (section 6: such a
-        year has figures even when no event falls in it)."""
-        return {
-            year_of(m - 1)
-            for (who, m), n in self.overdue_at.items()
-            if who is None and n and year_period(year_of(m)).start == m
-        }
+    def overdue_years(self, clock_day: int) -> set[int]:
+        """Years that end, by the clock's day, with a dossier of the unit open and overdue
+        (section 6: such a year has figures even when no event falls in it)."""
+        changes = sorted(self.overdue_at.get(None, {}).items())
+        found: set[int] = set()
+        running = 0
+        for index, (day, net) in enumerate(changes):
+            running += net
+            if running > 0:  # overdue at every day boundary after ``day`` up to the next change
+                until = changes[index + 1][0] if index + 1 < len(changes) else clock_day
+                found.update(range(year_of_day(day), year_of_day(min(until, clock_day))))
+        return found
 
     def day(self, official: str | None, day: int) -> DayCounts:
         bucket = self.days.get((official, day)) or _counts()
@@ -122,13 +127,30 @@ class UnitTotals:
         """Open-overdue at ``min(period end, clock)``."""
         if period.end > clock:
             return self.overdue_now.get(official, 0)
-        return self.overdue_at.get((official, period.end), 0)
+        return _before(self.overdue_at.get(official), period.end_day)
 
     def paused(self, official: str | None, period: Period, clock: Instant) -> int:
         """Open and paused at ``min(period end, clock)``."""
         if period.end > clock:
             return self.paused_now.get(official, 0)
-        return self.paused_at.get((official, period.end), 0)
+        return _before(self.paused_at.get(official), period.end_day)
+
+
+def _add(spells: dict[str | None, dict[int, int]], who: str | None, day: int, n: int) -> None:
+    """Add ``n`` to the spells begun less ended on ``day``; a day back to 0 is dropped."""
+    days = spells.get(who)
+    if days is None:
+        days = spells[who] = {}
+    net = days.get(day, 0) + n
+    if net:
+        days[day] = net
+    else:
+        del days[day]
+
+
+def _before(days: dict[int, int] | None, end_day: int) -> int:
+    """Spells holding at the start of ``end_day``: begun less ended on the days before."""
+    return sum(n for day, n in days.items() if day < end_day) if days else 0
 
 
 @dataclass(frozen=True)

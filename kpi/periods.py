@@ -98,43 +98,17 @@ def _report_month_start(year: int, month: int, cut_off: int) -> int:
     return day_number(previous)
 
 
-_next_freeze: dict[tuple[int, int], Instant] = {}
-
-
-def next_freeze(instant: Instant, cut_off: int = NO_CUT_OFF) -> Instant:
-    """The first freeze point strictly after ``instant``: a local month start, or a
-    cut-off day (memoised by local day)."""
-    day = day_of(instant)
-    found = _next_freeze.get((day, cut_off))
-    if found is None:
-        d = date_of_day(day)
-        found = _month_start(d.year, d.month + 1)
-        if cut_off != NO_CUT_OFF and d.day < cut_off:
-            found = day_number(date(d.year, d.month, cut_off))
-        found = _next_freeze[day, cut_off] = day_start(found)
-    return found
-
-
-def freezes_between(after: Instant, until: Instant, cut_off: int = NO_CUT_OFF) -> list[Instant]:
-    """Freeze points ``m`` with ``after < m <= until``, oldest first: the local month
-    starts, and the cut-off days when there is one.
-
-    A freeze point is also the end instant of every period that ends there (months,
-    quarters, years, report periods), so these are the instants at which past periods
-    freeze their open-overdue count.
+def year_starts_between(after: Instant, until: Instant) -> list[Instant]:
+    """Local year starts ``m`` with ``after < m <= until``, oldest first: the instants at
+    which a year's figures become final.
 
     >>> from schemas.codec import parse_instant
-    >>> points = freezes_between(parse_instant("2026-01-20T00:00:00+07:00", "a"),
-    ...                          parse_instant("2026-03-01T00:00:00+07:00", "b"), 15)
-    >>> [date_of_day(day_of(m)).isoformat() for m in points]
-    ['2026-02-01', '2026-02-15', '2026-03-01']
+    >>> starts = year_starts_between(parse_instant("2025-06-01T00:00:00+07:00", "a"),
+    ...                              parse_instant("2027-01-01T00:00:00+07:00", "b"))
+    >>> [year_of(m) for m in starts]
+    [2026, 2027]
     """
-    start = next_freeze(after, cut_off)
-    starts = []
-    while start <= until:  # usually not once: most dossiers never see a month end overdue
-        starts.append(start)
-        start = next_freeze(start, cut_off)
-    return starts
+    return [year_period(year).start for year in range(year_of(after) + 1, year_of(until) + 1)]
 
 
 @dataclass(frozen=True)

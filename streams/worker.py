@@ -122,7 +122,6 @@ class Worker:
             Clock(settings.clock),
             lambda unit_id: store.of(units.home(unit_id)[1]),
             fields_of(catalogue),
-            settings.report_cut_off_day,
         )
         registry = load_units(settings.units_file)
         worker = cls(

@@ -29,6 +29,7 @@ from typing import Any
 
 from kpi.calendar import WorkingCalendar
 from kpi.periods import Period
+from kpi.report import Counts
 from schemas.records import (
     DossierCompleted,
     DossierPause,
@@ -196,28 +197,10 @@ def recount(
     return {key: Row(*values) for key, values in counts.items()}, dict(orphans)
 
 
-REPORT_COLUMNS = (
-    "received",
-    "new_online",
-    "new_other",
-    "carried_over",
-    "settled",
-    "early",
-    "on_time",
-    "late",
-    "in_progress",
-    "within_time",
-    "overdue",
-    "paused",
-    "resolved",
-    "returned",
-    "rejected",
-    "stopped",
-    "withdrawn",
-    "surveys",
-    "satisfied",
-)
-"""Form 06's 11 columns (contract v1.2 §10), then paused, the outcomes and the votes."""
+REPORT_COLUMNS = Counts._fields
+"""Form 06's 11 columns (contract v1.2 §10), then paused, the outcomes and the votes: the
+order of the monitor's rows, so that they compare as tuples (names only; none of its
+arithmetic)."""
 
 
 def recount_report(

@@ -96,17 +96,27 @@ def test_contribution_of_a_dossier_resolved_on_time_and_late() -> None:
     assert sorted(contribution(late, clock)) == [
         (DAY, "cb-1", day, RESOLVED),
         (DAY, "cb-1", day, LATE),
+        (OVERDUE_AT, "cb-1", day_of(DUE), 1),  # overdue from its deadline to its end
+        (OVERDUE_AT, "cb-1", day, -1),
     ]
 
 
-def test_an_open_dossier_is_overdue_after_its_deadline_and_frozen_at_month_ends() -> None:
+def test_an_open_dossier_is_overdue_after_its_deadline_from_the_day_it_turns() -> None:
+    """Overdue from its deadline (the end of 4 March: the spell begins on 5 March's day
+    boundary, so on 4 March's day number), however long it lasts: two entries at most."""
     open_one = state(submitted())
-    assert contribution(open_one, t("2026-03-04T00:00:00+07:00")) == []
-    assert contribution(open_one, t("2026-03-06T00:00:00+07:00")) == [(OVERDUE_NOW, "cb-1", 0, 0)]
-    april = t("2026-04-01T00:00:00+07:00")
-    assert contribution(open_one, t("2026-04-02T00:00:00+07:00")) == [
-        (OVERDUE_AT, "cb-1", april, 0),
-        (OVERDUE_NOW, "cb-1", 0, 0),
+    began = (OVERDUE_AT, "cb-1", day_of(DUE), 1)
+    assert contribution(open_one, t("2026-03-04T00:00:00+07:00")) == [began]
+    now = [(OVERDUE_NOW, "cb-1", 0, 0)]
+    assert contribution(open_one, t("2026-03-06T00:00:00+07:00")) == [began, *now]
+    assert contribution(open_one, t("2027-04-02T00:00:00+07:00")) == [began, *now]
+    done = state(submitted(), completed("2026-05-06T08:00:00+07:00"))
+    ended = (OVERDUE_AT, "cb-1", day_of(t("2026-05-06T08:00:00+07:00")), -1)
+    assert [
+        e for e in contribution(done, t("2026-06-01T00:00:00+07:00")) if e[0] == OVERDUE_AT
+    ] == [
+        began,
+        ended,
     ]
     assert open_one.overdue_interval() == (DUE, None)
 
@@ -120,9 +130,11 @@ def test_a_completion_without_submission_is_an_orphan_and_a_vote_is_held() -> No
     ]
     assert contribution(state(survey), DUE) == []
     with_submission = contribution(state(submitted(), survey), t("2026-03-04T00:00:00+07:00"))
-    assert with_submission == [(DAY, "cb-1", day_of(survey.surveyed_at), SURVEYS)]
+    overdue = (OVERDUE_AT, "cb-1", day_of(DUE), 1)  # open: overdue from its deadline on
+    assert with_submission == [(DAY, "cb-1", day_of(survey.surveyed_at), SURVEYS), overdue]
     satisfied = SatisfactionSurvey("v2", "u", survey.surveyed_at, "very_satisfied", "d", "cb-9")
     assert sorted(contribution(state(submitted(), satisfied), RECEIVED)) == [
         (DAY, "cb-9", day_of(survey.surveyed_at), SURVEYS),
         (DAY, "cb-9", day_of(survey.surveyed_at), SATISFIED),
+        overdue,
     ]

@@ -270,9 +270,7 @@ def replay(
     # One mapping per unit, as a worker holds one store per partition: a state read or
     # written in the wrong unit's mapping would be missed by the recount below.
     states: dict[str, dict[bytes, bytes]] = {}
-    engine = Engine(
-        CALENDAR, clock, lambda unit: states.setdefault(unit, {}), PROCEDURE_FIELDS, CUT_OFF
-    )
+    engine = Engine(CALENDAR, clock, lambda unit: states.setdefault(unit, {}), PROCEDURE_FIELDS)
     engine.stale_slack = 0  # compact the clock's heap as soon as an entry goes stale
     # The clock moves forward between events, as the 1-second timer moves it in a worker.
     moments = sorted(
@@ -294,7 +292,7 @@ def replay(
     compare(engine, events, engine.now)
 
     # a new worker: states alone
-    restarted = Engine(CALENDAR, clock, states.__getitem__, PROCEDURE_FIELDS, CUT_OFF)
+    restarted = Engine(CALENDAR, clock, states.__getitem__, PROCEDURE_FIELDS)
     restarted.rebuild(item for unit in states.values() for item in unit.items())
     compare(restarted, events, restarted.now)
 
@@ -308,9 +306,7 @@ def test_event_clock_is_the_greatest_timestamp(
     delivered = list(events)
     random.Random(seed).shuffle(delivered)
     states: dict[bytes, bytes] = {}
-    engine = Engine(
-        CALENDAR, Clock(ClockSpec("event")), lambda unit: states, PROCEDURE_FIELDS, CUT_OFF
-    )
+    engine = Engine(CALENDAR, Clock(ClockSpec("event")), lambda unit: states, PROCEDURE_FIELDS)
     for event in delivered:
         engine.apply(event)
     engine.advance()

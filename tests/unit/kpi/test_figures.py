@@ -41,13 +41,24 @@ def test_retraction_undoes_a_contribution_exactly() -> None:
     assert totals.orphans == 0 and totals.overdue_now[None] == 0
 
 
-def test_open_overdue_is_the_clocks_count_or_the_one_frozen_at_the_periods_end() -> None:
+def test_open_overdue_is_the_clocks_count_or_a_sum_over_the_days_before_the_end() -> None:
+    """One dossier overdue from 10 February to 20 March, another from 1 March on: the
+    clock's count for the period that holds it, spells begun less ended before the end
+    for one that ended, whatever day it ends on."""
     totals = UnitTotals()
-    march_start = t("2026-03-01T00:00:00+07:00")
-    totals.apply([(OVERDUE_AT, None, march_start, 0), (OVERDUE_NOW, None, 0, 0)], 1)
-    totals.apply([(OVERDUE_NOW, None, 0, 0)], 1)
-    assert totals.open_overdue(None, parse_period("2026-03", CLOCK), CLOCK) == 2
+    february_10, march_1 = (
+        day_of(t("2026-02-10T12:00:00+07:00")),
+        day_of(t("2026-03-01T09:00:00+07:00")),
+    )
+    march_20 = day_of(t("2026-03-20T09:00:00+07:00"))
+    totals.apply([(OVERDUE_AT, None, february_10, 1), (OVERDUE_AT, None, march_20, -1)], 1)
+    totals.apply([(OVERDUE_AT, None, march_1, 1), (OVERDUE_NOW, None, 0, 0)], 1)
+    assert totals.open_overdue(None, parse_period("2026-03", CLOCK), CLOCK) == 1
     assert totals.open_overdue(None, parse_period("2026-02", CLOCK), CLOCK) == 1
+    march_15 = parse_period("report:2026-03", CLOCK, cut_off=15)
+    assert totals.open_overdue(None, march_15, CLOCK) == 2
+    assert totals.open_overdue(None, parse_period("2026-01", CLOCK), CLOCK) == 0
+    assert totals.overdue_years(day_of(CLOCK)) == set()
 
 
 def test_figures_rates_and_breaches() -> None:

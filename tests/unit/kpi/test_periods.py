@@ -10,8 +10,8 @@ import pytest
 from kpi.periods import (
     PeriodError,
     day_of,
-    freezes_between,
     parse_period,
+    year_starts_between,
 )
 from schemas.codec import format_instant, parse_instant
 
@@ -67,10 +67,10 @@ def test_periods() -> None:
     assert parse_period("2026-03", t("2026-03-01T00:00:00+07:00")).name == "2026-03"
 
 
-def test_freezes_between() -> None:
-    starts = freezes_between(t("2025-11-30T12:00:00+07:00"), t("2026-02-01T00:00:00+07:00"))
-    assert [format_instant(s)[:10] for s in starts] == ["2025-12-01", "2026-01-01", "2026-02-01"]
-    assert freezes_between(t("2026-02-01T00:00:00+07:00"), t("2026-02-20T00:00:00+07:00")) == []
+def test_year_starts_between() -> None:
+    starts = year_starts_between(t("2024-11-30T12:00:00+07:00"), t("2026-01-01T00:00:00+07:00"))
+    assert [format_instant(s)[:10] for s in starts] == ["2025-01-01", "2026-01-01"]
+    assert year_starts_between(t("2026-01-01T00:00:00+07:00"), t("2026-12-31T23:00:00+07:00")) == []
 
 
 @pytest.mark.parametrize("text", ["9999", "0000", "1999", "2100", "0000-01", "9999-12"])

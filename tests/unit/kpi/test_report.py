@@ -27,7 +27,7 @@ def t(text: str) -> Instant:
 def engine_at(clock: str) -> Engine:
     states: dict[bytes, bytes] = {}
     fixed = Clock(ClockSpec("fixed", t(clock)))
-    return Engine(WorkingCalendar(), fixed, lambda unit: states, {"khai-sinh": "HO-TICH"}, 15)
+    return Engine(WorkingCalendar(), fixed, lambda unit: states, {"khai-sinh": "HO-TICH"})
 
 
 def submitted(
