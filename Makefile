@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 PACKAGES := schemas kpi agents streams clients service
 CODE := $(PACKAGES) tests $(wildcard bench)
 
-.PHONY: install tools run test unit lint typecheck bench bench-scrape soak flood clean
+.PHONY: install tools run test unit lint typecheck bench bench-report bench-scrape soak flood clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -57,6 +57,9 @@ bench: $(STAMP)
 	$(BIN)/python bench/run.py
 
 # One /metrics scrape with a year of the province and 1,000 unlisted units.
+bench-report: $(STAMP)
+	$(BIN)/python bench/report.py
+
 bench-scrape: $(STAMP)
 	$(BIN)/python bench/scrape.py
 

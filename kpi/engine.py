@@ -54,7 +54,7 @@ from kpi.dossier import (
 )
 from kpi.explain import Explanation, explain
 from kpi.figures import DayCounts, Figures, UnitTotals
-from kpi.index import UnitIndex
+from kpi.index import Hints, UnitIndex
 from kpi.periods import (
     DAY_US,
     Period,
@@ -216,14 +216,13 @@ class Engine:
         totals = self.totals(event.unit_id)
         entries = contribution(new, self.now)
         totals.apply(entries, 1)
-        report = self.report_totals(event.unit_id)
-        report.apply(report_entries(new), 1)
+        before = [] if raw is None else report_entries(old)
+        self.report_totals(event.unit_id).change(before, report_entries(new))
         self._index_late(event.unit_id, dossier_id, entries, new)
         self._count_marks(event.unit_id, None if raw is None else old, new)
         self._index_days(event.unit_id, dossier_id, None if raw is None else old, new)
         if raw is not None:  # a new dossier contributed nothing yet
             totals.apply(contribution(old, self.now), -1)
-            report.apply(report_entries(old), -1)
         # A replaced event may be earlier than any in the new state: its years change too.
         # A pause or a snapshot changes figures from instants before its own timestamp.
         earliest, replaced = event.timestamp, old.earliest
@@ -241,7 +240,7 @@ class Engine:
             return None
         vote = LooseVote(event.surveyed_at, event.satisfied, event.official_id)
         self.totals(event.unit_id).apply(vote_entries(*vote), 1)
-        self.report_totals(event.unit_id).apply(_loose_report_entries(vote), 1)
+        self.report_totals(event.unit_id).add(_loose_report_entries(vote))
         self._mark(event.unit_id, event.surveyed_at)
         encoded = orjson.dumps(tuple(vote))  # orjson writes no named tuples
         states[key] = encoded
@@ -285,21 +284,25 @@ class Engine:
         index = self.indexes.get(unit_id)
         if index is None:
             index = self.indexes[unit_id] = UnitIndex()
-        states = self.states_of(unit_id)
-
-        def holds(part: int) -> Callable[[int, str], bool]:
-            def check(day: int, other: str) -> bool:
-                raw = states.get(state_key(DOSSIER, unit_id, other))
-                return raw is not None and report_days(DossierState.decode(raw))[part] == day
-
-            return check
-
-        index.received.move(dossier_id, before[0], after[0], holds(0))
-        index.ended.move(dossier_id, before[1], after[1], holds(1))
+        for part, days in enumerate((index.received, index.ended)):
+            crowded = days.move(dossier_id, before[part], after[part])
+            if crowded is not None:
+                self._compact_hints(unit_id, crowded, part, after[part])
         if after[0] is not None and after[1] is None:
             index.open.add(dossier_id)
         else:
             index.open.discard(dossier_id)
+
+    def _compact_hints(self, unit_id: str, hints: Hints, part: int, day: int | None) -> None:
+        """Keep the hints of the dossiers whose receipt (part 0) or end (part 1) is still
+        on ``day``, read from their stored states."""
+        states = self.states_of(unit_id)
+
+        def holds(dossier_id: str) -> bool:
+            raw = states.get(state_key(DOSSIER, unit_id, dossier_id))
+            return raw is not None and report_days(DossierState.decode(raw))[part] == day
+
+        hints.compact(holds)
 
     def _count_marks(self, unit_id: str, old: DossierState | None, new: DossierState) -> None:
         """Keep the unit's counts of dossiers with each quality mark (contract §9.7)."""
@@ -597,14 +600,14 @@ class Engine:
             if isinstance(state, DossierState):
                 entries = contribution(state, self.now)
                 totals.apply(entries, 1)
-                self.report_totals(unit_id).apply(report_entries(state), 1)
+                self.report_totals(unit_id).add(report_entries(state))
                 self._index_late(unit_id, str(stored.ident), entries, state)
                 self._count_marks(unit_id, None, state)
                 self._index_days(unit_id, str(stored.ident), None, state)
                 self._track(stored.key, unit_id, state)
             elif isinstance(state, LooseVote):
                 totals.apply(vote_entries(*state), 1)
-                self.report_totals(unit_id).apply(_loose_report_entries(state), 1)
+                self.report_totals(unit_id).add(_loose_report_entries(state))
             else:
                 self.rankings.setdefault(unit_id, {})[int(stored.ident)] = state
         self.dirty = {unit_id: self.years(unit_id) for unit_id in self.units}

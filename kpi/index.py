@@ -70,27 +70,22 @@ class DayIndex:
     def __init__(self) -> None:
         self.days: dict[int, Hints] = {}
 
-    def move(
-        self,
-        dossier_id: str,
-        old: int | None,
-        new: int | None,
-        holds: Callable[[int, str], bool],
-    ) -> None:
-        """The dossier's day was ``old`` and is ``new`` (None: it has none);
-        ``holds(day, id)`` says whether a dossier has a day now, for compaction."""
+    def move(self, dossier_id: str, old: int | None, new: int | None) -> Hints | None:
+        """The dossier's day was ``old`` and is ``new`` (None: it has none). Returns the
+        new day's hints when stale ones outnumber its live dossiers twice over: the caller,
+        who can read states, compacts them."""
         if old == new:
-            return
+            return None
         if old is not None:
             self.days[old].live -= 1
-        if new is not None:
-            hints = self.days.get(new)
-            if hints is None:
-                hints = self.days[new] = Hints()
-            hints.add(dossier_id)
-            hints.live += 1
-            if hints.hints > 2 * hints.live + SLACK:
-                hints.compact(lambda other: holds(new, other))
+        if new is None:
+            return None
+        hints = self.days.get(new)
+        if hints is None:
+            hints = self.days[new] = Hints()
+        hints.add(dossier_id)
+        hints.live += 1
+        return hints if hints.hints > 2 * hints.live + SLACK else None
 
     def between(self, first_day: int, end_day: int | None = None) -> Iterator[str]:
         """The hints of the days in ``[first_day, end_day)`` (None: every later day)."""

@@ -3,8 +3,8 @@
 Every dossier its unit counts adds to the unit's *report buckets*: one integer per field
 and local day. The integer packs a count per *lane* (received online, settled late, the
 start of an overdue spell, ...) in 40-bit lanes, so that adding two buckets adds every
-lane at once and a period's sum is one ``sum()``; no lane is ever negative, since a
-change adds the dossier's new entries before it takes back its old ones.
+lane at once and a period's sum is one ``sum()``. A stored bucket is always the packing
+of true counts, none negative, so lanes never borrow from each other.
 
     >>> both = ONE["received_online"] + ONE["settled_late"]
     >>> lanes(both + ONE["settled_late"])["settled_late"]
@@ -54,6 +54,8 @@ _MASK = (1 << _BITS) - 1
 ONE = {name: 1 << (_BITS * lane) for lane, name in enumerate(LANES)}
 """A count of one in each lane."""
 _OUTCOME = {name: ONE[name] for name in ("returned", "rejected", "stopped", "withdrawn")}
+_ONLINE, _OTHER = ONE["received_online"], ONE["received_other"]
+_EARLY, _ON_TIME, _LATE = ONE["settled_early"], ONE["settled_on_time"], ONE["settled_late"]
 
 UNCLASSIFIED = ""
 """The field of a dossier that names none and whose procedure the catalogue lacks."""
@@ -86,14 +88,10 @@ def report_entries(state: DossierState) -> list[Entry]:
         else:
             lane = ONE["settled_on_time"]
         entries.append((field, day_of(end), lane + _OUTCOME.get(completion.outcome, 0)))
-    if due is not None:
-        lo = max(received, due)
-        hi = None if completion is None else completion.at
-        if hi is None or lo < hi:
-            entries.extend(_spell(field, lo, hi, "overdue_from", "overdue_to"))
-    if pauses:
-        for lo, hi in state.paused_spans():
-            entries.extend(_spell(field, lo, hi, "paused_from", "paused_to"))
+    for lo, hi, start, stop in _spells(state, due):
+        entries.append((field, day_of(lo), ONE[start]))
+        if hi is not None:
+            entries.append((field, day_of(hi), ONE[stop]))
     vote = state.vote
     if vote is not None:
         entries.append((field, *vote_entry(vote.at, vote.satisfied)))
@@ -124,12 +122,25 @@ def _early(end: Instant, received: Instant, due: Instant, pauses: tuple[Pause, .
     return day_of(effective) < day_of(due - 1)
 
 
-def _spell(field: str, lo: Instant, hi: Instant | None, start: str, stop: str) -> list[Entry]:
-    """A spell that holds at t when ``lo < t <= hi``: it has begun at a day boundary T
-    when its start's day is before T's, and ended when its end's day is."""
-    if hi is None:
-        return [(field, day_of(lo), ONE[start])]
-    return [(field, day_of(lo), ONE[start]), (field, day_of(hi), ONE[stop])]
+Spell = tuple[Instant, Instant | None, str, str]
+"""(lo, hi, the lane of its start, the lane of its end) of a spell that holds at t when
+``lo < t <= hi`` (hi None: for ever): at a day boundary T it has begun when its start's
+day is before T's, and ended when its end's day is."""
+
+
+def _spells(state: DossierState, due: Instant | None) -> list[Spell]:
+    """The dossier's overdue spell (``due``: when it turns overdue, after its pauses) and
+    its paused spells, those that ever hold."""
+    submission, completion, pauses = state.parts()
+    assert submission is not None  # only a received dossier has spells
+    spells: list[Spell] = []
+    if due is not None:
+        lo, hi = max(submission.at, due), None if completion is None else completion.at
+        if hi is None or lo < hi:
+            spells.append((lo, hi, "overdue_from", "overdue_to"))
+    if pauses:
+        spells.extend((lo, hi, "paused_from", "paused_to") for lo, hi in state.paused_spans())
+    return spells
 
 
 def ahead_of(state: DossierState, clock: Instant) -> list[Entry]:
@@ -146,20 +157,13 @@ def ahead_of(state: DossierState, clock: Instant) -> list[Entry]:
     if submission is None:
         return []
     today = day_of(clock)
-    ended_today = completion is not None and day_of(max(completion.at, submission.at)) <= today
+    ended = completion is not None and day_of(max(completion.at, submission.at)) <= today
     found: list[Entry] = []
-    spells: list[tuple[Instant, Instant | None, str, str]] = []
     due = overdue_from(submission, pauses) if pauses else submission.due
-    if due is not None:
-        end = None if completion is None else completion.at
-        spells.append((max(submission.at, due), end, "overdue_from", "overdue_to"))
-    spells.extend((lo, hi, "paused_from", "paused_to") for lo, hi in state.paused_spans())
-    for lo, hi, start, stop in spells:
-        if hi is not None and hi <= lo:
-            continue
+    for lo, hi, start, stop in _spells(state, due):
         if clock <= lo and day_of(lo) == today and (hi is None or day_of(hi) > today):
             found.append((submission.field, today, ONE[start]))
-        elif hi is not None and lo < clock <= hi and day_of(hi) == today and not ended_today:
+        elif hi is not None and lo < clock <= hi and day_of(hi) == today and not ended:
             found.append((submission.field, today, ONE[stop]))
     return found
 
@@ -172,14 +176,37 @@ class ReportTotals:
     def __init__(self) -> None:
         self.fields: dict[str, dict[int, int]] = {}
 
-    def apply(self, entries: Iterable[Entry], sign: int) -> None:
+    def add(self, entries: Iterable[Entry]) -> None:
+        """Count a dossier (or a vote without one) that counted nothing before."""
         fields = self.fields
         for field, day, packed in entries:
             days = fields.get(field)
             if days is None:
                 days = fields[field] = {}
-            days[day] = days.get(day, 0) + sign * packed
-            if not days[day]:
+            days[day] = days.get(day, 0) + packed
+
+    def change(self, before: list[Entry], after: list[Entry]) -> None:
+        """A dossier's entries were ``before`` and are ``after``: only the buckets whose
+        counts change are touched (most changes keep its receipt and its deadline's day).
+        A bucket's change may take from one lane and give to another; Python's integers
+        are exact, so the stored sum is the packing of the bucket's true counts, which are
+        never negative."""
+        delta: dict[tuple[str, int], int] = {}
+        for field, day, packed in after:
+            delta[field, day] = delta.get((field, day), 0) + packed
+        for field, day, packed in before:
+            delta[field, day] = delta.get((field, day), 0) - packed
+        fields = self.fields
+        for (field, day), change in delta.items():
+            if not change:
+                continue
+            days = fields.get(field)
+            if days is None:
+                days = fields[field] = {}
+            count = days.get(day, 0) + change
+            if count:
+                days[day] = count
+            else:
                 del days[day]
                 if not days:
                     del fields[field]
