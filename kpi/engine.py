@@ -28,7 +28,7 @@ derived, kept in memory, and rebuilt from that state after recovery.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Callable, Collection, Iterable, Mapping, MutableMapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, MutableMapping
 from itertools import chain
 from typing import NamedTuple
 
@@ -634,32 +634,34 @@ class Engine:
                 )
         return found
 
-    def behind(self, unit_id: str, period: Period, column: str) -> list[Behind]:
+    def behind(self, unit_id: str, period: Period, column: str) -> Iterator[Behind]:
         """The unit's dossiers behind one column of its report (a :class:`Counts` field),
-        by receipt, oldest first. Candidates come from the unit's index: those received or
-        ended in the period, and for the columns that count dossiers still open at an
-        instant, those open now or ended since; each is checked by the report's own sums.
+        in the order of its index: by day (of receipt for the columns of dossiers received
+        in the period, of end for those settled), the dossiers still open first (by id)
+        for the columns that count dossiers open at an instant. Lazily, so that a page
+        costs what comes before it, not the whole list; each candidate is checked by the
+        report's own sums.
         """
         index = self.indexes.get(unit_id)
         if index is None:
-            return []
+            return
         now, first_day = self.now, period.first_day
         current = period.end > now
         stop_day = day_of(now) + 1 if current else period.end_day
         candidates: Iterable[str]
         if column in _AT_START:
-            candidates = chain(index.open, index.ended.between(first_day))
+            candidates = chain(sorted(index.open), index.ended.between(first_day))
         elif column in _AT_END:
-            candidates = chain(index.open, index.ended.between(stop_day))
+            candidates = chain(sorted(index.open), index.ended.between(stop_day))
         elif column in _ENDED:
             candidates = index.ended.between(first_day, stop_day)
         else:
             candidates = index.received.between(first_day, stop_day)
         if column == "received":
-            candidates = chain(candidates, index.open, index.ended.between(first_day))
+            carried = chain(sorted(index.open), index.ended.between(first_day))
+            candidates = chain(candidates, carried)
         states = self.states_of(unit_id)
         seen: set[str] = set()
-        found = []
         for dossier_id in candidates:
             if dossier_id in seen:
                 continue
@@ -673,9 +675,7 @@ class Engine:
                 continue
             counts = dossier_counts(state, first_day, stop_day, now if current else None)
             if getattr(counts, column):
-                found.append(Behind(dossier_id, state, counts))
-        found.sort(key=lambda dossier: (dossier.received_at, dossier.dossier_id))
-        return found
+                yield Behind(dossier_id, state, counts)
 
     def _ahead(self) -> dict[str, dict[str, int]]:
         """Per unit and field, what the report buckets count on the clock's day at or
@@ -755,12 +755,6 @@ class Behind(NamedTuple):
     dossier_id: str
     state: DossierState
     counts: Counts
-
-    @property
-    def received_at(self) -> Instant:
-        submission = self.state.parts()[0]
-        assert submission is not None  # only received dossiers are behind a number
-        return submission.at
 
 
 class LooseVote(NamedTuple):

@@ -8,6 +8,8 @@ reaches its own unit's report and dossiers; the province's report needs an admin
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from itertools import islice
 from typing import Any
 
 from kpi.calendar import WorkingCalendar
@@ -17,10 +19,12 @@ from kpi.report import (
     COLUMNS,
     HEADER_GROUPS,
     UNCLASSIFIED_NAME,
+    ZERO,
     Counts,
     Form06,
     by_field,
     by_unit,
+    total,
 )
 from kpi.rules import ratio
 from kpi.units import lookup
@@ -180,26 +184,34 @@ class Reports:
         engine = worker.engine
         found = engine.behind(unit_id, period, column)
         field = query.get("field")
-        if field is not None:
-            wanted = "" if field == UNCLASSIFIED_KEY else field
+        wanted = None if field is None else "" if field == UNCLASSIFIED_KEY else field
+        if wanted is not None:
             known = engine.reports.get(unit_id)
             if wanted and (known is None or wanted not in known.fields):
                 raise BadRequest(f"field {field!r} has no dossiers in {unit_id!r}")
-            found = [d for d in found if _field(d) == wanted]
+            found = (d for d in found if _field(d) == wanted)
+        checks: list[Callable[[Behind], bool]] = []
         if _flag(query, "late"):
-            found = [d for d in found if d.counts.late or d.counts.overdue]
+            checks.append(lambda d: bool(d.counts.late or d.counts.overdue))
         if _flag(query, "overdue"):
-            found = [d for d in found if d.counts.overdue]
+            checks.append(lambda d: bool(d.counts.overdue))
         if "waiting_days" in query:
             days = whole_number(query, "waiting_days", 30, 3650)
-            found = [d for d in found if self._waited(d, period) > days]
-        page = found[offset : offset + limit]
+            checks.append(lambda d: self._waited(d, period) > days)
+        if checks:  # only a count of all of them says how many pass
+            passing = [d for d in found if all(check(d) for check in checks)]
+            count, page = len(passing), passing[offset : offset + limit]
+        else:  # the report's own cell says how many; read no further than the page
+            rows = engine.report([unit_id], period).get(unit_id, {})
+            counts = total(rows.values()) if wanted is None else rows.get(wanted, ZERO)
+            count = getattr(counts, column)
+            page = list(islice(found, offset, offset + limit))
         return {
             "unit_id": unit_id,
             "name": lookup(worker.registry, unit_id).name,
             **period_json(period, engine.now),
             "column": {"number": number, "name": column, "vi": COLUMNS[number - 1][1]},
-            "total": len(found),
+            "total": count,
             "page": page_number,
             "limit": limit,
             "dossiers": [self._dossier_json(unit_id, dossier, period) for dossier in page],

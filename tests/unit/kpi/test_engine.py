@@ -220,7 +220,7 @@ def compare_report(engine: Engine, events: list[Event], period: Period, clock: I
     for unit, rows in report.items():
         unit_total = total(rows.values())
         for column in Counts._fields[: Counts._fields.index("surveys")]:
-            behind = engine.behind(unit, period, column)
+            behind = list(engine.behind(unit, period, column))
             assert len(behind) == getattr(unit_total, column), f"{unit} {column} {period.name}"
 
 
