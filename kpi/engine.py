@@ -660,17 +660,12 @@ class Engine:
         if column == "received":
             carried = chain(sorted(index.open), index.ended.between(first_day))
             candidates = chain(candidates, carried)
-        states = self.states_of(unit_id)
         seen: set[str] = set()
         for dossier_id in candidates:
             if dossier_id in seen:
                 continue
             seen.add(dossier_id)
-            raw = states.get(state_key(DOSSIER, unit_id, dossier_id))
-            try:
-                state = None if raw is None else checked(DossierState.decode(raw))
-            except (ValueError, TypeError):  # unreadable states are skipped, as on rebuild
-                continue
+            state = self._stored(unit_id, state_key(DOSSIER, unit_id, dossier_id))
             if state is None:
                 continue
             counts = dossier_counts(state, first_day, stop_day, now if current else None)
@@ -689,22 +684,28 @@ class Engine:
                 keys.add(key)
         found: dict[str, dict[str, int]] = {}
         for key in keys:
-            _, unit_id, _ = parse_state_key(key)
-            raw = self.states_of(unit_id).get(key)
-            if raw is None:
+            unit_id = str(parse_state_key(key)[1])
+            state = self._stored(unit_id, key)
+            if state is None:
                 continue
             fields = found.setdefault(unit_id, {})
-            for field, _, packed in ahead_of(DossierState.decode(raw), now):
+            for field, _, packed in ahead_of(state, now):
                 fields[field] = fields.get(field, 0) + packed
         return found
 
     def explain(self, unit_id: str, dossier_id: str) -> Explanation | None:
         """Why the unit's dossier counts as it does, at the clock (one lookup by its key);
         None for a dossier the unit does not count."""
-        raw = self.states_of(unit_id).get(state_key(DOSSIER, unit_id, dossier_id))
+        state = self._stored(unit_id, state_key(DOSSIER, unit_id, dossier_id))
+        return None if state is None else explain(state, self.now)
+
+    def _stored(self, unit_id: str, key: bytes) -> DossierState | None:
+        """The unit's stored state of a dossier; None when there is none, or when it
+        cannot be read (skipped, as on rebuild: anyone may write to the changelog)."""
+        raw = self.states_of(unit_id).get(key)
         try:
-            return None if raw is None else explain(checked(DossierState.decode(raw)), self.now)
-        except (ValueError, TypeError):  # unreadable states are skipped, as on rebuild
+            return None if raw is None else checked(DossierState.decode(raw))
+        except (ValueError, TypeError):  # orjson's errors are ValueErrors
             return None
 
     def officials(self, unit_id: str) -> list[str]:

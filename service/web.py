@@ -118,15 +118,15 @@ def install_views(worker: Worker, api: Api, peers: Peers, tokens: Tokens, hub: A
         """Check the caller's token; forward to the unit's owner if that is another worker;
         else answer, mapping bad requests to 400, unknown units to 404, refusals to 403
         and a peer's error to itself. With ``files``, ``format=xlsx|csv`` lays the JSON
-        answer out as a download (here: a peer is asked for JSON)."""
+        answer out as a download, here: a forwarded request (``LOCAL``) is answered in
+        JSON, whatever its format, for the worker that lays it out."""
         caller = caller_of(request)
         if caller is None or not need(caller.grant):
             return refused(web, caller)
         query = {k: v for k, v in request.query.items() if k != TOKEN_PARAMETER}
         owner = None if unit_id is None or LOCAL in query else peers.owner_url(unit_id)
         try:
-            chosen = "json" if files is None else output_format(query)
-            query.pop("format", None)
+            chosen = "json" if files is None or LOCAL in query else output_format(query)
             if owner is not None:
                 status, body = await peers.fetch(owner, request.path, query, caller.token)
                 if status != 200 or files is None or chosen == "json":

@@ -40,6 +40,12 @@ EXPECTED: dict[str, tuple[int, ...]] = {
     "/api/officials": (401, 403, 200, 200, 403, 401),
     "/api/alerts?state=all": (401, 200, 200, 200, 403, 401),
     "/metrics": (401, 403, 403, 200, 200, 401),
+    "/report": (200, 200, 200, 200, 200, 200),
+    f"/api/reports/form06?unit_id={UNIT}": (401, 403, 200, 200, 403, 401),
+    f"/api/reports/form06?unit_id={OTHER}": (401, 403, 403, 200, 403, 401),
+    "/api/reports/form06?by=unit": (401, 403, 403, 200, 403, 401),
+    f"/api/units/{UNIT}/dossiers?column=1": (401, 403, 200, 200, 403, 401),
+    f"/api/units/{OTHER}/dossiers?column=9&format=csv": (401, 403, 403, 200, 403, 401),
     # Bad query values are the caller's mistake (400), never the server's (500).
     "/api/units?period=9999": (401, 400, 400, 400, 403, 401),
     "/api/units?period=0000": (401, 400, 400, 400, 403, 401),

@@ -216,6 +216,15 @@ def test_two_workers_each_answer_for_every_unit(cluster: Cluster) -> None:
     )
     forwarded = [worker.get(f"/api/units/{UNIT}?period=2026")[1] for worker in workers]
     assert forwarded[0] == forwarded[1] and forwarded[0]["orphans"] == 1
+    # The report gathers every worker's units; a download is laid out by the worker asked,
+    # from its owner's JSON (a page of an export may be longer than a JSON page).
+    reports = [w.get("/api/reports/form06?period=2026&by=unit")[1] for w in workers]
+    assert reports[0]["total"] == reports[1]["total"] and reports[0]["balanced"]
+    path = f"/api/units/{UNIT}/dossiers?period=2026&column=1&format=csv&limit=5000"
+    exported = [worker.get(path) for worker in workers]
+    assert exported[0] == exported[1] and exported[0][0] == 200
+    received = worker.get(f"/api/reports/form06?period=2026&unit_id={UNIT}")[1]["total"]
+    assert len(exported[0][1].strip().splitlines()) == 1 + received["columns"][0]
 
 
 def test_a_killed_worker_loses_nothing_and_counts_nothing_twice(cluster: Cluster) -> None:
