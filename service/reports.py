@@ -14,6 +14,7 @@ from typing import Any
 
 from kpi.calendar import WorkingCalendar
 from kpi.engine import Behind
+from kpi.explain import explain
 from kpi.periods import Period, date_of_day, day_of
 from kpi.report import (
     COLUMNS,
@@ -206,6 +207,7 @@ class Reports:
             counts = total(rows.values()) if wanted is None else rows.get(wanted, ZERO)
             count = getattr(counts, column)
             page = list(islice(found, offset, offset + limit))
+        names = worker.catalogue.field_names()
         return {
             "unit_id": unit_id,
             "name": lookup(worker.registry, unit_id).name,
@@ -214,7 +216,7 @@ class Reports:
             "total": count,
             "page": page_number,
             "limit": limit,
-            "dossiers": [self._dossier_json(unit_id, dossier, period) for dossier in page],
+            "dossiers": [self._dossier_json(dossier, period, names) for dossier in page],
         }
 
     def _at(self, period: Period) -> int:
@@ -229,10 +231,13 @@ class Reports:
                 return calendar.working_days_after(day_of(since), day_of(t))
         return 0
 
-    def _dossier_json(self, unit_id: str, dossier: Behind, period: Period) -> dict[str, Any]:
+    def _dossier_json(
+        self, dossier: Behind, period: Period, names: dict[str, str]
+    ) -> dict[str, Any]:
+        """One dossier of a list: what a clerk calls the citizen or the official about."""
         worker = self.worker
-        told = worker.engine.explain(unit_id, dossier.dossier_id)
-        assert told is not None  # its state was just read
+        told = explain(dossier.state, worker.engine.now)
+        assert told is not None  # a dossier behind a number was received
         t = self._at(period)
         late_until = told.ended_at if dossier.counts.late else None
         if dossier.counts.overdue:
@@ -242,7 +247,6 @@ class Reports:
             days_late = working_days_late(worker.engine.calendar, told.effective_due_at, late_until)
         procedure = told.detail.procedure
         catalogued = worker.catalogue.get(procedure)
-        names = worker.catalogue.field_names()
         reschedule = dossier.state.reschedule
         return {
             "dossier_id": dossier.dossier_id,
