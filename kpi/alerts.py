@@ -151,6 +151,8 @@ def risk_condition(figures: Figures, due_soon: int, thresholds: Thresholds) -> C
     )
 
 
+NOW = "now"
+"""The period of an alert on a state at the clock rather than on a year's figures."""
 WAITING_LISTED = 10
 """Dossiers an alert on long waits names (the unit's page lists them all)."""
 
@@ -265,10 +267,13 @@ class AlertBook:
         return self._transition(unit_id, str(year), condition, now)
 
     def evaluate_waiting(
-        self, unit_id: str, year: int, waited: list[tuple[str, int]], paused: int, now: Instant
+        self, unit_id: str, waited: list[tuple[str, int]], paused: int, now: Instant
     ) -> dict[str, Any] | None:
+        """A state at the clock, not a year's figure: its period is :data:`NOW`, so that
+        an alert firing across New Year is the same alert, resolved when it no longer
+        holds."""
         condition = waiting_condition(waited, paused, self.thresholds.waiting_days)
-        return self._transition(unit_id, str(year), condition, now)
+        return self._transition(unit_id, NOW, condition, now)
 
     def query(self, state: str = "firing", unit_id: str | None = None) -> list[dict[str, Any]]:
         return sorted(
@@ -412,7 +417,6 @@ def evaluate_waits(
     calendar, now = engine.calendar, engine.now
     today = day_of(now)
     paused = engine.paused_by_unit()
-    year = year_of(now)
 
     def evaluate(unit_id: str) -> dict[str, Any] | None:
         dossiers = paused.get(unit_id, [])
@@ -421,7 +425,7 @@ def evaluate_waits(
             for d in dossiers
         ]
         waited = [(d, n) for d, n in waited if n > book.thresholds.waiting_days]
-        return book.evaluate_waiting(unit_id, year, waited, len(dossiers), now)
+        return book.evaluate_waiting(unit_id, waited, len(dossiers), now)
 
     return _each_unit(units, evaluate, on_error)
 

@@ -23,7 +23,7 @@ from pathlib import Path
 import holidays
 import yaml
 
-from kpi.periods import HOUR_US, date_of_day, day_of, day_start
+from kpi.periods import FIRST_YEAR, HOUR_US, date_of_day, day_number, day_of, day_start
 from schemas.records import Instant, ProcessingTime
 
 
@@ -45,6 +45,7 @@ class WorkingCalendar:
         self.extra_holidays = extra_holidays
         self.working_days = working_days
         self._working: dict[int, bool] = {}
+        self._years: dict[int, list[int]] = {}
 
     @classmethod
     def from_file(cls, path: Path | None) -> WorkingCalendar:
@@ -81,8 +82,39 @@ class WorkingCalendar:
 
     def working_days_after(self, first_day: int, last_day: int) -> int:
         """The working days after local day ``first_day`` up to ``last_day`` included: how
-        many working days have passed since ``first_day`` on ``last_day``."""
-        return sum(self.is_working_day(day) for day in range(first_day + 1, last_day + 1))
+        many working days have passed since ``first_day`` on ``last_day`` (0 if none).
+
+        >>> from datetime import date
+        >>> calendar = WorkingCalendar()
+        >>> calendar.working_days_after(day_number(date(2026, 3, 6)), day_number(date(2026, 3, 9)))
+        1
+        """
+        return max(0, self._working_through(last_day) - self._working_through(first_day))
+
+    def _working_through(self, day: int) -> int:
+        """Working days from 1 January 2000 up to ``day`` included, from a table per year
+        (built once a year is asked for): a count over decades costs two lookups."""
+        year = date_of_day(day).year
+        table = self._years.get(year)
+        if table is None:
+            first = day_number(date(year, 1, 1))
+            table, running = [], self._working_before(year)
+            for offset in range(day_number(date(year + 1, 1, 1)) - first):
+                running += self.is_working_day(first + offset)
+                table.append(running)
+            self._years[year] = table
+        return table[day - day_number(date(year, 1, 1))]
+
+    def _working_before(self, year: int) -> int:
+        """Working days from 1 January 2000 to the end of the year before ``year``
+        (negative before 2000)."""
+        start = day_number(date(year, 1, 1))
+        if year > FIRST_YEAR:
+            return self._working_through(start - 1)
+        if year == FIRST_YEAR:
+            return 0
+        days = range(start, day_number(date(year + 1, 1, 1)))
+        return self._working_before(year + 1) - sum(map(self.is_working_day, days))
 
     def deadline(self, received_at: Instant, processing: ProcessingTime) -> Instant:
         """The due instant of a dossier received at ``received_at``."""

@@ -220,7 +220,6 @@ class Engine:
         self.report_totals(event.unit_id).change(before, report_entries(new))
         self._index_late(event.unit_id, dossier_id, entries, new)
         self._count_marks(event.unit_id, None if raw is None else old, new)
-        self._index_days(event.unit_id, dossier_id, None if raw is None else old, new)
         if raw is not None:  # a new dossier contributed nothing yet
             totals.apply(contribution(old, self.now), -1)
         # A replaced event may be earlier than any in the new state: its years change too.
@@ -231,6 +230,8 @@ class Engine:
         self._mark(event.unit_id, earliest if replaced is None else min(earliest, replaced))
         self._track(key, event.unit_id, new)
         states[key] = encoded
+        # After the state is stored: compacting a day's hints reads the states, this one's too.
+        self._index_days(event.unit_id, dossier_id, None if raw is None else old, new)
         return key, encoded
 
     def _apply_loose_vote(self, event: SatisfactionSurvey) -> tuple[bytes, bytes] | None:
@@ -240,7 +241,7 @@ class Engine:
             return None
         vote = LooseVote(event.surveyed_at, event.satisfied, event.official_id)
         self.totals(event.unit_id).apply(vote_entries(*vote), 1)
-        self.report_totals(event.unit_id).add(_loose_report_entries(vote))
+        self.report_totals(event.unit_id).change([], _loose_report_entries(vote))
         self._mark(event.unit_id, event.surveyed_at)
         encoded = orjson.dumps(tuple(vote))  # orjson writes no named tuples
         states[key] = encoded
@@ -600,14 +601,14 @@ class Engine:
             if isinstance(state, DossierState):
                 entries = contribution(state, self.now)
                 totals.apply(entries, 1)
-                self.report_totals(unit_id).add(report_entries(state))
+                self.report_totals(unit_id).change([], report_entries(state))
                 self._index_late(unit_id, str(stored.ident), entries, state)
                 self._count_marks(unit_id, None, state)
                 self._index_days(unit_id, str(stored.ident), None, state)
                 self._track(stored.key, unit_id, state)
             elif isinstance(state, LooseVote):
                 totals.apply(vote_entries(*state), 1)
-                self.report_totals(unit_id).add(_loose_report_entries(state))
+                self.report_totals(unit_id).change([], _loose_report_entries(state))
             else:
                 self.rankings.setdefault(unit_id, {})[int(stored.ident)] = state
         self.dirty = {unit_id: self.years(unit_id) for unit_id in self.units}
@@ -624,7 +625,8 @@ class Engine:
         now = self.now
         current = period.end > now
         stop_day = day_of(now) + 1 if current else period.end_day
-        ahead = self._ahead() if current else {}
+        unit_ids = list(unit_ids)
+        ahead = self._clock_day_ahead(set(unit_ids)) if current else {}
         found = {}
         for unit_id in unit_ids:
             totals = self.reports.get(unit_id)
@@ -672,15 +674,21 @@ class Engine:
             if getattr(counts, column):
                 yield Behind(dossier_id, state, counts)
 
-    def _ahead(self) -> dict[str, dict[str, int]]:
-        """Per unit and field, what the report buckets count on the clock's day at or
-        after the clock (:func:`kpi.report.ahead_of`): only dossiers with a deadline or a
-        pause boundary there can have any, and the clock follows every such dossier."""
+    def _clock_day_ahead(self, units: Collection[str]) -> dict[str, dict[str, int]]:
+        """Per unit of ``units`` and field, what the report buckets count on the clock's
+        day at or after the clock (:func:`kpi.report.ahead_of`): only dossiers with a
+        deadline or a pause boundary there can have any, and the clock follows them all."""
         now = self.now
         tonight = day_start(day_of(now)) + DAY_US
-        keys = {key for key, (_, _, start, _) in self._intervals.items() if now <= start < tonight}
-        for key, (_, _, waits) in self._paused.items():
-            if any(now <= at < tonight for lo, hi, _ in waits for at in (lo, hi) if at):
+        keys = {
+            key
+            for key, (unit_id, _, start, _) in self._intervals.items()
+            if now <= start < tonight and unit_id in units
+        }
+        for key, (unit_id, _, waits) in self._paused.items():
+            if unit_id in units and any(
+                now <= at < tonight for lo, hi, _ in waits for at in (lo, hi) if at
+            ):
                 keys.add(key)
         found: dict[str, dict[str, int]] = {}
         for key in keys:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 from kpi.dossier import (
     BUCKET_FIELDS,
@@ -35,6 +35,8 @@ from kpi.rules import (
     satisfaction_breached,
 )
 from schemas.records import Instant
+
+K = TypeVar("K")
 
 
 def _counts() -> list[int]:
@@ -76,11 +78,11 @@ class UnitTotals:
                 if kind == DAY:
                     self.days[who, x][field] += sign
                 elif kind == OVERDUE_AT:
-                    _add(self.overdue_at, who, x, sign * field)
+                    add_count(self.overdue_at, who, x, sign * field)
                 elif kind == OVERDUE_NOW:
                     self.overdue_now[who] += sign
                 elif kind == PAUSED_AT:
-                    _add(self.paused_at, who, x, sign * field)
+                    add_count(self.paused_at, who, x, sign * field)
                 else:
                     self.paused_now[who] += sign
 
@@ -136,16 +138,19 @@ class UnitTotals:
         return _before(self.paused_at.get(official), period.end_day)
 
 
-def _add(spells: dict[str | None, dict[int, int]], who: str | None, day: int, n: int) -> None:
-    """Add ``n`` to the spells begun less ended on ``day``; a day back to 0 is dropped."""
-    days = spells.get(who)
+def add_count(counts: dict[K, dict[int, int]], key: K, day: int, n: int) -> None:
+    """Add ``n`` to ``counts[key][day]``; a day back to 0 is dropped, and a key left
+    without days."""
+    days = counts.get(key)
     if days is None:
-        days = spells[who] = {}
-    net = days.get(day, 0) + n
-    if net:
-        days[day] = net
+        days = counts[key] = {}
+    total = days.get(day, 0) + n
+    if total:
+        days[day] = total
     else:
         del days[day]
+        if not days:
+            del counts[key]
 
 
 def _before(days: dict[int, int] | None, end_day: int) -> int:

@@ -28,7 +28,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import NamedTuple
 
-from kpi.dossier import DossierState, Pause, overdue_from, paused_time
+from kpi.dossier import Completion, DossierState, Pause, Submission, overdue_from, paused_time
+from kpi.figures import add_count
 from kpi.periods import day_of
 from schemas.records import Instant
 
@@ -80,7 +81,7 @@ def report_entries(state: DossierState) -> list[Entry]:
     entries = [(field, day_of(received), ONE[channel])]
     due = overdue_from(submission, pauses) if pauses else submission.due
     if completion is not None:
-        end = max(completion.at, received)
+        end = settled_at(submission, completion)
         if due is not None and completion.at > due:
             lane = ONE["settled_late"]
         elif submission.due is not None and _early(completion.at, received, submission.due, pauses):
@@ -98,6 +99,12 @@ def report_entries(state: DossierState) -> list[Entry]:
     return entries
 
 
+def settled_at(submission: Submission, completion: Completion) -> Instant:
+    """A dossier's end for the report: its completion, or its receipt when the completion
+    is dated before it (never settled before it was received: column 1 = 5 + 9)."""
+    return max(completion.at, submission.at)
+
+
 def report_days(state: DossierState | None) -> tuple[int | None, int | None]:
     """The local days of a dossier's receipt and of its end for the report (None: it has
     none): where :mod:`kpi.index` files it."""
@@ -107,7 +114,9 @@ def report_days(state: DossierState | None) -> tuple[int | None, int | None]:
     if submission is None:
         return None, None
     received = submission.at
-    return day_of(received), None if completion is None else day_of(max(completion.at, received))
+    return day_of(received), None if completion is None else day_of(
+        settled_at(submission, completion)
+    )
 
 
 def vote_entry(at: Instant, satisfied: bool) -> tuple[int, int]:
@@ -157,7 +166,7 @@ def ahead_of(state: DossierState, clock: Instant) -> list[Entry]:
     if submission is None:
         return []
     today = day_of(clock)
-    ended = completion is not None and day_of(max(completion.at, submission.at)) <= today
+    ended = completion is not None and day_of(settled_at(submission, completion)) <= today
     found: list[Entry] = []
     due = overdue_from(submission, pauses) if pauses else submission.due
     for lo, hi, start, stop in _spells(state, due):
@@ -176,15 +185,6 @@ class ReportTotals:
     def __init__(self) -> None:
         self.fields: dict[str, dict[int, int]] = {}
 
-    def add(self, entries: Iterable[Entry]) -> None:
-        """Count a dossier (or a vote without one) that counted nothing before."""
-        fields = self.fields
-        for field, day, packed in entries:
-            days = fields.get(field)
-            if days is None:
-                days = fields[field] = {}
-            days[day] = days.get(day, 0) + packed
-
     def change(self, before: list[Entry], after: list[Entry]) -> None:
         """A dossier's entries were ``before`` and are ``after``: only the buckets whose
         counts change are touched (most changes keep its receipt and its deadline's day).
@@ -196,20 +196,9 @@ class ReportTotals:
             delta[field, day] = delta.get((field, day), 0) + packed
         for field, day, packed in before:
             delta[field, day] = delta.get((field, day), 0) - packed
-        fields = self.fields
         for (field, day), change in delta.items():
-            if not change:
-                continue
-            days = fields.get(field)
-            if days is None:
-                days = fields[field] = {}
-            count = days.get(day, 0) + change
-            if count:
-                days[day] = count
-            else:
-                del days[day]
-                if not days:
-                    del fields[field]
+            if change:
+                add_count(self.fields, field, day, change)
 
     def window(self, first_day: int, stop_day: int) -> dict[str, tuple[int, int]]:
         """Per field, the packed sums (before, within) of the days before ``first_day``

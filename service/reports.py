@@ -206,7 +206,7 @@ class Reports:
             rows = engine.report([unit_id], period).get(unit_id, {})
             counts = total(rows.values()) if wanted is None else rows.get(wanted, ZERO)
             count = getattr(counts, column)
-            page = list(islice(found, offset, offset + limit))
+            page = list(islice(found, offset, offset + limit)) if offset < count else []
         names = worker.catalogue.field_names()
         return {
             "unit_id": unit_id,

@@ -15,6 +15,7 @@ from datetime import date, datetime
 from typing import Any
 
 from openpyxl import Workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
@@ -37,6 +38,25 @@ _SHADE = PatternFill("solid", fgColor="EEF2F7")
 _ROMAN = ("I", "II", "III", "IV", "V", "VI")
 
 
+FORMULA_STARTS = ("=", "+", "-", "@")
+"""What a spreadsheet takes for a formula at the start of a cell (CSV injection)."""
+
+
+def _safe(value: Any) -> Any:
+    """A value from other people's systems (an id, a name) as plain text a spreadsheet
+    will not run: without the control characters xlsx cannot hold, and quoted when it
+    would start a formula."""
+    if not isinstance(value, str):
+        return value
+    value = ILLEGAL_CHARACTERS_RE.sub("", value)
+    return "'" + value if value.startswith(FORMULA_STARTS) else value
+
+
+def file_name(name: str) -> str:
+    """A download's name that any header carries: letters, digits, '.', '-' and '_'."""
+    return "".join(c if c.isascii() and (c.isalnum() or c in "._-") else "_" for c in name)
+
+
 def _day(text: str) -> str:
     """An ISO date as the form writes it: dd/mm/yyyy."""
     return date.fromisoformat(text).strftime("%d/%m/%Y")
@@ -50,8 +70,8 @@ def _local(text: str | None) -> datetime | None:
 def _scope_line(report: dict[str, Any]) -> str:
     scope = report["scope"]
     if "province" in scope:
-        return f"Đơn vị báo cáo: Tỉnh {scope['province']}"
-    return f"Đơn vị báo cáo: {scope['name']}"
+        return f"Đơn vị báo cáo: Tỉnh {_safe(scope['province'])}"
+    return f"Đơn vị báo cáo: {_safe(scope['name'])}"
 
 
 def _period_line(report: dict[str, Any]) -> str:
@@ -71,7 +91,7 @@ def _row_label(report: dict[str, Any]) -> str:
 def _file_name(stem: str, report: dict[str, Any]) -> str:
     scope = report["scope"]
     where = scope.get("unit_id") or "tinh"
-    return f"{stem}-{where}-{report['period'].replace(':', '-')}"
+    return file_name(f"{stem}-{where}-{report['period'].replace(':', '-')}")
 
 
 # -- form 06 ------------------------------------------------------------------------------
@@ -146,7 +166,7 @@ def _form_row(
     bold: bool = False,
     shade: bool = False,
 ) -> None:
-    cells = [sheet.cell(row, 1, number), sheet.cell(row, 2, label)]
+    cells = [sheet.cell(row, 1, number), sheet.cell(row, 2, _safe(label))]
     for offset, value in enumerate(counts["columns"]):
         cell = sheet.cell(row, FIRST_NUMBER_COLUMN + offset, value)
         cell.number_format = NUMBER
@@ -170,7 +190,9 @@ def form_csv(report: dict[str, Any]) -> tuple[bytes, str]:
     )
     for group in report["groups"]:
         for line in group["rows"]:
-            writer.writerow([group["name"], line["name"], line["key"], *line["columns"]])
+            writer.writerow(
+                [group["name"], _safe(line["name"]), _safe(line["key"]), *line["columns"]]
+            )
         if len(report["groups"]) > 1:
             writer.writerow([group["name"], "Cộng", "", *group["total"]["columns"]])
     writer.writerow(["", "Tổng cộng", "", *report["total"]["columns"]])
@@ -204,7 +226,7 @@ def _list_values(dossier: dict[str, Any]) -> list[Any]:
             value = "Có" if dossier["apology"] else ""
         else:
             value = dossier[key]
-        values.append(_local(value) if kind == DATETIME else value)
+        values.append(_local(value) if kind == DATETIME else _safe(value))
     return values
 
 
@@ -212,7 +234,7 @@ def _list_title(listing: dict[str, Any]) -> list[str]:
     column = listing["column"]
     return [
         f"Danh sách hồ sơ: cột ({column['number']}) {column['vi']}, biểu 06",
-        f"Đơn vị: {listing['name']}",
+        f"Đơn vị: {_safe(listing['name'])}",
         f"Kỳ báo cáo: {listing['period']} (từ ngày {_day(listing['from'])} "
         f"đến ngày {_day(listing['to'])}); {listing['total']} hồ sơ",
     ]
@@ -241,7 +263,7 @@ def list_xlsx(listing: dict[str, Any]) -> tuple[bytes, str]:
     sheet.freeze_panes = f"A{header + 1}"
     sheet.auto_filter.ref = f"A{header}:{get_column_letter(len(LIST_HEADERS))}{header}"
     name = f"ho-so-{listing['unit_id']}-{listing['period'].replace(':', '-')}"
-    return _saved(book), f"{name}-cot-{listing['column']['number']}.xlsx"
+    return _saved(book), file_name(f"{name}-cot-{listing['column']['number']}.xlsx")
 
 
 def list_csv(listing: dict[str, Any]) -> tuple[bytes, str]:
@@ -251,7 +273,7 @@ def list_csv(listing: dict[str, Any]) -> tuple[bytes, str]:
     for dossier in listing["dossiers"]:
         writer.writerow([_text(value) for value in _list_values(dossier)])
     name = f"ho-so-{listing['unit_id']}-{listing['period'].replace(':', '-')}"
-    return _bom(out), f"{name}-cot-{listing['column']['number']}.csv"
+    return _bom(out), file_name(f"{name}-cot-{listing['column']['number']}.csv")
 
 
 def _text(value: Any) -> Any:

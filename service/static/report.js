@@ -33,12 +33,15 @@ Object.assign(TEXT.en, {
 });
 
 const PAGE_SIZE = 50;
+// The clock's local date (as_of is local time): read as a date where the browser is,
+// never as midnight UTC, which is the day before west of Greenwich.
+const clockDate = () => { const [y, m, d] = info.as_of.slice(0, 10).split("-").map(Number); return new Date(y, m - 1, d); };
 let report = null, opened = null, units = [];
 
 // The periods offered: this year's and last year's, report periods first, none that
 // starts after the clock (the server refuses those).
 function periodOptions() {
-  const clock = new Date(info.as_of.slice(0, 10));
+  const clock = clockDate();
   const cutOff = info.report_cut_off_day;
   const startOf = (year, month) => cutOff > 1 ? new Date(year, month - 2, cutOff) : new Date(year, month - 1, 1);
   const reportGroup = [], civilGroup = [];
@@ -200,7 +203,7 @@ async function startReport() {
   const seen = units.filter((u) => info.access.admin || info.access.units.includes(u.unit_id));
   $("#report-scope").innerHTML = (info.access.admin ? `<option value="">${escape(t("province"))}</option>` : "")
     + seen.map((u) => `<option value="${escape(u.unit_id)}">${escape(u.name)}</option>`).join("");
-  const cutOff = info.report_cut_off_day, clock = new Date(info.as_of.slice(0, 10));
+  const cutOff = info.report_cut_off_day, clock = clockDate();
   const month = clock.getMonth() + 1 + (cutOff > 1 && clock.getDate() >= cutOff ? 1 : 0);
   const current = `report:${clock.getFullYear() + (month > 12 ? 1 : 0)}-${String((month - 1) % 12 + 1).padStart(2, "0")}`;
   $("#report-period").value = params.get("period") ?? current;

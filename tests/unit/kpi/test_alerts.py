@@ -397,6 +397,7 @@ def test_a_dossier_waiting_for_the_citizen_too_long_alerts_its_unit() -> None:
         1,
         2,
     )
+    assert alert["period"] == "now", "a state at the clock: the same alert across New Year"
     assert alert["detail"] == "1 waiting more than 30 working days: d1 (31)"
     assert evaluate_waits(engine, book, ["u"]) == [], "no change, no message"
     engine.apply(replace(waits[0], event_id="p1-resumed", resumed_at=scenario.now[0] - HOUR_US))

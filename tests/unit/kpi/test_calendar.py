@@ -6,6 +6,8 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from kpi.calendar import CalendarError, WorkingCalendar
 from kpi.periods import (
@@ -90,3 +92,12 @@ def test_bad_calendar_files(tmp_path: Path, text: str) -> None:
     path.write_text(text)
     with pytest.raises(CalendarError):
         WorkingCalendar.from_file(path)
+
+
+@given(first=st.integers(10957, 10957 + 365 * 30), span=st.integers(-40, 800))
+def test_working_days_after_is_a_count_of_working_days(first: int, span: int) -> None:
+    """From the year tables, as a day-by-day count would find (Tết and make-up days too)."""
+    calendar = WorkingCalendar(working_days=frozenset({date(2026, 2, 28)}))
+    last = first + span
+    slow = sum(calendar.is_working_day(day) for day in range(first + 1, last + 1))
+    assert calendar.working_days_after(first, last) == slow

@@ -59,3 +59,25 @@ def test_a_receipt_moved_thousands_of_times_leaves_one_dossier_behind_the_number
     assert index.open == set()
     received_day = day_of(t + 24 * HOUR_US)  # the latest receipt wins
     assert {day for day, hints in index.received.days.items() if hints.live} == {received_day}
+
+
+def test_the_dossier_that_crowds_a_day_stays_in_its_list() -> None:
+    """66 receipts moved off 2 March leave 66 stale hints there; the next dossier received
+    that day sets off the compaction, and must survive it (its state is read back)."""
+    t = parse_instant("2026-03-02T08:00:00+07:00", "t")
+    states: dict[bytes, bytes] = {}
+    engine = Engine(
+        WorkingCalendar(), Clock(ClockSpec("fixed", t + 60 * 24 * HOUR_US)), lambda u: states
+    )
+    submitted = DossierSubmitted(
+        "s", "u", "d", t, None, ProcessingTime(3, "working_days"), None, None, None
+    )
+    for n in range(SLACK + 2):
+        engine.apply(replace(submitted, event_id=f"a{n}", dossier_id=f"d{n}"))
+        moved = t + 24 * HOUR_US
+        engine.apply(replace(submitted, event_id=f"b{n}", dossier_id=f"d{n}", received_at=moved))
+    engine.apply(replace(submitted, event_id="z", dossier_id="z"))
+    period = parse_period("2026-03", engine.now)
+    new = [d.dossier_id for d in engine.behind("u", period, "new_other")]
+    assert "z" in new and len(new) == SLACK + 3
+    assert engine.indexes["u"].received.days[day_of(t)].hints == 1, "compacted to z alone"
