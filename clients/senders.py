@@ -51,10 +51,11 @@ from clients.simulator import (
     _DvcqgConverter,
 )
 from kpi.calendar import WorkingCalendar
+from kpi.dossier import Completion
 from kpi.periods import date_of_day, day_of, day_start
 from kpi.units import Unit, load_units
 from schemas.dvcqg import stamp
-from schemas.records import Instant
+from schemas.records import FLAGS, DossierSubmitted, Instant
 
 SHAPES = ("envelope", "arrays", "query")
 PLACEHOLDER = "Cán bộ một cửa"
@@ -63,6 +64,23 @@ WITHOUT_APPOINTMENT = 0.03
 """Dossiers sent without ``NgayHenTra``, as systems send procedures without a
 processing time: they have no deadline (contract §9.3)."""
 PROVINCE = "Khánh Hòa"
+_FEE = {
+    "TenPhiLePhi": "Lệ phí",
+    "MaPhiLePhi": "1",
+    "HinhThucThu": "1",
+    "Gia": "50000",
+    "LoaiPhiLePhi": "1",
+}
+_PART = {
+    "TepDinhKemId": "",
+    "TenTepDinhKem": "Tờ khai",
+    "IsDeleted": "False",
+    "MaThanhPhanHoSo": "TP1",
+    "DuongDanTaiTepTin": "https://dvc.example/tep/1",
+    "DuocTaiSuDung": "0",
+    "DuocLayTuKhoDMQG": "0",
+}
+_RESULT = {"TenGiayTo": "Kết quả", "MaThanhPhanHoSo": "", "GiayToId": "", "MaGiayToKetQua": "KQ"}
 
 
 def sender_name(unit: Unit, province: str = PROVINCE) -> str:
@@ -225,9 +243,37 @@ class _Sender(_DvcqgConverter):
         field = FIELDS.get(submission.procedure_code or "")
         if field is not None:
             record["MaLinhVuc"], record["TenLinhVuc"] = field.field_code, field.field_name
+        record |= self._services(dossier_id, submission, end)
         if self.shape == "query":
             record["DonViXuLy"] = None  # the unit is in the URL
         return record
+
+    def _services(
+        self, dossier_id: str, submission: DossierSubmitted, end: Completion | None
+    ) -> dict[str, Any]:
+        """Submission time, fees, payment and digitisation as the Thanh Hóa system writes
+        them (``docs/decisions.md``, entry 65): ``NgayNopHoSo`` the receipt for a dossier
+        not submitted online, ``DuocThanhToanTrucTuyen`` "1" or "0", a fee entry of
+        strings, the digitised parts, and a result entry with its link once there is one."""
+        flags = submission.flags | (0 if end is None else end.flags)
+        submitted = submission.submitted_at or submission.received_at
+        parts = [_PART | {"DuocSoHoa": "1"}] if flags & FLAGS["digitised"] else []
+        results = []
+        if end is not None and end.outcome in ("resolved", "returned"):
+            link = (
+                f"https://dvc.example/ket-qua/{dossier_id}"
+                if flags & FLAGS["result_digital"]
+                else ""
+            )
+            results = [_RESULT | {"DuongDanTepTinKetQua": link}]
+        return {
+            "NgayNopHoSo": self._date(submitted),
+            "DuocThanhToanTrucTuyen": "1" if flags & FLAGS["paid_online"] else "0",
+            "DanhSachLePhi": [_FEE] if flags & FLAGS["fee_due"] else [],
+            "HoSoCoThanhPhanSoHoa": "1" if parts else "0",
+            "TaiLieuNop": parts,
+            "DanhSachGiayToKetQua": results,
+        }
 
     def _steps(
         self, state: _DossierState, status: int | str

@@ -31,6 +31,7 @@ section 9); ``cchc simulate --format dvcqg`` prints it.
 
 from __future__ import annotations
 
+import functools
 import heapq
 import itertools
 import random
@@ -75,6 +76,8 @@ class Procedure(NamedTuple):
     online_share: float
     financial_share: float
     """Dossiers that wait for a financial obligation (taxes and fees: land, building)."""
+    fee_share: float = 0.0
+    """Dossiers with a fee or charge to pay (v1.2 ``fee_due``)."""
 
 
 COMMUNE_PROCEDURES = [
@@ -84,6 +87,7 @@ COMMUNE_PROCEDURES = [
         ProcessingTime(8, "hours"),
         0.2,
         0.0,
+        fee_share=1.0,
     ),
     Procedure(
         "dang-ky-khai-sinh", "Đăng ký khai sinh", ProcessingTime(1, "working_days"), 0.5, 0.0
@@ -95,6 +99,7 @@ COMMUNE_PROCEDURES = [
         ProcessingTime(3, "working_days"),
         0.4,
         0.0,
+        fee_share=0.2,
     ),
     Procedure(
         "dang-ky-bien-dong-dat-dai",
@@ -102,6 +107,7 @@ COMMUNE_PROCEDURES = [
         ProcessingTime(10, "working_days"),
         0.2,
         0.15,
+        fee_share=1.0,
     ),
     Procedure(
         "ho-tro-nguoi-co-cong",
@@ -118,6 +124,7 @@ PROVINCE_PROCEDURES = [
         ProcessingTime(15, "working_days"),
         0.6,
         0.08,
+        fee_share=1.0,
     ),
     Procedure(
         "dang-ky-doanh-nghiep",
@@ -125,6 +132,7 @@ PROVINCE_PROCEDURES = [
         ProcessingTime(3, "working_days"),
         0.9,
         0.02,
+        fee_share=1.0,
     ),
     Procedure(
         "cap-phieu-ly-lich-tu-phap",
@@ -132,6 +140,7 @@ PROVINCE_PROCEDURES = [
         ProcessingTime(10, "working_days"),
         0.7,
         0.0,
+        fee_share=1.0,
     ),
     Procedure(
         "cap-giay-phep-lao-dong",
@@ -139,6 +148,7 @@ PROVINCE_PROCEDURES = [
         ProcessingTime(5, "working_days"),
         0.5,
         0.02,
+        fee_share=1.0,
     ),
     Procedure(
         "cap-chung-chi-hanh-nghe",
@@ -146,6 +156,7 @@ PROVINCE_PROCEDURES = [
         ProcessingTime(20, "working_days"),
         0.4,
         0.05,
+        fee_share=1.0,
     ),
     Procedure(
         "xac-nhan-ho-so-khan-cap",
@@ -344,6 +355,10 @@ class Simulator:
         field = FIELDS.get(procedure.code)
         if field is not None:
             submitted["field_code"] = field.field_code
+        at_receipt, at_end = _services(
+            profile.unit.unit_id, dossier_id, procedure, channel, received
+        )
+        submitted |= at_receipt
         yield SUBMITTED_TOPIC, submitted, received
         if rng.random() < 0.01:
             yield SUBMITTED_TOPIC, submitted, received + rng.randrange(HOUR_US)
@@ -400,7 +415,7 @@ class Simulator:
             "completed_at": format_instant(completed),
             "official_id": official,
             "outcome": outcome,
-        }
+        } | at_end
         yield COMPLETED_TOPIC, completion, completed
         if outcome == "resolved" and rng.random() < HANDED_OVER:
             handed = completed + _seconds(rng, 3_600, 3 * 86_400)
@@ -421,6 +436,45 @@ class Simulator:
                 },
                 surveyed,
             )
+
+
+def _services(
+    unit_id: str, dossier_id: str, procedure: Procedure, channel: str, received: Instant
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A dossier's v1.2 fields at its receipt and at its end: when the citizen submitted it
+    online, its fee and how it was paid, its digitised parts and electronic result. They
+    come from generators of their own (the unit's habits, the dossier's draws), seeded by
+    the ids, so that the rest of every story is what it was before they existed."""
+    paying, digitising, e_results, slow_desk = _habits(unit_id)
+    rng = random.Random(dossier_id)
+    at_receipt: dict[str, Any] = {}
+    at_end: dict[str, Any] = {}
+    online = channel == "online"
+    if online:
+        draw = rng.random()
+        if draw < slow_desk:  # a desk that leaves online dossiers for days
+            delay = _seconds(rng, 2 * 86_400, 5 * 86_400)
+        elif draw < 0.25:
+            delay = _seconds(rng, 8 * 3_600, 30 * 3_600)
+        else:
+            delay = _seconds(rng, 300, 8 * 3_600)
+        at_receipt["submitted_at"] = format_instant(received - delay)
+    if rng.random() < procedure.fee_share:
+        at_receipt["fee_due"] = True
+        paid = rng.random() < (paying if online else paying / 3)
+        (at_receipt if online else at_end)["paid_online"] = paid
+    at_receipt["digitised"] = rng.random() < digitising
+    at_end["result_digital"] = rng.random() < e_results
+    return at_receipt, at_end
+
+
+@functools.cache
+def _habits(unit_id: str) -> tuple[float, float, float, float]:
+    """A unit's habits: the share of fees paid online (of online dossiers), of dossiers
+    digitised, of results issued electronically, and of online dossiers its desk leaves
+    waiting for days."""
+    rng = random.Random(unit_id)
+    return rng.uniform(0.3, 0.95), rng.uniform(0.5, 1.0), rng.uniform(0.4, 1.0), rng.uniform(0, 0.1)
 
 
 def _planned_pauses(
@@ -699,7 +753,11 @@ class _DvcqgConverter:
                 state.due = self._due(record)
         elif isinstance(record, DossierCompleted):
             end = Completion(
-                record.completed_at, record.event_id, record.official_id, record.outcome
+                record.completed_at,
+                record.event_id,
+                record.official_id,
+                record.outcome,
+                record.flags,
             )
             if end.outcome == "returned":
                 state.returned_at = max(end.at, state.returned_at or end.at)

@@ -35,12 +35,14 @@ from kpi.calendar import WorkingCalendar
 from kpi.periods import day_of
 from schemas.codec import EARLIEST, LATEST
 from schemas.records import (
+    FLAGS,
     DossierCompleted,
     DossierEvent,
     DossierPause,
     DossierRescheduled,
     DossierSubmitted,
     Instant,
+    ProcessingTime,
     SatisfactionSurvey,
 )
 
@@ -75,6 +77,17 @@ class Submission(NamedTuple):
     """The dossier's field (lĩnh vực, contract v1.2), "" when none was given."""
     online: bool = False
     """Received online (for the report's columns 2 and 3, contract §10)."""
+    procedure: str = ""
+    """Its procedure's code (``procedure_code``, ``MaTTHC``), "" when none was given."""
+    flags: int = 0
+    """The :data:`schemas.records.FLAGS` its submission set, and :data:`RECEIVED_LATE`."""
+
+
+RECEIVED_LATE = 16
+"""A flag of a submission: an online dossier received more than one working day after
+the citizen submitted it (Decree 118/2025/NĐ-CP)."""
+_SUBMISSION_DEFAULTS = (None, None, None, None, "", False, "", 0)
+"""What a submission's trailing parts are when the changelog leaves them out."""
 
 
 class Completion(NamedTuple):
@@ -82,6 +95,8 @@ class Completion(NamedTuple):
     event_id: str
     official: str | None
     outcome: str = "resolved"
+    flags: int = 0
+    """The :data:`schemas.records.FLAGS` its completion set."""
 
     @property
     def rank(self) -> tuple[int, Instant, str]:
@@ -169,22 +184,26 @@ class Snapshot(NamedTuple):
 
 
 def _encode_submission(s: Submission | None) -> list[Any] | None:
-    """A submission as the changelog holds it; the field and the channel only when it
-    has them, as states written before v1.2 have neither."""
+    """A submission as the changelog holds it: its trailing parts only up to the last
+    that is not at its default, as states written before v1.2 have none of them."""
     if s is None:
         return None
-    encoded = [s.at, s.event_id, s.due, s.official]
-    if s.online:
-        return [*encoded, s.field, True]
-    return [*encoded, s.field] if s.field else encoded
+    encoded = list(s)
+    while len(encoded) > 4 and encoded[-1] == _SUBMISSION_DEFAULTS[len(encoded) - 1]:
+        encoded.pop()
+    return encoded
 
 
 def _encode_completion(c: Completion | None) -> list[Any] | None:
     if c is None:
         return None
+    if c.flags:
+        return list(c)
     # Most completions are "resolved": leave it out, as states written before v1.1 do.
-    return [c.at, c.event_id, c.official] if c.outcome == "resolved" else list(c)
+    return [c.at, c.event_id, c.official] if c.outcome == "resolved" else list(c[:4])
 
+
+ONE_WORKING_DAY = ProcessingTime(1, "working_days")
 
 NO_FIELDS: Mapping[str, str] = {}
 """No procedure catalogue: a submission's field is its own ``field_code`` or none."""
@@ -408,6 +427,35 @@ def overdue_from(submission: Submission, pauses: Iterable[Pause]) -> Instant | N
     return by_time if second is None else min(by_time, second)
 
 
+def received_late(
+    submitted_at: Instant | None, received_at: Instant, calendar: WorkingCalendar
+) -> bool:
+    """Whether a dossier submitted online at ``submitted_at`` was received late (Decree
+    118/2025/NĐ-CP): after the end of the working day that follows its submission's day.
+    A submission dated after its receipt reads as received at once.
+
+    >>> from datetime import datetime
+    >>> from kpi.calendar import WorkingCalendar
+    >>> from schemas.codec import LOCAL_TZ
+    >>> at = lambda *a: int(datetime(*a, tzinfo=LOCAL_TZ).timestamp()) * 1_000_000
+    >>> friday_night = at(2026, 3, 6, 22)
+    >>> received_late(friday_night, at(2026, 3, 9, 16), WorkingCalendar())   # Monday
+    False
+    >>> received_late(friday_night, at(2026, 3, 10, 8), WorkingCalendar())   # Tuesday
+    True
+    """
+    if submitted_at is None or submitted_at >= received_at:
+        return False
+    return received_at > calendar.deadline(submitted_at, ONE_WORKING_DAY)
+
+
+def dossier_flags(submission: Submission, completion: Completion | None) -> int:
+    """A dossier's flags: those its submission or its completion set (a payment online
+    means a fee was due)."""
+    flags = submission.flags if completion is None else submission.flags | completion.flags
+    return flags | FLAGS["fee_due"] if flags & FLAGS["paid_online"] else flags
+
+
 def _wins(at: Instant, event_id: str, current: Any) -> bool:
     return current is None or (at, event_id) > (current.at, current.event_id)
 
@@ -429,14 +477,20 @@ def merge(
         else:
             assert event.processing_time is not None  # the schema requires one of them
             due = calendar.deadline(event.received_at, event.processing_time)
-        field = event.field_code or fields.get(event.procedure_code or "", "")
+        procedure = event.procedure_code or ""
+        online = event.channel == "online"
+        flags = event.flags
+        if online and received_late(event.submitted_at, event.received_at, calendar):
+            flags |= RECEIVED_LATE
         submission = Submission(
             event.received_at,
             event.event_id,
             due,
             event.official_id,
-            field,
-            event.channel == "online",
+            event.field_code or fields.get(procedure, ""),
+            online,
+            procedure,
+            flags,
         )
         # The constructor, not _replace: this is every event's path, and twice as fast.
         return DossierState(submission, *state[1:])
@@ -449,7 +503,9 @@ def merge(
                     return None
             elif (OUTCOME_RANKS[outcome], event.completed_at, event.event_id) <= current.rank:
                 return None
-        completion = Completion(event.completed_at, event.event_id, event.official_id, outcome)
+        completion = Completion(
+            event.completed_at, event.event_id, event.official_id, outcome, event.flags
+        )
         return DossierState(state.submission, completion, *state[2:])
     if isinstance(event, SatisfactionSurvey):
         if not _wins(event.surveyed_at, event.event_id, state.vote):
@@ -600,12 +656,17 @@ def _check_parts(
         due = submission.due
         require(due is None or (isinstance(due, int) and EARLIEST <= due < LATEST_DUE))
         require(isinstance(submission.field, str) and isinstance(submission.online, bool))
+        require(isinstance(submission.procedure, str) and _is_flags(submission.flags))
     if completion is not None:
-        require(completion.outcome in OUTCOME_RANKS)
+        require(completion.outcome in OUTCOME_RANKS and _is_flags(completion.flags))
     for pause in pauses:
         require(is_instant(pause.at) and isinstance(pause.supplement, bool))
         resumed = pause.resumed
         require(resumed is None or (is_instant(resumed) and resumed >= pause.at))
+
+
+def _is_flags(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 32
 
 
 def _optional_text(value: object) -> bool:

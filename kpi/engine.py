@@ -65,16 +65,19 @@ from kpi.periods import (
     year_starts_between,
 )
 from kpi.report import (
+    FIELD,
     UNCLASSIFIED,
     Counts,
     ReportTotals,
+    Slot,
     ahead_of,
     dossier_counts,
-    field_rows,
     report_days,
     report_entries,
+    unit_rows,
     vote_entry,
 )
+from kpi.report import Entry as ReportEntry
 from kpi.snapshots import SYNC_PREFIX, DossierSnapshot
 from schemas.dvcqg import MARKS
 from schemas.records import (
@@ -620,8 +623,11 @@ class Engine:
         totals = self.units.get(unit_id) or UnitTotals()
         return Figures.of(totals, official, period, self.now)
 
-    def report(self, unit_ids: Iterable[str], period: Period) -> dict[str, dict[str, Counts]]:
-        """Form 06 of each unit, by field (contract §10): its rows at ``min(end, clock)``."""
+    def report(
+        self, unit_ids: Iterable[str], period: Period, by: int = FIELD
+    ) -> dict[str, dict[str, Counts]]:
+        """Form 06 of each unit, by field (contract §10) or by procedure: its rows at
+        ``min(end, clock)``."""
         now = self.now
         current = period.end > now
         stop_day = day_of(now) + 1 if current else period.end_day
@@ -631,8 +637,8 @@ class Engine:
         for unit_id in unit_ids:
             totals = self.reports.get(unit_id)
             if totals is not None:
-                found[unit_id] = field_rows(
-                    totals, period.first_day, stop_day, ahead.get(unit_id, {})
+                found[unit_id] = unit_rows(
+                    totals, period.first_day, stop_day, ahead.get(unit_id, {}), by
                 )
         return found
 
@@ -674,8 +680,8 @@ class Engine:
             if getattr(counts, column):
                 yield Behind(dossier_id, state, counts)
 
-    def _clock_day_ahead(self, units: Collection[str]) -> dict[str, dict[str, int]]:
-        """Per unit of ``units`` and field, what the report buckets count on the clock's
+    def _clock_day_ahead(self, units: Collection[str]) -> dict[str, dict[Slot, int]]:
+        """Per unit of ``units`` and slot, what the report buckets count on the clock's
         day at or after the clock (:func:`kpi.report.ahead_of`): only dossiers with a
         deadline or a pause boundary there can have any, and the clock follows them all."""
         now = self.now
@@ -690,15 +696,15 @@ class Engine:
                 now <= at < tonight for lo, hi, _ in waits for at in (lo, hi) if at
             ):
                 keys.add(key)
-        found: dict[str, dict[str, int]] = {}
+        found: dict[str, dict[Slot, int]] = {}
         for key in keys:
             unit_id = str(parse_state_key(key)[1])
             state = self._stored(unit_id, key)
             if state is None:
                 continue
-            fields = found.setdefault(unit_id, {})
-            for field, _, packed in ahead_of(state, now):
-                fields[field] = fields.get(field, 0) + packed
+            slots = found.setdefault(unit_id, {})
+            for slot, _, packed in ahead_of(state, now):
+                slots[slot] = slots.get(slot, 0) + packed
         return found
 
     def explain(self, unit_id: str, dossier_id: str) -> Explanation | None:
@@ -774,9 +780,9 @@ class LooseVote(NamedTuple):
     official: str | None
 
 
-def _loose_report_entries(vote: LooseVote) -> list[tuple[str, int, int]]:
+def _loose_report_entries(vote: LooseVote) -> list[ReportEntry]:
     """A vote without a dossier has no field: the report counts it unclassified."""
-    return [(UNCLASSIFIED, *vote_entry(vote.at, vote.satisfied))]
+    return [((UNCLASSIFIED, ""), *vote_entry(vote.at, vote.satisfied))]
 
 
 class StoredState(NamedTuple):

@@ -17,7 +17,15 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from kpi.dossier import NO_DETAIL, Detail, DossierState, Pause, overdue_from, paused_time
+from kpi.dossier import (
+    NO_DETAIL,
+    Detail,
+    DossierState,
+    Pause,
+    dossier_flags,
+    overdue_from,
+    paused_time,
+)
 from schemas.records import Instant
 
 
@@ -39,9 +47,14 @@ class Explanation(NamedTuple):
     supplement_requests: int
     """Supplement requests made after receipt, up to its end or now."""
     detail: Detail
-    """A sync dossier's procedure, channel and quality marks (an event dossier keeps none)."""
+    """A sync dossier's channel and quality marks (an event dossier keeps none)."""
     field: str
     """Its field (lĩnh vực), "" when none was given."""
+    procedure: str
+    """Its procedure's code, "" when none was given."""
+    flags: int
+    """Its submission's and completion's :data:`schemas.records.FLAGS`, and
+    :data:`kpi.dossier.RECEIVED_LATE`."""
 
 
 def explain(state: DossierState, now: Instant) -> Explanation | None:
@@ -68,6 +81,7 @@ def explain(state: DossierState, now: Instant) -> Explanation | None:
         told = "paused"
     else:
         told = "open"
+    detail = snapshot.detail if snapshot is not None and synced else NO_DETAIL
     return Explanation(
         "sync" if synced else "events",
         told,
@@ -79,6 +93,9 @@ def explain(state: DossierState, now: Instant) -> Explanation | None:
         state.official,
         tuple(sorted(pauses, key=lambda pause: (pause.at, pause.pause_id))),
         requests,
-        snapshot.detail if snapshot is not None and synced else NO_DETAIL,
+        detail,
         submission.field,
+        # A sync snapshot stored before v1.2 kept its procedure in its detail.
+        submission.procedure or detail.procedure,
+        dossier_flags(submission, completion),
     )

@@ -1,10 +1,11 @@
 """The periodic report on dossier settlement, form 06 (contract §10), from daily counts.
 
-Every dossier its unit counts adds to the unit's *report buckets*: one integer per field
-and local day. The integer packs a count per *lane* (received online, settled late, the
-start of an overdue spell, ...) in 40-bit lanes, so that adding two buckets adds every
-lane at once and a period's sum is one ``sum()``. A stored bucket is always the packing
-of true counts, none negative, so lanes never borrow from each other.
+Every dossier its unit counts adds to the unit's *report buckets*: one integer per
+:data:`Slot` (its field and procedure) and local day. The integer packs a count per
+*lane* (received online, settled late, the start of an overdue spell, ...) in 40-bit
+lanes, so that adding two buckets adds every lane at once and a period's sum is one
+``sum()``. A stored bucket is always the packing of true counts, none negative, so lanes
+never borrow from each other.
 
     >>> both = ONE["received_online"] + ONE["settled_late"]
     >>> lanes(both + ONE["settled_late"])["settled_late"]
@@ -28,10 +29,19 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import NamedTuple
 
-from kpi.dossier import Completion, DossierState, Pause, Submission, overdue_from, paused_time
+from kpi.dossier import (
+    RECEIVED_LATE,
+    Completion,
+    DossierState,
+    Pause,
+    Submission,
+    dossier_flags,
+    overdue_from,
+    paused_time,
+)
 from kpi.figures import add_count
 from kpi.periods import day_of
-from schemas.records import Instant
+from schemas.records import FLAGS, Instant
 
 LANES = (
     "received_online",
@@ -49,6 +59,11 @@ LANES = (
     "withdrawn",
     "surveys",
     "satisfied",
+    "fee_due",
+    "paid_online",
+    "digitised",
+    "received_late",
+    "result_digital",
 )
 _BITS = 40
 _MASK = (1 << _BITS) - 1
@@ -56,13 +71,26 @@ ONE = {name: 1 << (_BITS * lane) for lane, name in enumerate(LANES)}
 """A count of one in each lane."""
 _OUTCOME = {name: ONE[name] for name in ("returned", "rejected", "stopped", "withdrawn")}
 _ONLINE, _OTHER = ONE["received_online"], ONE["received_other"]
-_EARLY, _ON_TIME, _LATE = ONE["settled_early"], ONE["settled_on_time"], ONE["settled_late"]
+_RECEIPT_FLAGS = {
+    "fee_due": FLAGS["fee_due"],
+    "paid_online": FLAGS["paid_online"],
+    "digitised": FLAGS["digitised"],
+    "received_late": RECEIVED_LATE,
+}
+_AT_RECEIPT = [
+    sum(ONE[lane] for lane, bit in _RECEIPT_FLAGS.items() if flags & bit) for flags in range(32)
+]
+"""What a dossier's flags add to its receipt's bucket, by flags."""
+_WITH_RESULT = frozenset({"resolved", "returned"})
+"""Outcomes that give the citizen a result, which may be electronic."""
 
 UNCLASSIFIED = ""
 """The field of a dossier that names none and whose procedure the catalogue lacks."""
 
-Entry = tuple[str, int, int]
-"""(field, local day, packed counts) of one dossier."""
+Slot = tuple[str, str]
+"""(field, procedure) a dossier counts under: "" for none."""
+Entry = tuple[Slot, int, int]
+"""(slot, local day, packed counts) of one dossier."""
 
 
 def lanes(packed: int) -> dict[str, int]:
@@ -75,10 +103,11 @@ def report_entries(state: DossierState) -> list[Entry]:
     submission, completion, pauses = state.parts()
     if submission is None:
         return []
-    field = submission.field
+    field = (submission.field, submission.procedure)
     received = submission.at
     channel = "received_online" if submission.online else "received_other"
-    entries = [(field, day_of(received), ONE[channel])]
+    flags = dossier_flags(submission, completion)
+    entries = [(field, day_of(received), ONE[channel] + _AT_RECEIPT[flags])]
     due = overdue_from(submission, pauses) if pauses else submission.due
     if completion is not None:
         end = settled_at(submission, completion)
@@ -88,7 +117,10 @@ def report_entries(state: DossierState) -> list[Entry]:
             lane = ONE["settled_early"]
         else:
             lane = ONE["settled_on_time"]
-        entries.append((field, day_of(end), lane + _OUTCOME.get(completion.outcome, 0)))
+        lane += _OUTCOME.get(completion.outcome, 0)
+        if flags & FLAGS["result_digital"] and completion.outcome in _WITH_RESULT:
+            lane += ONE["result_digital"]
+        entries.append((field, day_of(end), lane))
     for lo, hi, start, stop in _spells(state, due):
         entries.append((field, day_of(lo), ONE[start]))
         if hi is not None:
@@ -171,19 +203,19 @@ def ahead_of(state: DossierState, clock: Instant) -> list[Entry]:
     due = overdue_from(submission, pauses) if pauses else submission.due
     for lo, hi, start, stop in _spells(state, due):
         if clock <= lo and day_of(lo) == today and (hi is None or day_of(hi) > today):
-            found.append((submission.field, today, ONE[start]))
+            found.append(((submission.field, submission.procedure), today, ONE[start]))
         elif hi is not None and lo < clock <= hi and day_of(hi) == today and not ended:
-            found.append((submission.field, today, ONE[stop]))
+            found.append(((submission.field, submission.procedure), today, ONE[stop]))
     return found
 
 
 class ReportTotals:
-    """A unit's report buckets: per field, per local day, packed counts."""
+    """A unit's report buckets: per slot, per local day, packed counts."""
 
-    __slots__ = ("fields",)
+    __slots__ = ("slots",)
 
     def __init__(self) -> None:
-        self.fields: dict[str, dict[int, int]] = {}
+        self.slots: dict[Slot, dict[int, int]] = {}
 
     def change(self, before: list[Entry], after: list[Entry]) -> None:
         """A dossier's entries were ``before`` and are ``after``: only the buckets whose
@@ -191,21 +223,22 @@ class ReportTotals:
         A bucket's change may take from one lane and give to another; Python's integers
         are exact, so the stored sum is the packing of the bucket's true counts, which are
         never negative."""
-        delta: dict[tuple[str, int], int] = {}
-        for field, day, packed in after:
-            delta[field, day] = delta.get((field, day), 0) + packed
-        for field, day, packed in before:
-            delta[field, day] = delta.get((field, day), 0) - packed
-        for (field, day), change in delta.items():
+        delta: dict[tuple[Slot, int], int] = {}
+        for slot, day, packed in after:
+            delta[slot, day] = delta.get((slot, day), 0) + packed
+        for slot, day, packed in before:
+            delta[slot, day] = delta.get((slot, day), 0) - packed
+        for (slot, day), change in delta.items():
             if change:
-                add_count(self.fields, field, day, change)
+                add_count(self.slots, slot, day, change)
 
-    def window(self, first_day: int, stop_day: int) -> dict[str, tuple[int, int]]:
-        """Per field, the packed sums (before, within) of the days before ``first_day``
+    def has_field(self, field: str) -> bool:
+        return any(slot[0] == field for slot in self.slots)
+
+    def window(self, first_day: int, stop_day: int) -> dict[Slot, tuple[int, int]]:
+        """Per slot, the packed sums (before, within) of the days before ``first_day``
         and of ``[first_day, stop_day)``."""
-        return {
-            field: split(days.items(), first_day, stop_day) for field, days in self.fields.items()
-        }
+        return {slot: split(days.items(), first_day, stop_day) for slot, days in self.slots.items()}
 
 
 def split(days: Iterable[tuple[int, int]], first_day: int, stop_day: int) -> tuple[int, int]:
@@ -254,6 +287,16 @@ class Counts(NamedTuple):
     withdrawn: int = 0
     surveys: int = 0
     satisfied: int = 0
+    fee_due: int = 0
+    """Received in the period with a fee due (v1.2 flags, as those below)."""
+    paid_online: int = 0
+    """Received in the period and paid online."""
+    digitised: int = 0
+    """Received in the period with its parts digitised."""
+    received_late: int = 0
+    """Received online in the period, later than Decree 118 allows."""
+    result_digital: int = 0
+    """Settled in the period with a result (resolved or returned) issued electronically."""
 
     @classmethod
     def of(cls, before: int, within: int) -> Counts:
@@ -291,6 +334,11 @@ class Counts(NamedTuple):
             w["withdrawn"],
             w["surveys"],
             w["satisfied"],
+            w["fee_due"],
+            w["paid_online"],
+            w["digitised"],
+            w["received_late"],
+            w["result_digital"],
         )
 
     def plus(self, other: Counts) -> Counts:
@@ -312,19 +360,32 @@ def total(rows: Iterable[Counts]) -> Counts:
     return found
 
 
-def field_rows(
+FIELD, PROCEDURE = 0, 1
+"""What a unit's rows are keyed by: the part of a :data:`Slot`."""
+
+
+def unit_rows(
     totals: ReportTotals,
     first_day: int,
     stop_day: int,
-    ahead: Mapping[str, int],
+    ahead: Mapping[Slot, int],
+    by: int = FIELD,
 ) -> dict[str, Counts]:
-    """A unit's rows by field for the days ``[first_day, stop_day)``, less ``ahead`` (per
-    field, what :func:`ahead_of` found; empty for a period that ended before the clock)."""
+    """A unit's rows by field (or procedure) for the days ``[first_day, stop_day)``, less
+    ``ahead`` (per slot, what :func:`ahead_of` found; empty for a period that ended before
+    the clock)."""
+    sums: dict[str, tuple[int, int]] = {}
+    for slot, (before, within) in totals.window(first_day, stop_day).items():
+        key = slot[by]
+        within -= ahead.get(slot, 0)
+        if key in sums:
+            before, within = before + sums[key][0], within + sums[key][1]
+        sums[key] = before, within
     rows = {}
-    for field, (before, within) in totals.window(first_day, stop_day).items():
-        row = Counts.of(before, within - ahead.get(field, 0))
+    for key, (before, within) in sums.items():
+        row = Counts.of(before, within)
         if row != ZERO:
-            rows[field] = row
+            rows[key] = row
     return rows
 
 

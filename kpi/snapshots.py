@@ -13,7 +13,8 @@ which the unit's engine takes like an event.
     >>> record = DossierRecord("HS-1", 4, "000.01.30.H34", 10, 99)
     >>> state = merge_record(None, record, 1000, "ab")
     >>> state = merge_progress(state, Progress(20, "cb-lan"))
-    >>> [(f.unit_id, f.snapshot.submission.official) for f in facts(state, lambda *named: None)]
+    >>> found = facts(state, lambda *named: None, WorkingCalendar())
+    >>> [(fact.unit_id, fact.snapshot.submission.official) for fact in found]
     [('000.01.30.H34', 'cb-lan')]
 
 A fact's version is ``(latest synced_at, "r", revision)``: the revision grows with every
@@ -31,9 +32,11 @@ from typing import Any, NamedTuple
 
 import orjson
 
+from kpi.calendar import WorkingCalendar
 from kpi.dossier import (
     MAX_STATE_BYTES,
     OUTCOME_RANKS,
+    RECEIVED_LATE,
     Completion,
     Detail,
     Pause,
@@ -41,6 +44,7 @@ from kpi.dossier import (
     StateTooLarge,
     Submission,
     checked_snapshot,
+    received_late,
 )
 from kpi.history import (
     ENDED,
@@ -134,7 +138,7 @@ class DossierSnapshot(NamedTuple):
             raise InvalidEvent(f"not a dossier snapshot: {error}") from None
 
 
-FIELDS = ("unit", "received_at", "procedure", "channel", "field")
+FIELDS = ("unit", "received_at", "procedure", "channel", "field", "submitted_at", "flags")
 """What a dossier takes from its winning snapshot, else from the latest earlier one that
 has it (contract §9.3)."""
 
@@ -367,7 +371,7 @@ def merge_progress(
     )
 
 
-def facts(state: SyncState, unit_of: UnitOf) -> list[DossierSnapshot]:
+def facts(state: SyncState, unit_of: UnitOf, calendar: WorkingCalendar) -> list[DossierSnapshot]:
     """What each unit should hold of this dossier: its snapshot for the unit it belongs
     to (through ``unit_of``, :class:`kpi.units.Directory`; an unknown name is its own unit
     id), and for every unit it was in before a marker that it belongs elsewhere (there the
@@ -387,7 +391,7 @@ def facts(state: SyncState, unit_of: UnitOf) -> list[DossierSnapshot]:
     # A dossier that never counted creates no unit: it only leaves the unit it was in.
     if unit_id is not None and (state.counts or unit_id in state.homes):
         matched = unit_of(unit[0] or None, unit[1] or None) is not None
-        here = snapshot(state, version, matched)
+        here = snapshot(state, version, matched, calendar)
         found.append(DossierSnapshot(unit_id, record.dossier_id, here))
     return found
 
@@ -421,9 +425,15 @@ def with_home(state: SyncState, unit_id: str) -> SyncState:
     return state._replace(homes=homes[-MAX_HOMES:])
 
 
-def snapshot(state: SyncState, version: tuple[Instant, str, int], matched: bool) -> Snapshot:
+def snapshot(
+    state: SyncState,
+    version: tuple[Instant, str, int],
+    matched: bool,
+    calendar: WorkingCalendar,
+) -> Snapshot:
     """The submission, completion and pauses the dossier's snapshots stand for (contract
-    §9.3), with what its explanation shows; ``matched``: its unit is in the registry."""
+    §9.3), with what its explanation shows; ``matched``: its unit is in the registry;
+    ``calendar`` tells an online dossier received late (:func:`kpi.dossier.received_late`)."""
     record, received_at = state.record, state.value("received_at")
     if record is None or received_at is None or not state.counts:
         return Snapshot(version, None, None, ())
@@ -436,10 +446,15 @@ def snapshot(state: SyncState, version: tuple[Instant, str, int], matched: bool)
     due = record.due_before if record.due_before is not None else first_appointment(state.runs)
     field = state.value("field") or ["", ""]
     channel = state.value("channel") or ""
-    submission = Submission(received_at, "", due, official, field[0], channel == "online")
+    online = channel == "online"
+    flags = state.value("flags") or 0
+    if online and received_late(state.value("submitted_at"), received_at, calendar):
+        flags |= RECEIVED_LATE
+    procedure = state.value("procedure") or ""
+    submission = Submission(received_at, "", due, official, field[0], online, procedure, flags)
     marks = state.marks | (0 if due is not None else NO_DEADLINE)
     marks |= 0 if matched else UNIT_UNMATCHED
-    detail = Detail(state.value("procedure") or "", channel, marks)
+    detail = Detail("", channel, marks)
     return Snapshot(version, submission, completion, _pauses(record, state), True, detail)
 
 
@@ -507,8 +522,10 @@ class SyncBook:
         waiting_days: int = 7,
         clock: Callable[[], Instant] | None = None,
         placeholders: Iterable[str] = PLACEHOLDER_OFFICIALS,
+        calendar: WorkingCalendar | None = None,
     ) -> None:
         self.unit_of = unit_of
+        self.calendar = calendar or WorkingCalendar()
         self.placeholders = frozenset(folded(name) for name in placeholders)
         """Names systems give steps of the desk (contract §9.4): never an official."""
         self.clock = clock
@@ -590,14 +607,14 @@ class SyncBook:
             new = new._replace(since=synced_at if new.since is None else new.since)
             if unit_id is not None and self.unit_of(record.unit_code, record.madonvi) is None:
                 unmatched = unit_id  # its name as given: an alias to add
-        found = facts(new, self.unit_of)
+        found = facts(new, self.unit_of, self.calendar)
         moved = bool(found) and found[-1].snapshot.here
         moved = moved and new.homes[-1:] not in ((), (found[-1].unit_id,))
         if moved:
             # A move (a later record, or a registry that now knows the name): the unit it
             # leaves must take its "elsewhere", so the facts are a revision on.
             new = new._replace(revision=new.revision + 1)
-            found = facts(new, self.unit_of)
+            found = facts(new, self.unit_of, self.calendar)
         if found and found[-1].snapshot.here:
             # A dossier in a unit waits no more: its state keeps no waiting time.
             new = with_home(new, found[-1].unit_id)._replace(since=None)
@@ -613,7 +630,7 @@ class SyncBook:
             changes
             and old is not None
             and not moved
-            and _said(found) == _said(facts(old, self.unit_of))
+            and _said(found) == _said(facts(old, self.unit_of, self.calendar))
         ):
             # Applied for the first time (a record read again changes nothing) and saying
             # what the units hold already: a re-sent snapshot, a step by the same official.

@@ -25,6 +25,7 @@ import fastjsonschema
 import orjson
 
 from schemas.records import (
+    FLAGS,
     DossierCompleted,
     DossierPause,
     DossierRescheduled,
@@ -196,6 +197,21 @@ def _optional_id(data: dict[str, Any], field: str) -> str | None:
     return None if value is None else nfc(value)
 
 
+def _optional_instant(data: dict[str, Any], field: str) -> Instant | None:
+    value = data.get(field)
+    return None if value is None else parse_instant(value, field)
+
+
+def _flags(data: dict[str, Any]) -> int:
+    """The :data:`~schemas.records.FLAGS` an event sets (the schema admits only booleans
+    and null).
+
+    >>> _flags({"fee_due": True, "paid_online": False, "digitised": None})
+    1
+    """
+    return sum(bit for name, bit in FLAGS.items() if data.get(name) is True)
+
+
 def _build(kind: EventKind, data: dict[str, Any]) -> Event:
     event_id, unit_id = nfc(data["event_id"]), nfc(data["unit_id"])
     if kind is EventKind.SUBMITTED:
@@ -215,6 +231,8 @@ def _build(kind: EventKind, data: dict[str, Any]) -> Event:
             procedure_code=data.get("procedure_code"),
             channel=data.get("channel"),
             field_code=_optional_id(data, "field_code"),
+            submitted_at=_optional_instant(data, "submitted_at"),
+            flags=_flags(data),
         )
     if kind is EventKind.COMPLETED:
         return DossierCompleted(
@@ -224,6 +242,7 @@ def _build(kind: EventKind, data: dict[str, Any]) -> Event:
             completed_at=parse_instant(data["completed_at"], "completed_at"),
             official_id=_optional_id(data, "official_id"),
             outcome=data.get("outcome", "resolved"),
+            flags=_flags(data),
         )
     if kind is EventKind.PAUSE:
         paused_at = parse_instant(data["paused_at"], "paused_at")

@@ -44,7 +44,7 @@ from schemas.codec import (
     quoted,
     validated,
 )
-from schemas.records import Instant
+from schemas.records import FLAGS, Instant
 
 DOSSIERS, PROGRESS = "DongBoHoSoMC", "CapNhatTienDoHoSoMC"
 """The portal's services: dossier snapshots, and progress records."""
@@ -67,15 +67,22 @@ is read apart."""
 CHANNELS = {1: "counter", 2: "online", 3: "postal"}
 """``KenhThucHien`` as the channels of section 2; any other code is no channel."""
 
-STATUS_UNKNOWN, END_DATE_MISSING, NO_DEADLINE, UNIT_UNMATCHED = 1, 2, 4, 8
+STATUS_UNKNOWN, END_DATE_MISSING, NO_DEADLINE, UNIT_UNMATCHED, FLAGS_UNREADABLE = 1, 2, 4, 8, 16
 MARKS = {
     "status_unknown": STATUS_UNKNOWN,
     "end_date_missing": END_DATE_MISSING,
     "no_deadline": NO_DEADLINE,
     "unit_unmatched": UNIT_UNMATCHED,
+    "flags_unreadable": FLAGS_UNREADABLE,
 }
-"""The quality marks of contract §9.7, as bits: the first two come from a snapshot, the
-others from the dossier as a whole."""
+"""The quality marks of contract §9.7, as bits: ``unit_unmatched`` and ``no_deadline`` come
+from the dossier as a whole, the others from a snapshot."""
+PAID_ONLINE_CODES = (1, 2)
+"""``DuocThanhToanTrucTuyen``: 1 paid on the national portal, 2 on a ministry's or the
+province's payment gateway (the portal's formula description); 0 and 3 are not paid
+online."""
+_TRUE, _FALSE = frozenset({"1", "true"}), frozenset({"0", "false"})
+"""How systems write a yes or a no: ``"1"``, ``"True"`` (.NET's ``bool.ToString()``)."""
 
 
 def mark_names(marks: int) -> list[str]:
@@ -149,6 +156,10 @@ class DossierRecord(NamedTuple):
     """(``MaLinhVuc``, ``TenLinhVuc``)."""
     marks: int = 0
     """Quality marks of this snapshot (:data:`MARKS`)."""
+    submitted_at: Instant | None = None
+    """``NgayNopHoSo``: when the citizen submitted it."""
+    flags: int = 0
+    """The :data:`schemas.records.FLAGS` the record says yes to (:func:`read_flags`)."""
 
 
 class ProgressRecord(NamedTuple):
@@ -318,6 +329,11 @@ def read_dossier(record: Any, madonvi: str = "") -> DossierRecord:
     if status in (*ENDS, 10) and not ends:
         marks |= END_DATE_MISSING  # some systems send a wait as "9" with no date
     field = (_text(record, "MaLinhVuc") or "", _text(record, "TenLinhVuc") or "")
+    flags, readable = read_flags(record)
+    try:
+        submitted_at = _date(record, "NgayNopHoSo")
+    except InvalidEvent:  # an estimate's input: never worth the dossier's figures
+        submitted_at, readable = None, False
     return DossierRecord(
         dossier_id,
         status,
@@ -331,8 +347,88 @@ def read_dossier(record: Any, madonvi: str = "") -> DossierRecord:
         (_text(record, "MaTTHC") or "")[:MAX_CODE_CHARS],
         CHANNELS.get(_code(record, "KenhThucHien") or 0, ""),
         (field[0][:MAX_CODE_CHARS], field[1][:MAX_UNIT_CHARS]),
-        marks,
+        marks if readable else marks | FLAGS_UNREADABLE,
+        submitted_at,
+        flags,
     )
+
+
+def read_flags(record: dict[str, Any]) -> tuple[int, bool]:
+    """The :data:`schemas.records.FLAGS` a record says yes to, and whether every value it
+    gives was readable (contract §9.8). A value nobody can read says nothing.
+
+    - ``fee_due``: an entry of ``DanhSachLePhi`` (or ``DanhSachPhiLePhi``) with a ``Gia``
+      above 0, or a payment online;
+    - ``paid_online``: ``DuocThanhToanTrucTuyen`` 1 or 2 (:data:`PAID_ONLINE_CODES`);
+    - ``digitised``: ``HoSoCoThanhPhanSoHoa`` yes, or a ``TaiLieuNop`` entry not deleted
+      whose ``DuocSoHoa`` is yes;
+    - ``result_digital``: a ``DanhSachGiayToKetQua`` entry with a ``DuongDanTepTinKetQua``.
+
+    >>> read_flags({"DuocThanhToanTrucTuyen": "2", "HoSoCoThanhPhanSoHoa": "0",
+    ...             "TaiLieuNop": [{"DuocSoHoa": "1", "IsDeleted": "False"}],
+    ...             "DanhSachGiayToKetQua": [{"DuongDanTepTinKetQua": ""}]})
+    (7, True)
+    >>> read_flags({"DuocThanhToanTrucTuyen": "có", "DanhSachLePhi": [{"Gia": "50000"}]})
+    (1, False)
+    """
+    readable = True
+
+    def yes(value: Any) -> bool:
+        nonlocal readable
+        answer = _yes(value)
+        readable = readable and answer is not None
+        return bool(answer)
+
+    flags = 0
+    paid = record.get("DuocThanhToanTrucTuyen")
+    code = _code(record, "DuocThanhToanTrucTuyen")
+    if code in PAID_ONLINE_CODES or (code is None and yes(paid)):
+        flags |= FLAGS["paid_online"] | FLAGS["fee_due"]
+    fees = record.get("DanhSachLePhi", record.get("DanhSachPhiLePhi"))
+    if any(_amount(entry.get("Gia")) > 0 for entry in _entries(fees)):
+        flags |= FLAGS["fee_due"]
+    parts = _entries(record.get("TaiLieuNop"))
+    if yes(record.get("HoSoCoThanhPhanSoHoa")) or any(
+        yes(part.get("DuocSoHoa")) and not yes(part.get("IsDeleted")) for part in parts
+    ):
+        flags |= FLAGS["digitised"]
+    results = _entries(record.get("DanhSachGiayToKetQua"))
+    if any(_text(result, "DuongDanTepTinKetQua") for result in results):
+        flags |= FLAGS["result_digital"]
+    for value in (fees, record.get("TaiLieuNop"), record.get("DanhSachGiayToKetQua")):
+        readable = readable and (value in (None, "") or isinstance(value, list))
+    return flags, readable
+
+
+def _yes(value: Any) -> bool | None:
+    """A yes or a no as systems write one (``true``, ``1``, ``"1"``, ``"True"``; none is
+    a no), or None for a value that is neither."""
+    if value is None or value == "":
+        return False
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int | float):
+        return bool(value) if value in (0, 1) else None
+    if isinstance(value, str):
+        folded = value.strip().lower()
+        return True if folded in _TRUE else False if folded in _FALSE else None
+    return None
+
+
+def _entries(value: Any) -> list[dict[str, Any]]:
+    """The objects of a list a record gives (anything else in it is skipped)."""
+    return [entry for entry in value if isinstance(entry, dict)] if isinstance(value, list) else []
+
+
+def _amount(value: Any) -> float:
+    """A fee's ``Gia``: a number, or a string of one (``"50000"``, ``"50.000"``, ``"50,000"``
+    in VND); 0 for anything else."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, str):
+        digits = value.strip().replace(".", "").replace(",", "")
+        return float(digits) if _DIGITS.fullmatch(digits) else 0.0
+    return 0.0
 
 
 def read_progress(record: Any) -> ProgressRecord:

@@ -21,6 +21,13 @@ Outcome = Literal["resolved", "returned", "rejected", "stopped", "withdrawn"]
 PauseReason = Literal["supplement", "financial_obligation"]
 
 
+FLAGS = {"fee_due": 1, "paid_online": 2, "digitised": 4, "result_digital": 8}
+"""(v1.2) The optional flags of a submission or a completion, and their bits: a fee is
+due; it was paid online; the dossier's parts were digitised; an electronic result was
+issued. Only ``true`` sets a bit: ``false`` and absent say nothing, so a dossier's flags
+are those any of its events set."""
+
+
 class EventKind(enum.Enum):
     """The input event types of section 2; the value is the default topic's suffix."""
 
@@ -51,6 +58,10 @@ class DossierSubmitted:
     channel: str | None
     field_code: str | None = None
     """(v1.2) The dossier's field (lĩnh vực)."""
+    submitted_at: Instant | None = None
+    """(v1.2) When the citizen submitted it online, before the desk received it."""
+    flags: int = 0
+    """(v1.2) The :data:`FLAGS` it sets: fees, payment, digitisation."""
 
     @property
     def timestamp(self) -> Instant:
@@ -65,6 +76,8 @@ class DossierCompleted:
     completed_at: Instant
     official_id: str | None
     outcome: Outcome
+    flags: int = 0
+    """(v1.2) The :data:`FLAGS` it sets at the dossier's end."""
 
     @property
     def timestamp(self) -> Instant:

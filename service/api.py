@@ -94,7 +94,7 @@ def dossier_json(unit_id: str, dossier_id: str, told: Explanation) -> dict[str, 
         "effective_due_at": _instant(told.effective_due_at),
         "ended_at": _instant(told.ended_at),
         "official_id": told.official_id,
-        "procedure_code": detail.procedure or None,
+        "procedure_code": told.procedure or None,
         "field_code": told.field or None,
         "channel": detail.channel or None,
         "pauses": [

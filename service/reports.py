@@ -188,7 +188,7 @@ class Reports:
         wanted = None if field is None else "" if field == UNCLASSIFIED_KEY else field
         if wanted is not None:
             known = engine.reports.get(unit_id)
-            if wanted and (known is None or wanted not in known.fields):
+            if wanted and (known is None or not known.has_field(wanted)):
                 raise BadRequest(f"field {field!r} has no dossiers in {unit_id!r}")
             found = (d for d in found if _field(d) == wanted)
         checks: list[Callable[[Behind], bool]] = []
@@ -245,7 +245,7 @@ class Reports:
         days_late = None
         if late_until is not None and told.effective_due_at is not None:
             days_late = working_days_late(worker.engine.calendar, told.effective_due_at, late_until)
-        procedure = told.detail.procedure
+        procedure = told.procedure
         catalogued = worker.catalogue.get(procedure)
         reschedule = dossier.state.reschedule
         return {

@@ -139,6 +139,7 @@ class Worker:
                 settings.sync_waiting_days,
                 lambda: engine.now,
                 settings.placeholder_officials,
+                engine.calendar,
             ),
         )
         worker.quality = SyncQuality(listed=registry.__contains__)

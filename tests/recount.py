@@ -31,6 +31,7 @@ from kpi.calendar import WorkingCalendar
 from kpi.periods import Period
 from kpi.report import Counts
 from schemas.records import (
+    FLAGS,
     DossierCompleted,
     DossierPause,
     DossierRescheduled,
@@ -203,14 +204,28 @@ order of the monitor's rows, so that they compare as tuples (names only; none of
 arithmetic)."""
 
 
+def _received_late(submission: DossierSubmitted, calendar: WorkingCalendar) -> bool:
+    """Decree 118, counted on the calendar's days: received after the midnight that ends
+    the first working day after the day it was submitted."""
+    submitted = submission.submitted_at
+    if submitted is None:
+        return False
+    day = (submitted + 7 * 3_600_000_000) // (24 * 3_600_000_000) + 1
+    while not calendar.is_working_day(day):
+        day += 1
+    midnight = (day + 1) * 24 * 3_600_000_000 - 7 * 3_600_000_000
+    return submission.received_at > midnight
+
+
 def recount_report(
     events: list[Event],
     period: Period,
     clock: Instant,
     calendar: WorkingCalendar | None = None,
     procedure_fields: dict[str, str] | None = None,
-) -> dict[tuple[str, str], tuple[int, ...]]:
-    """Form 06 per (unit, field) by :data:`REPORT_COLUMNS`, counted dossier by dossier.
+) -> dict[tuple[str, str, str], tuple[int, ...]]:
+    """Form 06 per (unit, field, procedure) by :data:`REPORT_COLUMNS`, counted dossier by
+    dossier; its last columns are the v1.2 flags' counts.
 
     t = min(end, clock). Receipts and ends count as before t by their local day when the
     period holds the clock (the monitor's documented rule: the clock's whole day), by
@@ -247,11 +262,11 @@ def recount_report(
     def in_period(x: Instant) -> bool:
         return x >= start and before_t(x)
 
-    rows: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0] * len(REPORT_COLUMNS))
+    rows: dict[tuple[str, str, str], list[int]] = defaultdict(lambda: [0] * len(REPORT_COLUMNS))
 
-    def add(unit: str, field: str, *names: str) -> None:
+    def add(unit: str, field: tuple[str, str], *names: str) -> None:
         for name in names:
-            rows[unit, field][REPORT_COLUMNS.index(name)] += 1
+            rows[(unit, *field)][REPORT_COLUMNS.index(name)] += 1
 
     for (unit, _), kinds in by_dossier.items():
         submission = _winner(kinds["s"])
@@ -260,8 +275,12 @@ def recount_report(
         completion = _winning_completion(kinds["c"])
         pauses = _counted_pauses(kinds["p"])
         vote = _winner(kinds["v"])
-        field = submission.field_code or procedure_fields.get(submission.procedure_code or "", "")
+        procedure = submission.procedure_code or ""
+        field = (submission.field_code or procedure_fields.get(procedure, ""), procedure)
         received = submission.received_at
+        said = {name for name, bit in FLAGS.items() if submission.flags & bit}
+        if completion is not None:
+            said |= {name for name, bit in FLAGS.items() if completion.flags & bit}
         due = submission.due_at
         if due is None:
             due = calendar.deadline(received, submission.processing_time)
@@ -273,6 +292,11 @@ def recount_report(
                 "received",
                 "new_online" if submission.channel == "online" else "new_other",
             )
+            if said & {"fee_due", "paid_online"}:
+                add(unit, field, "fee_due")
+            add(unit, field, *sorted(said & {"paid_online", "digitised"}))
+            if submission.channel == "online" and _received_late(submission, calendar):
+                add(unit, field, "received_late")
         if received < start and (ended is None or ended >= start):
             add(unit, field, "received", "carried_over")
         if ended is not None and in_period(ended):
@@ -285,6 +309,8 @@ def recount_report(
             else:
                 column = "on_time"
             add(unit, field, "settled", column, completion.outcome)
+            if "result_digital" in said and completion.outcome in ("resolved", "returned"):
+                add(unit, field, "result_digital")
         if before_t(received) and (ended is None or not before_t(ended)):
             overdue = received < t and _late_at(pauses, received, due, t)
             add(unit, field, "in_progress", "overdue" if overdue else "within_time")
@@ -296,7 +322,7 @@ def recount_report(
         if in_period(vote.surveyed_at):
             add(
                 vote.unit_id,
-                "",
+                ("", ""),
                 "surveys",
                 *(["satisfied"] if vote.rating != "dissatisfied" else []),
             )

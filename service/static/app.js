@@ -40,6 +40,7 @@ const TEXT = {
     r_supplement: "chờ bổ sung hồ sơ", r_financial_obligation: "chờ thực hiện nghĩa vụ tài chính",
     q_status_unknown: "trạng thái không xác định", q_end_date_missing: "thiếu ngày kết thúc",
     q_no_deadline: "không có ngày hẹn trả", q_unit_unmatched: "đơn vị chưa khớp danh mục",
+    q_flags_unreadable: "cờ thanh toán, số hóa không đọc được",
     quality: "Chất lượng dữ liệu đồng bộ từ hệ thống một cửa", col_invalid: "Bản ghi không hợp lệ",
     quality_note: "Số hồ sơ mang từng dấu hiệu chất lượng, và bản ghi bị loại, theo đơn vị: những gì mỗi đơn vị cần sửa trong hệ thống của mình.",
     unmatched: "Tên đơn vị (DonViXuLy) chưa khớp danh mục — thêm vào cột aliases",
@@ -82,6 +83,7 @@ const TEXT = {
     r_supplement: "waiting for papers", r_financial_obligation: "waiting for a financial obligation",
     q_status_unknown: "unknown status", q_end_date_missing: "end date missing",
     q_no_deadline: "no appointment", q_unit_unmatched: "unit not in the registry",
+    q_flags_unreadable: "payment or digitisation flags unreadable",
     quality: "Quality of the data one-stop systems sync", col_invalid: "Invalid records",
     quality_note: "Dossiers carrying each quality mark, and records set aside, per unit: what each unit should fix in its own system.",
     unmatched: "DonViXuLy names that match no registry unit — add them to the aliases column",
@@ -287,7 +289,7 @@ async function loadQuality() {
   const quality = (await getJSON("/api/sync/quality")).body;
   if (!quality.units) return;
   const names = Object.fromEntries((latest?.units ?? []).map((u) => [u.unit_id, u.name]));
-  const marks = ["status_unknown", "end_date_missing", "no_deadline", "unit_unmatched"];
+  const marks = ["status_unknown", "end_date_missing", "no_deadline", "unit_unmatched", "flags_unreadable"];
   $("#quality-units tbody").innerHTML = quality.units.map((row) => `<tr>
     <th scope="row">${escape(names[row.unit_id] ?? row.unit_id)}</th>
     ${marks.map((m) => `<td class="num">${number(row.dossiers_marked[m] ?? 0)}</td>`).join("")}

@@ -18,10 +18,11 @@ from kpi.clock import Clock, ClockSpec
 from kpi.engine import Engine
 from kpi.figures import Figures
 from kpi.periods import parse_period
+from kpi.report import PROCEDURE
 from kpi.snapshots import DossierSnapshot, SyncBook
 from kpi.units import Directory, Unit
 from schemas.codec import decode, parse_instant
-from schemas.dvcqg import decode_sync, digest, read_record
+from schemas.dvcqg import MARKS, decode_sync, digest, read_record
 from schemas.records import EventKind
 
 KINDS = {f"cchc.{kind.value}": kind for kind in EventKind}
@@ -81,12 +82,11 @@ def test_real_shaped_sync_records_give_the_figures_of_their_events(shape: str, s
     for unit_id in units:
         assert figures(synced, unit_id) == figures(native, unit_id), unit_id
         assert synced.officials(unit_id) == native.officials(unit_id)
-        assert synced.quality(unit_id) == {
-            "status_unknown": 0,
-            "end_date_missing": 0,
-            "no_deadline": 0,
-            "unit_unmatched": 0,
-        }
+        for name in ("2026-01", "2026-02", "report:2026-02"):
+            period = parse_period(name, synced.now)
+            by_procedure = synced.report([unit_id], period, PROCEDURE)
+            assert by_procedure == native.report([unit_id], period, PROCEDURE), (unit_id, name)
+        assert synced.quality(unit_id) == dict.fromkeys(MARKS, 0)
 
 
 def test_each_shape_writes_what_its_senders_write() -> None:

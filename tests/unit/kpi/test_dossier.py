@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import orjson
+import pytest
 
 from kpi.calendar import WorkingCalendar
 from kpi.dossier import (
@@ -13,11 +14,14 @@ from kpi.dossier import (
     ORPHAN,
     OVERDUE_AT,
     OVERDUE_NOW,
+    RECEIVED_LATE,
     RESOLVED,
     SATISFIED,
     SURVEYS,
     DossierState,
+    checked,
     contribution,
+    dossier_flags,
     merge,
 )
 from kpi.periods import day_of
@@ -138,3 +142,40 @@ def test_a_completion_without_submission_is_an_orphan_and_a_vote_is_held() -> No
         (DAY, "cb-9", day_of(survey.surveyed_at), SATISFIED),
         overdue,
     ]
+
+
+def test_a_submissions_procedure_and_flags_are_kept_and_a_completion_adds_its_own() -> None:
+    event = replace(submitted(), procedure_code="1.001612", channel="online", flags=1)
+    finished = replace(completed("2026-03-04T08:00:00+07:00"), flags=8)
+    both = state(event, finished)
+    assert both.submission is not None and both.completion is not None
+    assert (both.submission.procedure, both.submission.flags) == ("1.001612", 1)
+    assert dossier_flags(both.submission, both.completion) == 1 | 8
+    assert DossierState.decode(both.encode()) == both
+    paid = state(replace(submitted(), flags=2))
+    assert paid.submission is not None and dossier_flags(paid.submission, None) == 3
+
+
+def test_an_online_dossier_received_after_the_next_working_day_is_received_late() -> None:
+    friday = t("2026-03-06T22:00:00+07:00")
+    on_monday = replace(submitted(), channel="online", submitted_at=friday)
+    s = state(replace(on_monday, received_at=t("2026-03-09T16:59:59+07:00")))
+    assert s.submission is not None and not s.submission.flags & RECEIVED_LATE
+    s = state(replace(on_monday, received_at=t("2026-03-10T08:00:00+07:00")))
+    assert s.submission is not None and s.submission.flags == RECEIVED_LATE
+    at_the_counter = replace(
+        on_monday, channel="counter", received_at=t("2026-03-20T08:00:00+07:00")
+    )
+    s = state(at_the_counter)
+    assert s.submission is not None and s.submission.flags == 0, "Decree 118 counts online ones"
+    afterwards = replace(on_monday, submitted_at=t("2026-03-20T08:00:00+07:00"))
+    s = state(afterwards)
+    assert s.submission is not None and s.submission.flags == 0, "submitted after its receipt"
+
+
+def test_a_state_with_flags_out_of_range_is_malformed() -> None:
+    good = state(replace(submitted(), flags=1))
+    parts = orjson.loads(good.encode())
+    parts[0] = [*parts[0][:4], "", False, "", 1 << 20]
+    with pytest.raises(ValueError, match="malformed"):
+        checked(DossierState.decode(orjson.dumps(parts)))

@@ -14,7 +14,7 @@ from kpi.clock import Clock, ClockSpec
 from kpi.dossier import Pause, Snapshot, Submission
 from kpi.engine import Engine
 from kpi.periods import HOUR_US, Period, PeriodError, parse_period
-from kpi.report import Counts, total
+from kpi.report import FIELD, PROCEDURE, Counts, total
 from kpi.snapshots import DossierSnapshot
 from schemas.codec import parse_instant
 from schemas.records import (
@@ -80,6 +80,7 @@ def event_specs(
             common["dossier_id"] = draw(st.sampled_from(dossiers))
         if kind == "c":
             common["outcome"] = draw(st.sampled_from(OUTCOMES))
+            common["flags"] = draw(st.sampled_from([0, 0, 2, 8, 15]))
         if kind == "p":
             # few pause ids, so that copies of one pause (open, resumed, re-sent) meet
             common["pause_id"] = draw(st.sampled_from(["a", "b", "c"]))
@@ -92,6 +93,10 @@ def event_specs(
             common["field"] = draw(st.sampled_from([None, "F1", "F2"]))
             common["procedure"] = draw(st.sampled_from([None, "p1", "p2", "p9"]))
             common["channel"] = draw(st.sampled_from([None, "online", "counter", "postal"]))
+            common["flags"] = draw(st.integers(0, 15))
+            if draw(st.booleans()):  # from an hour after its receipt to 5 days before
+                submitted = draw(st.integers(-1, 24 * 5))
+                common["submitted_at"] = common["at"] - submitted * HOUR_US
             if draw(st.booleans()):
                 common["due_at"] = common["at"] + draw(st.integers(-48, 24 * 20)) * HOUR_US
             else:
@@ -122,12 +127,20 @@ def build(specs: list[tuple[str, dict[str, Any]]]) -> list[Event]:
                     f.get("procedure"),
                     f.get("channel"),
                     f.get("field"),
+                    f.get("submitted_at"),
+                    f["flags"],
                 )
             )
         elif kind == "c":
             events.append(
                 DossierCompleted(
-                    event_id, f["unit_id"], f["dossier_id"], f["at"], f["official"], f["outcome"]
+                    event_id,
+                    f["unit_id"],
+                    f["dossier_id"],
+                    f["at"],
+                    f["official"],
+                    f["outcome"],
+                    f["flags"],
                 )
             )
         elif kind == "p":
@@ -207,13 +220,20 @@ def compare(engine: Engine, events: list[Event], clock: Instant) -> None:
 def compare_report(engine: Engine, events: list[Event], period: Period, clock: Instant) -> None:
     """Every cell of form 06, by field, against the dossier-by-dossier recount; and the
     form's check in every row and in the total."""
-    expected = recount_report(events, period, clock, CALENDAR, PROCEDURE_FIELDS)
-    expected = {key: row for key, row in expected.items() if any(row)}
+    cells = recount_report(events, period, clock, CALENDAR, PROCEDURE_FIELDS)
+    for by in (FIELD, PROCEDURE):
+        expected: dict[tuple[str, str], tuple[int, ...]] = {}
+        for (unit, *slot), row in cells.items():
+            key = (unit, slot[by])
+            old = expected.get(key, (0,) * len(row))
+            expected[key] = tuple(a + b for a, b in zip(old, row, strict=True))
+        got = {
+            (unit, key): tuple(row)
+            for unit, rows in engine.report(engine.reports, period, by).items()
+            for key, row in rows.items()
+        }
+        assert got == {k: v for k, v in expected.items() if any(v)}, f"report {period.name}"
     report = engine.report(engine.reports, period)
-    got = {
-        (unit, field): tuple(row) for unit, rows in report.items() for field, row in rows.items()
-    }
-    assert got == expected, f"report {period.name}"
     every = [row for rows in report.values() for row in rows.values()]
     assert all(row.balanced for row in every) and total(every).balanced
     # The dossiers behind each number, found from the index, are as many as it says.

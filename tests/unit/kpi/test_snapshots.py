@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from kpi.calendar import WorkingCalendar
 from kpi.clock import Clock, ClockSpec
-from kpi.dossier import Detail, StateTooLarge
+from kpi.dossier import RECEIVED_LATE, Detail, StateTooLarge
 from kpi.engine import Engine
 from kpi.figures import Figures
 from kpi.history import MAX_RUNS
@@ -31,7 +31,7 @@ from kpi.snapshots import (
 from kpi.units import Directory, load_units
 from schemas.codec import parse_instant
 from schemas.dvcqg import digest, mark_names, read_dossier, read_progress
-from schemas.records import DossierCompleted, DossierSubmitted, SatisfactionSurvey
+from schemas.records import FLAGS, DossierCompleted, DossierSubmitted, SatisfactionSurvey
 
 CAL = WorkingCalendar()
 CODES = {"000.01.30.H34": "xa-a", "000.02.30.H34": "xa-b"}
@@ -427,7 +427,7 @@ def state_of(monitor: Monitor, dossier_id: str = "HS-1") -> SyncState:
 
 
 def detail_of(monitor: Monitor, dossier_id: str = "HS-1") -> Detail:
-    (fact,) = facts(state_of(monitor, dossier_id), find)
+    (fact,) = facts(state_of(monitor, dossier_id), find, CAL)
     return fact.snapshot.detail
 
 
@@ -495,7 +495,10 @@ def test_an_ended_status_without_a_date_reads_as_open_and_is_marked() -> None:
     assert (f.resolved, f.open_overdue) == (0, 1)
     detail = detail_of(monitor)
     assert mark_names(detail.marks) == ["end_date_missing"]
-    assert (detail.procedure, detail.channel) == ("1.004227", "online"), "from the earlier"
+    (fact,) = facts(state_of(monitor), find, CAL)
+    assert fact.snapshot.submission is not None
+    procedure = fact.snapshot.submission.procedure
+    assert (procedure, detail.channel) == ("1.004227", "online"), "from the earlier"
 
 
 def test_a_supplement_list_replaces_the_supplement_runs_but_not_the_financial_ones() -> None:
@@ -506,7 +509,7 @@ def test_a_supplement_list_replaces_the_supplement_runs_but_not_the_financial_on
     monitor.sync("2026-03-02T11:00:00", snapshot(6))
     entries = [{"HoSoBoSungId": "7", "NgayBoSung": "20260302090000"}]  # never answered
     monitor.sync("2026-03-02T12:00:00", snapshot(4, DanhSachHoSoBoSung=entries))
-    (fact,) = facts(state_of(monitor), find)
+    (fact,) = facts(state_of(monitor), find, CAL)
     pauses = [(p.pause_id, p.supplement, p.at, p.resumed) for p in fact.snapshot.pauses]
     assert pauses == [
         ("7", True, local("2026-03-02T09:00:00"), None),
@@ -523,7 +526,7 @@ def test_a_3_after_receipt_without_dates_ends_rejected_at_its_synced_at() -> Non
     monitor = Monitor()
     monitor.sync("2026-03-02T08:00:00", snapshot(2))
     monitor.sync("2026-03-03T08:00:00.900", {"MaHoSo": "HS-1", "TrangThaiHoSo": "3"})
-    (fact,) = facts(state_of(monitor), find)
+    (fact,) = facts(state_of(monitor), find, CAL)
     assert fact.unit_id == "xa-a", "the unit of the earlier snapshot"
     completion = fact.snapshot.completion
     assert completion is not None and completion.outcome == "rejected"
@@ -564,7 +567,7 @@ def test_a_state_written_before_histories_is_read_as_its_winner() -> None:
     )
     state = SyncState.decode(old)
     assert state.homes == ("xa-a",) and state.progress[0].official == "cb-lan"
-    (fact,) = facts(state, find)
+    (fact,) = facts(state, find, CAL)
     assert fact.unit_id == "xa-a" and fact.snapshot.version > (
         local("2026-03-02T08:00:00"),
         "ab" * 32,
@@ -587,7 +590,7 @@ def test_a_sync_dossier_explains_its_waits_marks_and_first_appointment() -> None
         (False, local("2026-03-06T09:00:00"), None),
     ]
     assert told.supplement_requests == 1
-    assert (told.detail.procedure, told.field) == ("1.004227", "G09-TP05")
+    assert (told.procedure, told.field) == ("1.004227", "G09-TP05")
     assert monitor.engine.explain("xa-b", "HS-1") is None
 
 
@@ -621,6 +624,7 @@ def test_a_unit_counts_its_dossiers_with_each_quality_mark() -> None:
         "end_date_missing": 1,
         "no_deadline": 1,
         "unit_unmatched": 0,
+        "flags_unreadable": 0,
     }
     monitor.sync("2026-03-03T08:00:00", snapshot(4, unit="000.02.30.H34") | {"MaHoSo": "HS-2"})
     assert monitor.engine.quality("xa-a")["status_unknown"] == 0, "the dossier moved"
@@ -642,3 +646,20 @@ def test_a_record_that_tells_a_unit_nothing_new_sends_no_fact_unless_read_again(
     assert apply("2026-03-03T11:00:00", step("cb-lan", "20260302090000")) == [], "same official"
     # read again after a crash (the state has it already): its facts go out again
     assert len(apply("2026-03-03T11:00:00", step("cb-lan", "20260302090000"))) == 1
+
+
+def test_a_sync_dossier_keeps_its_procedure_and_flags_and_tells_a_late_receipt() -> None:
+    monitor = Monitor()
+    submitted_friday = {"NgayNopHoSo": "20260227220000", "KenhThucHien": "2", "MaTTHC": "1.001"}
+    monitor.sync("2026-03-02T08:00:00", snapshot(2, **submitted_friday, HoSoCoThanhPhanSoHoa="1"))
+    (fact,) = facts(state_of(monitor), find, CAL)
+    submission = fact.snapshot.submission
+    assert submission is not None
+    assert (submission.procedure, submission.flags) == ("1.001", FLAGS["digitised"])
+    late = {"NgayTiepNhan": "20260303080000", "DuocThanhToanTrucTuyen": "1"}
+    monitor.sync("2026-03-03T08:00:00", snapshot(2, **submitted_friday | late))
+    (fact,) = facts(state_of(monitor), find, CAL)
+    submission = fact.snapshot.submission
+    assert submission is not None and submission.flags == (
+        RECEIVED_LATE | FLAGS["fee_due"] | FLAGS["paid_online"]
+    ), "the latest snapshot's flags; received on Tuesday, submitted on Friday night"

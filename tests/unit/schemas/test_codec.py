@@ -20,6 +20,12 @@ SUBMITTED: dict[str, Any] = {
     "received_at": "2026-03-02T08:00:00+07:00",
     "processing_time": {"amount": 3, "unit": "working_days"},
 }
+COMPLETED: dict[str, Any] = {
+    "event_id": "e-2",
+    "unit_id": "xa-dien-khanh",
+    "dossier_id": "HS-1",
+    "completed_at": "2026-03-04T08:00:00+07:00",
+}
 
 
 def raw(value: Any) -> bytes:
@@ -136,10 +142,40 @@ def test_unknown_fields_are_ignored() -> None:
         ({"processing_time": {"amount": 3}}, "processing_time.unit: missing"),
         ({"processing_time": None}, "processing_time: must be an object, got null"),
         ({"schema_version": 2}, "schema_version: 2 is not one of 1"),
+        ({"fee_due": "true"}, "fee_due: must be a boolean or null, got string"),
+        ({"paid_online": 1}, "paid_online: must be a boolean or null, got integer"),
+        (
+            {"submitted_at": "20260301203000"},
+            "submitted_at: '20260301203000' is not an RFC 3339 timestamp",
+        ),
     ],
 )
 def test_invalid_submission_reasons(change: dict[str, Any], expected: str) -> None:
     assert reason(EventKind.SUBMITTED, SUBMITTED | change) == expected
+
+
+def test_the_v1_2_flags_true_sets_false_and_null_say_nothing() -> None:
+    event = decode(
+        EventKind.SUBMITTED,
+        orjson.dumps(
+            SUBMITTED
+            | {
+                "submitted_at": "2026-03-01T20:30:00+07:00",
+                "fee_due": True,
+                "paid_online": False,
+                "digitised": None,
+                "result_digital": True,
+            }
+        ),
+    )
+    assert isinstance(event, DossierSubmitted)
+    assert (event.flags, event.submitted_at) == (1 | 8, parse_instant("2026-03-01T13:30:00Z", "t"))
+    completion = decode(EventKind.COMPLETED, orjson.dumps(COMPLETED | {"paid_online": True}))
+    assert isinstance(completion, DossierCompleted) and completion.flags == 2
+    rejected = COMPLETED | {"digitised": "1"}
+    assert (
+        reason(EventKind.COMPLETED, rejected) == "digitised: must be a boolean or null, got string"
+    )
 
 
 def test_missing_fields_are_named() -> None:

@@ -230,3 +230,101 @@ def test_dates_written_by_dotnet_serialisers_are_dates(written: str) -> None:
 def test_other_date_shapes_are_not_dates(written: str) -> None:
     with pytest.raises(InvalidEvent, match="NgayTiepNhan"):
         read_dossier(RECORD | {"NgayTiepNhan": written})
+
+
+# The v1.2 flags, written as the public one-stop systems write them: every value a string
+# (the Thanh Hóa system's SyncLocalDataToDVCQGService), ``"False"`` from .NET's bool, fee
+# entries of strings, result entries with or without a file link.
+THANH_HOA = {
+    "NgayNopHoSo": "20260301203000",
+    "DuocThanhToanTrucTuyen": "1",
+    "DanhSachLePhi": [
+        {
+            "TenPhiLePhi": "Lệ phí",
+            "MaPhiLePhi": "1",
+            "HinhThucThu": "1",
+            "Gia": "50000",
+            "LoaiPhiLePhi": "1",
+        }
+    ],
+    "HoSoCoThanhPhanSoHoa": "1",
+    "TaiLieuNop": [
+        {
+            "TepDinhKemId": "",
+            "TenTepDinhKem": "Tờ khai",
+            "IsDeleted": "False",
+            "MaThanhPhanHoSo": "TP1",
+            "DuongDanTaiTepTin": "https://dvc.example/f/1",
+            "DuocSoHoa": "1",
+            "DuocTaiSuDung": "0",
+            "DuocLayTuKhoDMQG": "0",
+        }
+    ],
+    "DanhSachGiayToKetQua": [
+        {
+            "TenGiayTo": "Giấy khai sinh",
+            "MaThanhPhanHoSo": "",
+            "GiayToId": "",
+            "DuongDanTepTinKetQua": "https://dvc.example/kq/1",
+            "MaGiayToKetQua": "KQ1",
+        }
+    ],
+}
+FLAGS_OF = {"fee_due": 1, "paid_online": 2, "digitised": 4, "result_digital": 8}
+
+
+def test_the_flags_as_a_real_system_sends_them() -> None:
+    record = read_dossier(RECORD | THANH_HOA)
+    assert record.submitted_at == local("2026-03-01T20:30:00")
+    assert record.flags == 15
+    assert record.marks == 0
+
+
+@pytest.mark.parametrize(
+    ("change", "flags"),
+    [
+        ({"DuocThanhToanTrucTuyen": "0"}, FLAGS_OF["fee_due"] | 12),  # a fee, paid otherwise
+        ({"DuocThanhToanTrucTuyen": "2", "DanhSachLePhi": []}, 15),  # a gateway: a fee too
+        ({"DuocThanhToanTrucTuyen": "3", "DanhSachLePhi": [{"Gia": "0"}]}, 12),
+        ({"DuocThanhToanTrucTuyen": 1, "DanhSachLePhi": None}, 15),
+        ({"HoSoCoThanhPhanSoHoa": "0", "TaiLieuNop": []}, 11),
+        ({"HoSoCoThanhPhanSoHoa": "0"}, 15),  # a part digitised says it
+        (
+            {
+                "HoSoCoThanhPhanSoHoa": "0",
+                "TaiLieuNop": [{"DuocSoHoa": "1", "IsDeleted": "True"}],
+            },
+            11,
+        ),
+        ({"HoSoCoThanhPhanSoHoa": True}, 15),
+        ({"DanhSachGiayToKetQua": [{"TenGiayTo": "x", "DuongDanTepTinKetQua": ""}]}, 7),
+        ({"DanhSachGiayToKetQua": []}, 7),
+    ],
+)
+def test_each_flag_and_how_it_is_read(change: dict[str, Any], flags: int) -> None:
+    record = read_dossier(RECORD | THANH_HOA | change)
+    assert (record.flags, record.marks) == (flags, 0)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"DuocThanhToanTrucTuyen": "có"},
+        {"HoSoCoThanhPhanSoHoa": "yes"},
+        {"HoSoCoThanhPhanSoHoa": 7},
+        {"TaiLieuNop": "Tờ khai"},
+        {"DanhSachGiayToKetQua": {"TenGiayTo": "x"}},
+        {"DanhSachLePhi": 50000},
+        {"NgayNopHoSo": "hôm qua"},
+        {"NgayNopHoSo": "20261301000000"},
+    ],
+)
+def test_a_flag_nobody_can_read_says_nothing_and_marks_the_dossier(change: dict[str, Any]) -> None:
+    record = read_dossier(RECORD | THANH_HOA | change)
+    assert mark_names(record.marks) == ["flags_unreadable"]
+    assert record.received_at == local("2026-03-02T08:00:00"), "the dossier still counts"
+
+
+def test_a_record_without_any_flag_has_none_and_no_mark() -> None:
+    record = read_dossier(RECORD)
+    assert (record.flags, record.submitted_at, record.marks) == (0, None, 0)
