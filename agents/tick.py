@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import time
 
-from kpi.alerts import evaluate_changes, evaluate_risks, evaluate_waits
+from kpi.alerts import evaluate_changes, evaluate_recent, evaluate_risks, evaluate_waits
 from schemas.codec import encode
 from streams import instruments
 from streams.worker import Worker
@@ -24,7 +24,8 @@ log = logging.getLogger(__name__)
 TICK_SECONDS = 0.5
 """How often the clock moves and alerts are evaluated: alerts follow events within ~1 s."""
 RISK_EVERY_TICKS = 10
-"""The early warning's due-soon windows and long waits move slowly: evaluated every 5 s."""
+"""The early warning's due-soon windows, long waits, late receipts and targets move
+slowly: evaluated every 5 s."""
 
 
 def failed(unit_id: str, error: Exception) -> None:
@@ -51,6 +52,7 @@ def install(worker: Worker) -> None:
             units = worker.owned_units()
             changes += evaluate_risks(engine, book, engine.calendar, units, failed)
             changes += evaluate_waits(engine, book, units, failed)
+            changes += evaluate_recent(engine, book, units, failed)
         sent = []
         for alert in changes:
             key, partition = worker.units.home(alert["unit_id"])

@@ -27,17 +27,23 @@ from typing import Any
 from kpi.calendar import WorkingCalendar
 from kpi.engine import Engine
 from kpi.figures import Figures
-from kpi.periods import day_of, year_of, year_period
+from kpi.periods import day_of, parse_period, year_of, year_period
+from kpi.report import Counts, total
 from kpi.rules import (
+    LATE_RECEIPT,
     LEADER_ACCOUNTABILITY,
     OFFICIAL_LATE_RATE,
     RANK_CONFLICT,
     RISK_WORKING_DAYS,
+    TARGET_ON_TIME,
+    TARGET_ONLINE,
+    TARGET_ONLINE_PAYMENT,
     UNIT_LATE_RATE,
     UNIT_LATE_RATE_RISK,
     UNIT_SATISFACTION,
     WAITING_LONG,
     Thresholds,
+    below_target,
     late_rate_breached,
     percent_ratio,
     ratio,
@@ -179,6 +185,52 @@ def waiting_condition(waited: list[tuple[str, int]], paused: int, days: int) -> 
     )
 
 
+RECENT = "30d"
+"""The period of the late-receipt and target alerts: the clock's day and the 29 before,
+a window that moves with the clock (no month boundary makes a unit pass or fail)."""
+
+
+def recent_conditions(counts: Counts, thresholds: Thresholds) -> list[Condition]:
+    """Decree 118's late receipts, and the central targets, on a unit's last 30 days:
+    each holds only with at least ``min_target_dossiers`` dossiers in its denominator.
+
+    >>> from kpi.report import ZERO
+    >>> counts = ZERO._replace(settled=40, early=30, on_time=9, new_online=30, new_other=10,
+    ...                        received_late=3, fee_due=25, paid_online=20)
+    >>> [(c.rule, c.holds, c.value) for c in recent_conditions(counts, Thresholds())]
+    ... # doctest: +NORMALIZE_WHITESPACE
+    [('late_receipt', True, 0.1), ('target_on_time', True, 0.975),
+     ('target_online', True, 0.75), ('target_online_payment', False, 0.8)]
+    """
+    least = thresholds.min_target_dossiers
+    late = Condition(
+        LATE_RECEIPT,
+        counts.new_online >= least
+        and late_rate_breached(counts.received_late, counts.new_online, thresholds.late_receipt),
+        ratio(counts.received_late, counts.new_online),
+        percent_ratio(thresholds.late_receipt),
+        counts.received_late,
+        counts.new_online,
+    )
+    received = counts.new_online + counts.new_other
+    shares = (
+        (TARGET_ON_TIME, counts.early + counts.on_time, counts.settled, thresholds.on_time),
+        (TARGET_ONLINE, counts.new_online, received, thresholds.online),
+        (TARGET_ONLINE_PAYMENT, counts.paid_online, counts.fee_due, thresholds.online_payment),
+    )
+    return [late] + [
+        Condition(
+            rule,
+            denominator >= least and below_target(numerator, denominator, target),
+            ratio(numerator, denominator),
+            percent_ratio(target),
+            numerator,
+            denominator,
+        )
+        for rule, numerator, denominator, target in shares
+    ]
+
+
 def official_condition(official: str, figures: Figures, thresholds: Thresholds) -> Condition:
     return Condition(
         OFFICIAL_LATE_RATE,
@@ -274,6 +326,15 @@ class AlertBook:
         holds."""
         condition = waiting_condition(waited, paused, self.thresholds.waiting_days)
         return self._transition(unit_id, NOW, condition, now)
+
+    def evaluate_recent(self, unit_id: str, counts: Counts, now: Instant) -> list[dict[str, Any]]:
+        """The late-receipt and target rules on the unit's last 30 days (:data:`RECENT`)."""
+        changes = []
+        for condition in recent_conditions(counts, self.thresholds):
+            change = self._transition(unit_id, RECENT, condition, now)
+            if change is not None:
+                changes.append(change)
+        return changes
 
     def query(self, state: str = "firing", unit_id: str | None = None) -> list[dict[str, Any]]:
         return sorted(
@@ -428,6 +489,22 @@ def evaluate_waits(
         return book.evaluate_waiting(unit_id, waited, len(dossiers), now)
 
     return _each_unit(units, evaluate, on_error)
+
+
+def evaluate_recent(
+    engine: Engine, book: AlertBook, units: Iterable[str], on_error: OnError = _raise
+) -> list[dict[str, Any]]:
+    """Late receipts and the central targets, on the last 30 days, for every unit given."""
+    units = list(units)
+    found = engine.report(units, parse_period(RECENT, engine.now))
+    changes = []
+    for unit_id in units:
+        try:
+            counts = total(found.get(unit_id, {}).values())
+            changes += book.evaluate_recent(unit_id, counts, engine.now)
+        except Exception as error:
+            on_error(unit_id, error)
+    return changes
 
 
 def _each_unit(

@@ -34,14 +34,15 @@ _OFFSET_US = 7 * HOUR_US  # Asia/Ho_Chi_Minh, UTC+07:00 without daylight saving
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 _PERIOD = re.compile(
     r"(?P<report>report:)?(?P<year>[0-9]{4})"
-    r"(?:-(?:(?P<month>[0-9]{2})|Q(?P<quarter>[1-4])|(?P<part>H1|H2|9M)))?|30d"
+    r"(?:-(?:(?P<month>[0-9]{2})|Q(?P<quarter>[1-4])|W(?P<week>[0-9]{2})|(?P<part>H1|H2|9M)))?"
+    r"|30d"
 )
 _PARTS = {"H1": (1, 6), "H2": (7, 12), "9M": (1, 9)}
 """The report months (first, last) of a half-year and of nine months."""
 FIRST_YEAR, LAST_YEAR = 2000, 2099
 """The years the contract's timestamps can fall in: no figures exist outside them."""
 
-PeriodKind = Literal["year", "month", "30d", "quarter", "report"]
+PeriodKind = Literal["year", "month", "30d", "quarter", "report", "week"]
 
 NO_CUT_OFF = 1
 """A cut-off day of 1: report periods are calendar months (contract §10 names the
@@ -137,10 +138,42 @@ def year_period(year: int) -> Period:
     return Period(str(year), "year", _month_start(year, 1), _month_start(year + 1, 1))
 
 
+def week_period(year: int, week: int, text: str | None = None) -> Period:
+    """ISO week ``week`` of ``year``, Monday to Sunday.
+
+    >>> period = week_period(2026, 10)
+    >>> period.name, date_of_day(period.first_day), date_of_day(period.end_day - 1)
+    ('2026-W10', datetime.date(2026, 3, 2), datetime.date(2026, 3, 8))
+    """
+    name = text or f"{year}-W{week:02d}"
+    try:
+        monday = date.fromisocalendar(year, week, 1)
+    except ValueError:
+        raise PeriodError(f"period {name!r}: {year} has no week {week}") from None
+    first = day_number(monday)
+    return Period(name, "week", first, first + 7)
+
+
+def week_of(day: int) -> Period:
+    """The ISO week a local day falls in."""
+    year, week, _ = date_of_day(day).isocalendar()
+    return week_period(year, week)
+
+
+def month_of(day: int) -> Period:
+    """The calendar month a local day falls in."""
+    d = date_of_day(day)
+    after = (d.year + d.month // 12, d.month % 12 + 1)
+    return Period(
+        f"{d.year}-{d.month:02d}", "month", _month_start(d.year, d.month), _month_start(*after)
+    )
+
+
 def parse_period(text: str | None, clock: Instant, cut_off: int = NO_CUT_OFF) -> Period:
     """A period by name; None is the year containing the clock.
 
-    ``YYYY``, ``YYYY-MM`` and ``YYYY-Qn`` are calendar periods; ``30d`` is the local day
+    ``YYYY``, ``YYYY-MM``, ``YYYY-Qn`` and ``YYYY-Www`` (an ISO week, Monday to Sunday)
+    are calendar periods; ``30d`` is the local day
     of the clock and the 29 days before it (whole local days, so that daily buckets answer
     it exactly). ``report:YYYY-MM``, ``report:YYYY-Qn``, ``report:YYYY-H1``, ``-H2``,
     ``-9M`` and ``report:YYYY`` are the province's report periods, made of report months
@@ -152,14 +185,21 @@ def parse_period(text: str | None, clock: Instant, cut_off: int = NO_CUT_OFF) ->
     match = _PERIOD.fullmatch(text)
     if match is None:
         raise PeriodError(
-            f"period {text!r} is not YYYY, YYYY-MM, YYYY-Qn, 30d or report:YYYY[-MM|-Qn|-H1|"
-            "-H2|-9M]"
+            f"period {text!r} is not YYYY, YYYY-MM, YYYY-Qn, YYYY-Www, 30d or "
+            "report:YYYY[-MM|-Qn|-H1|-H2|-9M]"
         )
     if text == "30d":
         return Period("30d", "30d", today - 29, today + 1)
     year = int(match["year"])
     if not FIRST_YEAR <= year <= LAST_YEAR:
         raise PeriodError(f"period {text!r}: year must be {FIRST_YEAR}..{LAST_YEAR}")
+    if match["week"] is not None:
+        if match["report"]:
+            raise PeriodError(f"period {text!r}: a week is a calendar period (no report:)")
+        period = week_period(year, int(match["week"]), text)
+        if period.start > clock:
+            raise PeriodError(f"period {text} starts after the clock ({format_instant(clock)})")
+        return period
     months = _months(text, match)
     if match["report"]:
         first, last = months or (1, 12)

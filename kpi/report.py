@@ -35,7 +35,7 @@ from kpi.dossier import (
     DossierState,
     Pause,
     Submission,
-    dossier_flags,
+    implied,
     overdue_from,
     paused_time,
 )
@@ -78,9 +78,11 @@ _RECEIPT_FLAGS = {
     "received_late": RECEIVED_LATE,
 }
 _AT_RECEIPT = [
-    sum(ONE[lane] for lane, bit in _RECEIPT_FLAGS.items() if flags & bit) for flags in range(32)
+    sum(ONE[lane] for lane, bit in _RECEIPT_FLAGS.items() if implied(flags) & bit)
+    for flags in range(32)
 ]
-"""What a dossier's flags add to its receipt's bucket, by flags."""
+"""What a dossier's flags add to its receipt's bucket, by flags (:func:`kpi.dossier.implied`:
+a payment online means a fee was due)."""
 _WITH_RESULT = frozenset({"resolved", "returned"})
 """Outcomes that give the citizen a result, which may be electronic."""
 
@@ -106,7 +108,7 @@ def report_entries(state: DossierState) -> list[Entry]:
     field = (submission.field, submission.procedure)
     received = submission.at
     channel = "received_online" if submission.online else "received_other"
-    flags = dossier_flags(submission, completion)
+    flags = submission.flags if completion is None else submission.flags | completion.flags
     entries = [(field, day_of(received), ONE[channel] + _AT_RECEIPT[flags])]
     due = overdue_from(submission, pauses) if pauses else submission.due
     if completion is not None:

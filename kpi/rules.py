@@ -21,6 +21,11 @@ UNIT_LATE_RATE_RISK = "unit_late_rate_risk"
 LEADER_ACCOUNTABILITY = "leader_accountability"
 RANK_CONFLICT = "rank_conflict"
 WAITING_LONG = "waiting_long"
+LATE_RECEIPT = "late_receipt"
+TARGET_ON_TIME = "target_on_time"
+TARGET_ONLINE = "target_online"
+TARGET_ONLINE_PAYMENT = "target_online_payment"
+TARGET_RULES = (TARGET_ON_TIME, TARGET_ONLINE, TARGET_ONLINE_PAYMENT)
 RULES = (
     UNIT_LATE_RATE,
     UNIT_SATISFACTION,
@@ -29,6 +34,8 @@ RULES = (
     LEADER_ACCOUNTABILITY,
     RANK_CONFLICT,
     WAITING_LONG,
+    LATE_RECEIPT,
+    *TARGET_RULES,
 )
 RULE_NAMES = {
     "vi": {
@@ -39,6 +46,10 @@ RULE_NAMES = {
         LEADER_ACCOUNTABILITY: "Xem xét trách nhiệm người đứng đầu",
         RANK_CONFLICT: "Xếp hạng Tốt khi không đủ điều kiện",
         WAITING_LONG: "Hồ sơ chờ công dân bổ sung quá lâu",
+        LATE_RECEIPT: "Tiếp nhận hồ sơ trực tuyến chậm (Nghị định 118)",
+        TARGET_ON_TIME: "Dưới chỉ tiêu giải quyết đúng hạn",
+        TARGET_ONLINE: "Dưới chỉ tiêu hồ sơ trực tuyến",
+        TARGET_ONLINE_PAYMENT: "Dưới chỉ tiêu thanh toán trực tuyến",
     },
     "en": {
         UNIT_LATE_RATE: "Late-dossier rate",
@@ -48,6 +59,10 @@ RULE_NAMES = {
         LEADER_ACCOUNTABILITY: "Unit head accountability",
         RANK_CONFLICT: "Ranked Good while not eligible",
         WAITING_LONG: "Dossiers waiting for the citizen too long",
+        LATE_RECEIPT: "Online dossiers received late (Decree 118)",
+        TARGET_ON_TIME: "Below the on-time target",
+        TARGET_ONLINE: "Below the online target",
+        TARGET_ONLINE_PAYMENT: "Below the online payment target",
     },
 }
 """What people read for each rule, per language: the terminal tail and the screen (through
@@ -69,11 +84,30 @@ class Thresholds:
     waiting_days: int = 30
     """Working days a dossier may wait for the citizen (paused) before its unit is told
     to call the citizen or close the dossier."""
+    late_receipt: Fraction = Fraction(5)
+    """Online dossiers received late (Decree 118), in percent, from which a unit is told."""
+    on_time: Fraction = Fraction(99)
+    online: Fraction = Fraction(80)
+    online_payment: Fraction = Fraction(60)
+    """The central targets: shares settled on time, received online, paid online."""
+    min_target_dossiers: int = 20
+    """Dossiers a share needs (in the last 30 days) before a target or late receipts alert."""
 
 
 def late_rate_breached(late: int, total: int, percent: Fraction) -> bool:
     """``late / total ≥ percent %`` with ``total > 0``, without floats."""
     return total > 0 and 100 * late * percent.denominator >= percent.numerator * total
+
+
+def below_target(numerator: int, denominator: int, percent: Fraction) -> bool:
+    """``numerator / denominator < percent %`` with ``denominator > 0``, without floats.
+
+    >>> below_target(98, 100, Fraction(99)), below_target(99, 100, Fraction(99))
+    (True, False)
+    """
+    return (
+        denominator > 0 and 100 * numerator * percent.denominator < percent.numerator * denominator
+    )
 
 
 def satisfaction_breached(satisfied: int, surveys: int, percent: Fraction) -> bool:

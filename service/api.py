@@ -14,11 +14,20 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import quote
 
+from kpi.alerts import Condition, recent_conditions
 from kpi.engine import DueDossier, PausedDossier
 from kpi.explain import Explanation
-from kpi.periods import Period, date_of_day, day_of, parse_period
+from kpi.periods import Period, date_of_day, day_of, month_of, parse_period, week_of
 from kpi.quality import Tally
-from kpi.rules import RULE_NAMES, percent_ratio
+from kpi.report import total
+from kpi.rules import (
+    LATE_RECEIPT,
+    RULE_NAMES,
+    TARGET_ON_TIME,
+    TARGET_ONLINE,
+    TARGET_ONLINE_PAYMENT,
+    percent_ratio,
+)
 from kpi.units import lookup
 from schemas.codec import format_instant
 from schemas.dvcqg import mark_names
@@ -107,6 +116,29 @@ def dossier_json(unit_id: str, dossier_id: str, told: Explanation) -> dict[str, 
         ],
         "supplement_requests": told.supplement_requests,
         "quality": mark_names(detail.marks),
+    }
+
+
+def period_span(period: Period, now: int) -> dict[str, Any]:
+    """A period's name, its first day and its last day counted so far."""
+    last_day = min(period.end_day, day_of(now) + 1) - 1
+    return {
+        "period": period.name,
+        "from": date_of_day(period.first_day).isoformat(),
+        "to": date_of_day(last_day).isoformat(),
+        "complete": period.end <= now,
+    }
+
+
+def condition_json(condition: Condition) -> dict[str, Any]:
+    """A share against its line (a target, or the late-receipt threshold); ``alert``: the
+    rule holds, with enough dossiers."""
+    return {
+        "numerator": condition.numerator,
+        "denominator": condition.denominator,
+        "share": condition.value,
+        "line": condition.threshold,
+        "alert": condition.holds,
     }
 
 
@@ -268,6 +300,50 @@ class Api:
             for counts in engine.daily(unit_id, today - days + 1, today + 1)
         ]
         return {"unit_id": unit_id, "as_of": format_instant(engine.now), "days": rows}
+
+    def targets(self, unit_id: str, weeks: int, months: int) -> dict[str, Any]:
+        """The central targets tracker: per ISO week and per calendar month, the latest
+        first, the unit's shares settled on time, received online and paid online against
+        their targets, and its online dossiers received late (Decree 118)."""
+        self.require_unit(unit_id)
+        engine = self.worker.engine
+        engine.advance()
+        today = day_of(engine.now)
+        thresholds = self.worker.alerts.thresholds
+
+        def rows(periods: list[Period]) -> list[dict[str, Any]]:
+            found = []
+            for period in periods:
+                counts = total(engine.report([unit_id], period).get(unit_id, {}).values())
+                found.append(
+                    {
+                        **period_span(period, engine.now),
+                        **{
+                            condition.rule: condition_json(condition)
+                            for condition in recent_conditions(counts, thresholds)
+                        },
+                    }
+                )
+            return found
+
+        week_list, month_list = [week_of(today)], [month_of(today)]
+        while len(week_list) < weeks:
+            week_list.append(week_of(week_list[-1].first_day - 1))
+        while len(month_list) < months:
+            month_list.append(month_of(month_list[-1].first_day - 1))
+        return {
+            "unit_id": unit_id,
+            "as_of": format_instant(engine.now),
+            "targets": {
+                TARGET_ON_TIME: percent_ratio(thresholds.on_time),
+                TARGET_ONLINE: percent_ratio(thresholds.online),
+                TARGET_ONLINE_PAYMENT: percent_ratio(thresholds.online_payment),
+                LATE_RECEIPT: percent_ratio(thresholds.late_receipt),
+            },
+            "min_dossiers": thresholds.min_target_dossiers,
+            "weeks": rows(week_list),
+            "months": rows(month_list),
+        }
 
     # -- lists, gathered from every worker ----------------------------------------------
 

@@ -115,6 +115,7 @@ def run_worker(
 
     from kpi.calendar import CalendarError
     from kpi.procedures import CatalogueError
+    from kpi.scorecard import ScorecardError
     from kpi.units import RegistryError
     from service.app import create_app
     from streams.access import AccessError, tokens_for
@@ -128,7 +129,13 @@ def run_worker(
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     try:
         worker = create_app(settings, tokens)
-    except (CalendarError, CatalogueError, RegistryError, SubscriptionError) as error:
+    except (
+        CalendarError,
+        CatalogueError,
+        RegistryError,
+        ScorecardError,
+        SubscriptionError,
+    ) as error:
         _fail(str(error))
     url = f"http://{settings.web_host}:{settings.web_port}/"
     if made is None:

@@ -16,14 +16,21 @@ from typing import Any
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoMetricFamily
 from prometheus_client.registry import Collector
 
-from kpi.periods import parse_period
+from kpi.alerts import RECENT, recent_conditions
+from kpi.periods import day_of, month_of, parse_period, year_of, year_period
+from kpi.report import total
 from kpi.rules import (
+    LATE_RECEIPT,
     OFFICIAL_LATE_RATE,
     RULES,
+    TARGET_ON_TIME,
+    TARGET_ONLINE,
+    TARGET_ONLINE_PAYMENT,
     UNIT_LATE_RATE,
     UNIT_SATISFACTION,
     Thresholds,
 )
+from kpi.scorecard import estimate
 from kpi.units import lookup
 from streams.instruments import REGISTRY
 from streams.worker import Worker
@@ -137,6 +144,7 @@ class FiguresCollector(Collector):
             value=worker.sync.waiting_count(),
         )
         yield from _quality(worker, units)
+        yield from _estimates(worker, units)
         if worker.consuming:  # the consumer has an assignment only once it consumes
             yield self._lag(worker)
 
@@ -199,12 +207,67 @@ def _quality(worker: Worker, units: list[str]) -> Iterator[Any]:
     yield unmatched
 
 
+ESTIMATED = ("month", "year")
+"""The periods the national index is estimated over for Prometheus: the portal ranks
+provinces monthly; the year shows the trend."""
+
+
+def _estimates(worker: Worker, units: list[str]) -> Iterator[GaugeMetricFamily]:
+    """The national index estimated per unit (``kpi.scorecard``), its indicators, and the
+    shares the late-receipt and target rules read (the last 30 days). Labels stay
+    bounded: units, a period of :data:`ESTIMATED`, an indicator of the settings' table,
+    a rule of four."""
+    engine = worker.engine
+    points = GaugeMetricFamily(
+        "cchc_unit_index766_points",
+        "Decision 766 index, estimated from dossiers: points earned of those at stake.",
+        labels=["unit_id", "period"],
+    )
+    stake = GaugeMetricFamily(
+        "cchc_unit_index766_stake_points",
+        "Decision 766 index, estimated: the points at stake (maxima of the indicators with "
+        "something to count).",
+        labels=["unit_id", "period"],
+    )
+    indicator_points = GaugeMetricFamily(
+        "cchc_unit_index766_indicator_points",
+        "Decision 766 index, estimated: one indicator's points (absent with nothing to count).",
+        labels=["unit_id", "period", "indicator"],
+    )
+    today = day_of(engine.now)
+    for kind in ESTIMATED:
+        period = month_of(today) if kind == "month" else year_period(year_of(engine.now))
+        for unit_id, rows in engine.report(units, period).items():
+            found = estimate(total(rows.values()), worker.indicators)
+            points.add_metric([unit_id, kind], float(found.points))
+            stake.add_metric([unit_id, kind], float(found.of))
+            for score in found.scores:
+                if score.points is not None:
+                    labels = [unit_id, kind, score.indicator.key]
+                    indicator_points.add_metric(labels, float(score.points))
+    shares = GaugeMetricFamily(
+        "cchc_unit_recent_ratio",
+        "Over the last 30 days: the share a late-receipt or target rule reads (received "
+        "late / received online; settled on time, received online, paid online).",
+        labels=["unit_id", "rule"],
+    )
+    recent = engine.report(units, parse_period(RECENT, engine.now))
+    for unit_id, rows in recent.items():
+        for condition in recent_conditions(total(rows.values()), worker.alerts.thresholds):
+            if condition.value is not None:
+                shares.add_metric([unit_id, condition.rule], condition.value)
+    yield points
+    yield stake
+    yield indicator_points
+    yield shares
+
+
 def _lines(thresholds: Thresholds) -> Iterator[GaugeMetricFamily]:
     """The configured Conclusion 91 lines, so rules and dashboards never hard-code them."""
     percent = GaugeMetricFamily(
         "cchc_threshold_percent",
-        "A rule's line in percent (CCHC_*_PERCENT): late rates at or over it, satisfaction "
-        "at or under it, breach.",
+        "A rule's line in percent (CCHC_*_PERCENT): late rates (and late receipts) at or "
+        "over it, satisfaction at or under it, a target's share under it, breach.",
         labels=["rule"],
     )
     sample = GaugeMetricFamily(
@@ -216,6 +279,10 @@ def _lines(thresholds: Thresholds) -> Iterator[GaugeMetricFamily]:
         (UNIT_LATE_RATE, thresholds.unit_late, thresholds.min_dossiers),
         (UNIT_SATISFACTION, thresholds.unit_satisfaction, thresholds.min_surveys),
         (OFFICIAL_LATE_RATE, thresholds.official_late, thresholds.min_official_dossiers),
+        (LATE_RECEIPT, thresholds.late_receipt, thresholds.min_target_dossiers),
+        (TARGET_ON_TIME, thresholds.on_time, thresholds.min_target_dossiers),
+        (TARGET_ONLINE, thresholds.online, thresholds.min_target_dossiers),
+        (TARGET_ONLINE_PAYMENT, thresholds.online_payment, thresholds.min_target_dossiers),
     ):
         percent.add_metric([rule], float(line))
         sample.add_metric([rule], minimum)

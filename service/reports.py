@@ -15,7 +15,7 @@ from typing import Any
 from kpi.calendar import WorkingCalendar
 from kpi.engine import Behind
 from kpi.explain import explain
-from kpi.periods import Period, date_of_day, day_of
+from kpi.periods import Period, day_of
 from kpi.report import (
     COLUMNS,
     HEADER_GROUPS,
@@ -30,7 +30,15 @@ from kpi.report import (
 from kpi.rules import ratio
 from kpi.units import lookup
 from schemas.codec import format_instant
-from service.api import MAX_LISTED, Api, BadRequest, Forbidden, NotFound, whole_number
+from service.api import (
+    MAX_LISTED,
+    Api,
+    BadRequest,
+    Forbidden,
+    NotFound,
+    period_span,
+    whole_number,
+)
 from service.peers import LOCAL, Peers
 from streams.access import Caller
 
@@ -70,15 +78,8 @@ def counts_json(counts: Counts) -> dict[str, Any]:
 
 
 def period_json(period: Period, now: int) -> dict[str, Any]:
-    """The period's name, its first day, and its last day counted so far."""
-    last_day = min(period.end_day, day_of(now) + 1) - 1
-    return {
-        "period": period.name,
-        "from": date_of_day(period.first_day).isoformat(),
-        "to": date_of_day(last_day).isoformat(),
-        "complete": period.end <= now,
-        "as_of": format_instant(now),
-    }
+    """The period's name, its first day, its last day counted so far, and the clock."""
+    return {**period_span(period, now), "as_of": format_instant(now)}
 
 
 def form_json(form: Form06, scope: dict[str, Any], period: dict[str, Any]) -> dict[str, Any]:

@@ -37,6 +37,7 @@ from service.api import (
 )
 from service.peers import LOCAL, PeerError, Peers
 from service.reports import Reports, output_format
+from service.scorecard import Scorecards
 from service.throttle import Throttle
 from service.workbook import CSV, XLSX, form_csv, form_xlsx, list_csv, list_xlsx
 from streams.access import Caller, Grant, Tokens, token_of
@@ -88,6 +89,7 @@ def static_file(web: Any, name: str, content_type: str) -> Any:
 def install_views(worker: Worker, api: Api, peers: Peers, tokens: Tokens, hub: AlertHub) -> None:
     app = worker.app
     reports = Reports(api, peers)
+    scorecards = Scorecards(api, peers)
 
     def caller_of(request: Any, from_query: bool = False) -> Caller | None:
         """The caller's grant; the token in the query only on the live streams, whose
@@ -235,6 +237,21 @@ def install_views(worker: Worker, api: Api, peers: Peers, tokens: Tokens, hub: A
 
         files = {"xlsx": form_xlsx, "csv": form_csv}
         return await respond(web, request, reports.form06, need, files=files)
+
+    @app.page("/api/index766")
+    async def index766(web: Any, request: Any) -> Any:
+        return await respond(web, request, scorecards.estimate)
+
+    @app.page("/api/units/{unit_id}/targets")
+    async def targets(web: Any, request: Any, unit_id: str) -> Any:
+        async def answer(query: dict[str, str], caller: Caller) -> Any:
+            weeks, months = (
+                whole_number(query, "weeks", 8, 53),
+                whole_number(query, "months", 6, 24),
+            )
+            return api.targets(unit_id, weeks, months)
+
+        return await respond(web, request, answer, unit_id=unit_id)
 
     @app.page("/api/units/{unit_id}/daily")
     async def daily(web: Any, request: Any, unit_id: str) -> Any:

@@ -77,6 +77,9 @@ class Settings:
     units_file: Path | None = None
     procedures_file: Path | None = None
     """The procedure catalogue (``kpi.procedures``); none unless configured."""
+    scorecard_file: Path | None = None
+    """Changes to the national index's indicators (``kpi.scorecard``, TOML); none: the
+    portal's as the monitor knows them."""
     report_cut_off_day: int = 15
     """The day report months start on (contract §10): Khánh Hòa's run from the 15th to
     the 14th; 1 makes them calendar months."""
@@ -149,6 +152,7 @@ class Settings:
             calendar_file=read.path("CCHC_CALENDAR_FILE"),
             units_file=read.path("CCHC_UNITS_FILE"),
             procedures_file=read.path("CCHC_PROCEDURES_FILE"),
+            scorecard_file=read.path("CCHC_INDEX766_FILE"),
             report_cut_off_day=read.integer("CCHC_REPORT_CUT_OFF_DAY", 15, 1, 28),
             subscriptions_file=read.path("CCHC_SUBSCRIPTIONS"),
             tokens_file=read.path("CCHC_TOKENS_FILE"),
@@ -187,6 +191,13 @@ class Settings:
                     "CCHC_ALERT_MIN_OFFICIAL_DOSSIERS", 10, 1, 10**9
                 ),
                 waiting_days=read.integer("CCHC_WAITING_ALERT_DAYS", 30, 1, 3650),
+                late_receipt=read.percent("CCHC_LATE_RECEIPT_PERCENT", Thresholds.late_receipt),
+                on_time=read.percent("CCHC_TARGET_ON_TIME_PERCENT", Thresholds.on_time),
+                online=read.percent("CCHC_TARGET_ONLINE_PERCENT", Thresholds.online),
+                online_payment=read.percent(
+                    "CCHC_TARGET_ONLINE_PAYMENT_PERCENT", Thresholds.online_payment
+                ),
+                min_target_dossiers=read.integer("CCHC_TARGET_MIN_DOSSIERS", 20, 1, 1_000_000),
             ),
             producer_acks=int(
                 read.choice("CCHC_PRODUCER_ACKS", "-1", ("-1", "0", "1", "all")).replace(

@@ -29,6 +29,7 @@ from kpi.clock import Clock
 from kpi.engine import Engine
 from kpi.procedures import Catalogue, fields_of, load_procedures
 from kpi.quality import SyncQuality
+from kpi.scorecard import INDICATORS, Indicator, load_scorecard
 from kpi.snapshots import SyncBook
 from kpi.units import Directory, Unit, load_units
 from schemas.codec import InvalidEvent, decode_alert, encode_dead_letter
@@ -89,6 +90,8 @@ class Worker:
     """Where national sync records meet, per ``MaHoSo`` (:mod:`kpi.snapshots`)."""
     catalogue: Catalogue = field(default_factory=lambda: Catalogue({}, []))
     """The procedure catalogue: the names of procedures and fields the report shows."""
+    indicators: tuple[Indicator, ...] = INDICATORS
+    """The national index's indicators the estimate scores (:mod:`kpi.scorecard`)."""
     ready: asyncio.Event = field(default_factory=asyncio.Event)
     """Set while the owned partitions' state is recovered and events may be applied."""
     recovering: asyncio.Task[None] | None = None
@@ -117,6 +120,7 @@ class Worker:
         catalogue = load_procedures(settings.procedures_file)
         for reason in catalogue.skipped:
             log.warning("procedure catalogue: row left out, %s", reason)
+        indicators = load_scorecard(settings.scorecard_file)
         engine = Engine(
             WorkingCalendar.from_file(settings.calendar_file),
             Clock(settings.clock),
@@ -144,6 +148,7 @@ class Worker:
         )
         worker.quality = SyncQuality(listed=registry.__contains__)
         worker.catalogue = catalogue
+        worker.indicators = indicators
         # Only units worth keeping are cached: an id looked up for a 404 or a dead letter
         # must not grow the worker's memory.
         units.keeps = lambda unit_id: unit_id in worker.registry or worker.engine.tracks(unit_id)

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, fields
+from fractions import Fraction
 from typing import Any
 
 from kpi.calendar import WorkingCalendar
@@ -327,3 +328,26 @@ def recount_report(
                 *(["satisfied"] if vote.rating != "dissatisfied" else []),
             )
     return {key: tuple(values) for key, values in rows.items()}
+
+
+def recounted_points(cells: tuple[int, ...]) -> dict[str, Fraction | None]:
+    """The portal's formulas (decision 67), written out from the recount's columns by
+    name, not from the indicator table."""
+    c = dict(zip(REPORT_COLUMNS, cells, strict=True))
+
+    def scored(num: int, den: int, most: int, full: Fraction) -> Fraction | None:
+        return None if den <= 0 else most * min(Fraction(1), Fraction(max(num, 0), den) / full)
+
+    received = c["new_online"] + c["new_other"]
+    results = c["resolved"] + c["returned"]
+    unhappy = c["late"] + c["overdue"] + c["surveys"] - c["satisfied"]
+    return {
+        "progress": scored(
+            c["early"] + c["on_time"] + c["within_time"], c["received"], 20, Fraction(1)
+        ),
+        "online": scored(c["new_online"], received, 6, Fraction(1, 2)),
+        "online_payment": scored(c["paid_online"], c["fee_due"], 6, Fraction(1)),
+        "result_digital": scored(c["result_digital"], results, 6, Fraction(1)),
+        "digitised": scored(c["digitised"], received, 4, Fraction(4, 5)),
+        "satisfaction_766": scored(c["received"] - unhappy, c["received"], 6, Fraction(9, 10)),
+    }

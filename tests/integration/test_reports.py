@@ -19,7 +19,7 @@ from schemas.codec import format_instant, parse_instant
 from service.workbook import FIRST_NUMBER_COLUMN, HEADER_ROW
 from tests.integration.conftest import ADMIN, TOKENS, Cluster, WorkerProcess, wait_until
 from tests.integration.expected import records
-from tests.recount import recount_report
+from tests.recount import REPORT_COLUMNS, recount_report, recounted_points
 
 CAM_LAM, NAM_CAM_RANH = "xa-cam-lam", "xa-nam-cam-ranh"
 CLOCK = "2026-03-20T10:00:00+07:00"
@@ -56,8 +56,14 @@ def story(seed: int = 18) -> list[tuple[str, dict[str, Any]]]:
         choice = rng.random()
         if choice < 0.5:
             submitted["field_code"] = rng.choice(list(FIELDS))
+            submitted["procedure_code"] = rng.choice(["chung-thuc-ban-sao", "dang-ky-ket-hon"])
         elif choice < 0.8:
             submitted["procedure_code"] = "dang-ky-khai-sinh"  # Hộ tịch in the catalogue
+        if submitted.get("channel") == "online":  # some received days after
+            submitted["submitted_at"] = at(received - rng.randrange(1, 24 * 6) * hour)
+        for flag in ("fee_due", "paid_online", "digitised"):
+            if rng.random() < 0.4:
+                submitted[flag] = rng.random() < 0.7
         events.append(("cchc.dossier-submitted", submitted))
         if rng.random() < 0.2:
             paused = received + rng.randrange(1, 48) * hour
@@ -81,6 +87,7 @@ def story(seed: int = 18) -> list[tuple[str, dict[str, Any]]]:
                 "dossier_id": dossier,
                 "completed_at": at(done),
                 "outcome": rng.choice(["resolved", "resolved", "returned"]),
+                "result_digital": rng.random() < 0.6,
             }
             events.append(("cchc.dossier-completed", completed))
     return events
@@ -104,8 +111,11 @@ def expected_cells(
     clock = parse_instant(CLOCK, "clock")
     period = parse_period(period_text, clock, 15)
     counted = recount_report(records(events), period, clock, None, {"dang-ky-khai-sinh": "HO-TICH"})
-    cells = {key: list(row[:11]) for key, row in counted.items() if any(row)}
-    return {(unit, field or "unclassified"): row for (unit, field), row in cells.items()}
+    cells: dict[tuple[str, str], list[int]] = {}
+    for (unit, field, _), row in counted.items():
+        key = (unit, field or "unclassified")
+        cells[key] = [a + b for a, b in zip(cells.get(key, [0] * 11), row[:11], strict=False)]
+    return {key: row for key, row in cells.items() if any(row)}
 
 
 def report_cells(worker: WorkerProcess, period: str) -> dict[tuple[str, str], list[int]]:
@@ -296,3 +306,81 @@ def test_ten_thousand_field_codes_from_one_unit_cost_rows_not_errors(cluster: Cl
     assert status == 200 and len(data) > 10_000
     listed = worker.get("/api/units/xa-cam-lam/dossiers?period=2026-03&column=11&field=F-00042")
     assert listed[0] == 200 and listed[1]["total"] == 1
+
+
+def test_the_national_index_estimate_and_the_targets_through_kafka(cluster: Cluster) -> None:
+    worker = cluster.start_worker(CCHC_CLOCK=f"fixed:{CLOCK}", CCHC_PROCEDURES_FILE=str(SYNTHETIC))
+    events = story()
+    cluster.produce_events(events)
+    clock = parse_instant(CLOCK, "clock")
+    period = parse_period("2026-02", clock)
+    counted = recount_report(records(events), period, clock, None, {"dang-ky-khai-sinh": "HO-TICH"})
+    by_unit: dict[str, list[int]] = {}
+    by_procedure: dict[str, list[int]] = {}
+    for (unit, _, procedure), row in counted.items():
+        by_unit[unit] = [a + b for a, b in zip(by_unit.get(unit, [0] * len(row)), row, strict=True)]
+        if unit == CAM_LAM:
+            old = by_procedure.get(procedure, [0] * len(row))
+            by_procedure[procedure] = [a + b for a, b in zip(old, row, strict=True)]
+
+    def points(row: list[int]) -> dict[str, float | None]:
+        return {
+            key: None if value is None else round(float(value), 2)
+            for key, value in recounted_points(tuple(row)).items()
+        }
+
+    def estimated() -> dict[str, dict[str, float | None]]:
+        status, body = worker.get("/api/index766?period=2026-02", TOKENS["public"])
+        assert status == 200, body
+        rows = [row for group in body["groups"] for row in group["rows"]]
+        return {
+            row["unit_id"]: {k: v["points"] for k, v in row["indicators"].items()}
+            for row in rows
+            if row["unit_id"] in by_unit
+        }
+
+    expected = {unit: points(row) for unit, row in by_unit.items()}
+    assert wait_until(lambda: estimated() == expected), (estimated(), expected)
+
+    status, body = worker.get("/api/index766?period=2026-02", TOKENS["public"])
+    assert body["estimate"] is True and body["label"] == "Ước tính Bộ chỉ số 766 từ hồ sơ"
+    assert body["covered_points"] == 48 and sum(m["points"] for m in body["missing"]) == 52
+    communes = next(group for group in body["groups"] if group["level"] == "commune")
+    assert len(communes["rows"]) > 60, "every registry commune, ranked or not"
+    ranked = {row["unit_id"]: row["rank"] for row in communes["rows"]}
+    assert sorted(r for r in (ranked[CAM_LAM], ranked[NAM_CAM_RANH])) == [1, 2]
+    assert "official_id" not in str(body), "unit-level numbers only"
+
+    status, body = worker.get(f"/api/index766?period=2026-02&unit_id={CAM_LAM}", UNIT_TOKEN)
+    assert status == 200 and body["by"] == "procedure", body
+    rows = {row["procedure_code"] or "": row for row in body["rows"]}
+    assert set(rows) == {code for code, row in by_procedure.items() if any(row)}
+    for code, row in rows.items():
+        got = {key: value["points"] for key, value in row["indicators"].items()}
+        assert got == points(by_procedure[code]), code
+    shares = sum(row["lost_share"] for row in body["rows"])
+    assert abs(shares - body["total"]["lost"]) < 0.05, "the procedures' costs add up"
+    assert rows["dang-ky-khai-sinh"]["name"] == "Đăng ký khai sinh"
+
+    for query, reason in (
+        ("by=field", "by 'field' is not unit or procedure"),
+        (f"unit_id={CAM_LAM}&by=unit", "by=unit is the province's estimate"),
+        ("period=2026-13", "month must be 01..12"),
+    ):
+        status, body = worker.get(f"/api/index766?{query}", TOKENS["public"])
+        assert status == 400 and reason in body["error"], (query, body)
+    status, body = worker.get("/api/index766?unit_id=xa-khong-co", TOKENS["public"])
+    assert status == 404, body
+
+    status, body = worker.get(f"/api/units/{CAM_LAM}/targets?weeks=3&months=2", TOKENS["public"])
+    assert status == 200, body
+    assert [w["period"] for w in body["weeks"]] == ["2026-W12", "2026-W11", "2026-W10"]
+    assert [m["period"] for m in body["months"]] == ["2026-03", "2026-02"]
+    february = body["months"][1]
+    row = by_unit[CAM_LAM]
+    column = dict(zip(REPORT_COLUMNS, row, strict=True))
+    assert february["target_online"]["numerator"] == column["new_online"]
+    assert february["target_online"]["denominator"] == column["new_online"] + column["new_other"]
+    assert february["late_receipt"]["numerator"] == column["received_late"]
+    assert february["target_online_payment"]["denominator"] == column["fee_due"]
+    assert body["targets"]["target_on_time"] == 0.99

@@ -20,7 +20,16 @@ from kpi.clock import Clock, ClockSpec
 from kpi.engine import Engine
 from kpi.figures import Figures
 from kpi.periods import HOUR_US
-from kpi.rules import RULE_NAMES, RULES, Thresholds
+from kpi.report import ZERO
+from kpi.rules import (
+    LATE_RECEIPT,
+    RULE_NAMES,
+    RULES,
+    TARGET_ON_TIME,
+    TARGET_ONLINE,
+    TARGET_ONLINE_PAYMENT,
+    Thresholds,
+)
 from schemas.codec import parse_instant
 from schemas.records import (
     DossierCompleted,
@@ -403,3 +412,23 @@ def test_a_dossier_waiting_for_the_citizen_too_long_alerts_its_unit() -> None:
     engine.apply(replace(waits[0], event_id="p1-resumed", resumed_at=scenario.now[0] - HOUR_US))
     (resolved,) = evaluate_waits(engine, book, ["u"])
     assert (resolved["state"], resolved["sequence"]) == ("resolved", 2)
+
+
+def test_late_receipts_and_targets_fire_on_the_last_30_days_with_enough_dossiers() -> None:
+    book = AlertBook(Thresholds())
+    few = ZERO._replace(new_online=19, received_late=19)
+    assert book.evaluate_recent("u", few, now=0) == [], "19 online dossiers: not enough"
+    late = ZERO._replace(new_online=20, new_other=5, received_late=1, settled=20, early=20)
+    fired = {a["rule"]: a for a in book.evaluate_recent("u", late, now=1)}
+    assert set(fired) == {LATE_RECEIPT}, "1 of 20 is 5 %; 80 % online; all on time"
+    assert (fired[LATE_RECEIPT]["period"], fired[LATE_RECEIPT]["value"]) == ("30d", 0.05)
+    worse = late._replace(new_other=6, early=19, on_time=0, fee_due=20, paid_online=11)
+    fired = {a["rule"]: a["state"] for a in book.evaluate_recent("u", worse, now=2)}
+    assert fired == {
+        TARGET_ON_TIME: "firing",
+        TARGET_ONLINE: "firing",
+        TARGET_ONLINE_PAYMENT: "firing",
+    }, "19 of 20 on time, 20 of 26 online, 11 of 20 paid online: each under its target"
+    fixed = worse._replace(received_late=0, early=20, new_other=0, paid_online=12)
+    resolved = {a["rule"]: a["state"] for a in book.evaluate_recent("u", fixed, now=3)}
+    assert set(resolved.values()) == {"resolved"} and len(resolved) == 4

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from kpi.periods import (
     PeriodError,
+    date_of_day,
+    day_number,
     day_of,
+    month_of,
     parse_period,
+    week_of,
     year_starts_between,
 )
 from schemas.codec import format_instant, parse_instant
@@ -77,3 +81,19 @@ def test_year_starts_between() -> None:
 def test_years_outside_the_contracts_range_are_refused(text: str) -> None:
     with pytest.raises(PeriodError, match=r"year must be 2000\.\.2099"):
         parse_period(text, t("2026-03-15T10:00:00+07:00"))
+
+
+def test_iso_weeks_are_calendar_periods_monday_to_sunday() -> None:
+    clock = parse_instant("2026-12-02T12:00:00+07:00", "t")
+    week = parse_period("2026-W49", clock)
+    assert (date_of_day(week.first_day), date_of_day(week.end_day)) == (
+        date(2026, 11, 30),
+        date(2026, 12, 7),
+    )
+    assert week_of(day_of(clock)) == week
+    assert parse_period("2026-W01", clock).first_day == day_number(date(2025, 12, 29))
+    assert month_of(day_of(clock)).name == "2026-12"
+    assert month_of(day_number(date(2026, 1, 31))).end_day == day_number(date(2026, 2, 1))
+    for bad in ("2025-W53", "report:2026-W10", "2026-W50"):
+        with pytest.raises(PeriodError):
+            parse_period(bad, clock)

@@ -14,6 +14,7 @@ from kpi.clock import Clock, ClockSpec
 from kpi.engine import Engine
 from kpi.quality import SyncQuality
 from kpi.rules import RULES
+from kpi.scorecard import INDICATORS
 from kpi.units import Unit
 from schemas.codec import parse_instant
 from schemas.records import (
@@ -73,6 +74,7 @@ def exposition() -> str:
         sync=SimpleNamespace(waiting_count=lambda: 3),
         quality=quality(),
         owned_units=lambda: ["u", "xa-a"],
+        indicators=INDICATORS,
     )
     output = CollectorRegistry()
     output.register(FiguresCollector(cast(Any, worker)))
@@ -146,6 +148,21 @@ def test_the_configured_lines_are_exported_for_rules_and_dashboards() -> None:
     assert samples["cchc_threshold_percent", (("rule", "unit_satisfaction"),)] == 80
     assert samples["cchc_threshold_percent", (("rule", "official_late_rate"),)] == 10
     assert samples["cchc_alert_min_sample", (("rule", "unit_late_rate"),)] == 20
+
+
+def test_the_national_index_estimate_and_the_recent_shares_per_unit() -> None:
+    samples = scrape()
+    month = (("period", "month"), ("unit_id", "u"))
+    # 11 received in March: 9 settled in time, 1 late, 1 open; none online, none digitised.
+    assert round(samples["cchc_unit_index766_points", month], 2) == round(20 * 10 / 11 + 6, 2)
+    assert samples["cchc_unit_index766_stake_points", month] == 20 + 6 + 4 + 6 + 6
+    progress = (("indicator", "progress"), ("period", "month"), ("unit_id", "u"))
+    assert round(samples["cchc_unit_index766_indicator_points", progress], 4) == 18.1818
+    payment = (("indicator", "online_payment"), ("period", "month"), ("unit_id", "u"))
+    assert ("cchc_unit_index766_indicator_points", payment) not in samples, "no fee: absent"
+    on_time = (("rule", "target_on_time"), ("unit_id", "u"))
+    assert samples["cchc_unit_recent_ratio", on_time] == 0.9
+    assert samples["cchc_threshold_percent", (("rule", "target_online"),)] == 80
 
 
 def test_broker_health_and_unconfirmed_writes() -> None:
