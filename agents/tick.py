@@ -14,7 +14,13 @@ from __future__ import annotations
 import logging
 import time
 
-from kpi.alerts import evaluate_changes, evaluate_recent, evaluate_risks, evaluate_waits
+from kpi.alerts import (
+    evaluate_changes,
+    evaluate_recent,
+    evaluate_risks,
+    evaluate_waits,
+    recent_counts,
+)
 from schemas.codec import encode
 from streams import instruments
 from streams.worker import Worker
@@ -43,7 +49,9 @@ def install(worker: Worker) -> None:
     @app.timer(TICK_SECONDS)
     async def tick() -> None:
         nonlocal ticks
-        if not worker.consuming or app.rebalancing:
+        consuming = worker.consuming and not app.rebalancing
+        worker.catch_up.observe(consuming, worker.behind() if consuming else 0)
+        if not consuming:
             return
         engine.advance()
         changes = evaluate_changes(engine, book, worker.owns, failed)
@@ -52,7 +60,11 @@ def install(worker: Worker) -> None:
             units = worker.owned_units()
             changes += evaluate_risks(engine, book, engine.calendar, units, failed)
             changes += evaluate_waits(engine, book, units, failed)
-            changes += evaluate_recent(engine, book, units, failed)
+            try:
+                worker.recent = recent_counts(engine, units)
+            except Exception as error:  # as any unit's: the other rules are still evaluated
+                failed("(every unit's last 30 days)", error)
+            changes += evaluate_recent(book, worker.recent, engine.now, failed)
         sent = []
         for alert in changes:
             key, partition = worker.units.home(alert["unit_id"])

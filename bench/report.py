@@ -1,12 +1,14 @@
-"""Form 06 from a province's state, in one process (``make bench-report``). Prints numbers;
-asserts none.
+"""Form 06 and the 766 estimate from a province's state, in one process (``make
+bench-report``). Prints numbers; asserts none.
 
 The simulator's year of the province (``--scale 3.2``: about a million dossiers over the 78
 units of the registry) is applied to an engine, as a worker holds it; then, each the best
 of three: the province's report for the year by unit and by field, the busiest unit's by
 field for the year and for a report quarter, and the dossiers behind its numbers as the
 API lists them (found from the index, each checked): the first and the last page of
-column 1, and the whole of column 8. The same answers
+column 1, and the whole of column 8; the national index estimated for the province by
+unit (ranked, with the procedures each unit loses most on) and for a unit by procedure. The
+same answers
 over HTTP, with a worker's JSON encoding, are (e) of ``make bench``.
 """
 
@@ -28,12 +30,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from clients.simulator import Simulator  # noqa: E402
+from kpi import scorecard  # noqa: E402
 from kpi.calendar import WorkingCalendar  # noqa: E402
 from kpi.clock import Clock, ClockSpec  # noqa: E402
 from kpi.engine import Engine  # noqa: E402
 from kpi.periods import parse_period  # noqa: E402
 from kpi.procedures import SYNTHETIC, fields_of, load_procedures  # noqa: E402
-from kpi.report import by_field, by_unit  # noqa: E402
+from kpi.report import PROCEDURE, by_field, by_unit  # noqa: E402
 from kpi.units import load_units  # noqa: E402
 from schemas.codec import decode, parse_instant  # noqa: E402
 from schemas.records import EventKind  # noqa: E402
@@ -79,6 +82,7 @@ def main() -> None:
     names = catalogue.field_names()
     year = parse_period("2025", engine.now)
     quarter = parse_period("report:2025-Q2", engine.now, 15)
+    month = parse_period("2025-12", engine.now)
     every = sorted(engine.reports)
     busiest = max(every, key=lambda u: engine.figures(u, year).resolved)
 
@@ -98,6 +102,15 @@ def main() -> None:
         ),
         f"{busiest}: every dossier behind column 8, 2025": lambda: list(
             engine.behind(busiest, year, "late")
+        ),
+        "766 estimate, province by unit (ranked), 2025": lambda: scorecard.by_unit(
+            engine.report(every, year, PROCEDURE), levels
+        ),
+        "766 estimate, province by unit, 2025-12": lambda: scorecard.by_unit(
+            engine.report(every, month, PROCEDURE), levels
+        ),
+        f"766 estimate, {busiest} by procedure, 2025": lambda: scorecard.by_procedure(
+            engine.report([busiest], year, PROCEDURE)[busiest], {}
         ),
     }
     form = by_unit(engine.report(every, year), levels)

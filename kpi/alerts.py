@@ -491,17 +491,22 @@ def evaluate_waits(
     return _each_unit(units, evaluate, on_error)
 
 
-def evaluate_recent(
-    engine: Engine, book: AlertBook, units: Iterable[str], on_error: OnError = _raise
-) -> list[dict[str, Any]]:
-    """Late receipts and the central targets, on the last 30 days, for every unit given."""
+def recent_counts(engine: Engine, units: Iterable[str]) -> dict[str, Counts]:
+    """Each unit's counts of the last 30 days (:data:`RECENT`), all fields together."""
     units = list(units)
     found = engine.report(units, parse_period(RECENT, engine.now))
+    return {unit_id: total(found.get(unit_id, {}).values()) for unit_id in units}
+
+
+def evaluate_recent(
+    book: AlertBook, recent: dict[str, Counts], now: Instant, on_error: OnError = _raise
+) -> list[dict[str, Any]]:
+    """Late receipts and the central targets for every unit of ``recent`` (its counts of
+    the last 30 days, :func:`recent_counts`)."""
     changes = []
-    for unit_id in units:
+    for unit_id, counts in recent.items():
         try:
-            counts = total(found.get(unit_id, {}).values())
-            changes += book.evaluate_recent(unit_id, counts, engine.now)
+            changes += book.evaluate_recent(unit_id, counts, now)
         except Exception as error:
             on_error(unit_id, error)
     return changes

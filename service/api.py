@@ -32,8 +32,9 @@ from kpi.units import lookup
 from schemas.codec import format_instant
 from schemas.dvcqg import mark_names
 from schemas.records import ProcessingTime
-from service.peers import LOCAL, Peers
+from service.peers import LOCAL, PeerError, Peers
 from streams.access import Caller, Grant
+from streams.catchup import merged
 from streams.worker import Worker
 
 MAX_LISTED = 1000
@@ -457,12 +458,21 @@ class Api:
             }
         return part
 
-    def info(self, caller: Caller) -> dict[str, Any]:
-        """What screens need to know of this deployment (demo data, clock, rules, lines)
-        and of the caller's token."""
+    async def info(self, query: dict[str, str], caller: Caller) -> dict[str, Any]:
+        """What screens need to know of this deployment (demo data, clock, rules, lines,
+        whether the workers still read history) and of the caller's token."""
         settings = self.worker.settings
         thresholds = settings.thresholds
+        mine = self.worker.catch_up.describe()
+        if LOCAL in query:
+            return {"catch_up": [mine]}
+        try:
+            others = await self.peers.gather("/api/info", query, "catch_up", caller.token)
+            catch_up = merged([mine, *others])
+        except PeerError:  # a worker that left or does not answer yet: not caught up
+            catch_up = merged([mine, {"phase": "recovering", "behind": 0, "progress": None}])
         return {
+            "catch_up": catch_up,
             "demo": settings.demo,
             "clock": settings.clock.mode,
             "as_of": format_instant(self.worker.engine.now),

@@ -16,8 +16,8 @@ from typing import Any
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoMetricFamily
 from prometheus_client.registry import Collector
 
-from kpi.alerts import RECENT, recent_conditions
-from kpi.periods import day_of, month_of, parse_period, year_of, year_period
+from kpi.alerts import recent_conditions
+from kpi.periods import day_of, month_of, parse_period
 from kpi.report import total
 from kpi.rules import (
     LATE_RECEIPT,
@@ -207,16 +207,16 @@ def _quality(worker: Worker, units: list[str]) -> Iterator[Any]:
     yield unmatched
 
 
-ESTIMATED = ("month", "year")
-"""The periods the national index is estimated over for Prometheus: the portal ranks
-provinces monthly; the year shows the trend."""
+ESTIMATED = "month"
+"""The period the national index is estimated over for Prometheus: the portal ranks
+provinces monthly (Prometheus keeps the trend; the API answers any period)."""
 
 
 def _estimates(worker: Worker, units: list[str]) -> Iterator[GaugeMetricFamily]:
-    """The national index estimated per unit (``kpi.scorecard``), its indicators, and the
-    shares the late-receipt and target rules read (the last 30 days). Labels stay
-    bounded: units, a period of :data:`ESTIMATED`, an indicator of the settings' table,
-    a rule of four."""
+    """The national index estimated per unit for the month (``kpi.scorecard``), its
+    indicators, and the shares the late-receipt and target rules read (the last 30 days).
+    Labels stay bounded: units, one period, an indicator of the settings' table, a rule of
+    four."""
     engine = worker.engine
     points = GaugeMetricFamily(
         "cchc_unit_index766_points",
@@ -234,26 +234,23 @@ def _estimates(worker: Worker, units: list[str]) -> Iterator[GaugeMetricFamily]:
         "Decision 766 index, estimated: one indicator's points (absent with nothing to count).",
         labels=["unit_id", "period", "indicator"],
     )
-    today = day_of(engine.now)
-    for kind in ESTIMATED:
-        period = month_of(today) if kind == "month" else year_period(year_of(engine.now))
-        for unit_id, rows in engine.report(units, period).items():
-            found = estimate(total(rows.values()), worker.indicators)
-            points.add_metric([unit_id, kind], float(found.points))
-            stake.add_metric([unit_id, kind], float(found.of))
-            for score in found.scores:
-                if score.points is not None:
-                    labels = [unit_id, kind, score.indicator.key]
-                    indicator_points.add_metric(labels, float(score.points))
+    for unit_id, rows in engine.report(units, month_of(day_of(engine.now))).items():
+        found = estimate(total(rows.values()), worker.indicators)
+        points.add_metric([unit_id, ESTIMATED], float(found.points))
+        stake.add_metric([unit_id, ESTIMATED], float(found.of))
+        for score in found.scores:
+            if score.points is not None:
+                labels = [unit_id, ESTIMATED, score.indicator.key]
+                indicator_points.add_metric(labels, float(score.points))
     shares = GaugeMetricFamily(
         "cchc_unit_recent_ratio",
-        "Over the last 30 days: the share a late-receipt or target rule reads (received "
-        "late / received online; settled on time, received online, paid online).",
+        "Over the last 30 days, as the alert tick last read it (every 5 s): the share a "
+        "late-receipt or target rule reads (received late / received online; settled on "
+        "time, received online, paid online).",
         labels=["unit_id", "rule"],
     )
-    recent = engine.report(units, parse_period(RECENT, engine.now))
-    for unit_id, rows in recent.items():
-        for condition in recent_conditions(total(rows.values()), worker.alerts.thresholds):
+    for unit_id, counts in worker.recent.items():
+        for condition in recent_conditions(counts, worker.alerts.thresholds):
             if condition.value is not None:
                 shares.add_metric([unit_id, condition.rule], condition.value)
     yield points

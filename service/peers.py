@@ -58,16 +58,23 @@ class Peers:
     async def gather(self, path: str, query: dict[str, str], field: str, token: str) -> list[Any]:
         """The ``field`` lists of every other worker's local answer, concatenated; none
         for a request that was itself forwarded."""
-        if LOCAL in query:
-            return []
         rows: list[Any] = []
-        asked = (self.fetch(url, path, query, token) for url in self.urls())
-        answers = await asyncio.gather(*asked)
-        for status, body in answers:
-            if status != 200:
-                raise PeerError(status, body)
+        for body in await self.answers(path, query, token):
             rows.extend(body[field])
         return rows
+
+    async def answers(self, path: str, query: dict[str, str], token: str) -> list[Any]:
+        """Every other worker's local answer; none for a request that was itself
+        forwarded; :class:`PeerError` if any fails."""
+        if LOCAL in query:
+            return []
+        asked = (self.fetch(url, path, query, token) for url in self.urls())
+        bodies = []
+        for status, body in await asyncio.gather(*asked):
+            if status != 200:
+                raise PeerError(status, body)
+            bodies.append(body)
+        return bodies
 
     async def fetch(
         self, url: str, path: str, query: dict[str, str], token: str

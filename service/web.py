@@ -278,10 +278,7 @@ def install_views(worker: Worker, api: Api, peers: Peers, tokens: Tokens, hub: A
 
     @app.page("/api/info")
     async def info(web: Any, request: Any) -> Any:
-        async def answer(query: dict[str, str], caller: Caller) -> Any:
-            return api.info(caller)
-
-        return await respond(web, request, answer, lambda grant: True)
+        return await respond(web, request, api.info, lambda grant: True)
 
     throttle = Throttle(worker.settings.ingest_bytes_per_second, MAX_SYNC_BYTES)
 
@@ -384,6 +381,10 @@ def install_views(worker: Worker, api: Api, peers: Peers, tokens: Tokens, hub: A
     @app.page("/unit")
     async def unit_page(web: Any, request: Any) -> Any:
         return static_file(web, "unit.html", "text/html")
+
+    @app.page("/wall")
+    async def wall_page(web: Any, request: Any) -> Any:
+        return static_file(web, "wall.html", "text/html")
 
     @app.page("/report")
     async def report_page(web: Any, request: Any) -> Any:

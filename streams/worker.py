@@ -29,11 +29,13 @@ from kpi.clock import Clock
 from kpi.engine import Engine
 from kpi.procedures import Catalogue, fields_of, load_procedures
 from kpi.quality import SyncQuality
+from kpi.report import Counts
 from kpi.scorecard import INDICATORS, Indicator, load_scorecard
 from kpi.snapshots import SyncBook
 from kpi.units import Directory, Unit, load_units
 from schemas.codec import InvalidEvent, decode_alert, encode_dead_letter
 from streams import instruments
+from streams.catchup import CatchUp
 from streams.kafka import record_size, refused_for_size
 from streams.outbox import Outbox, Record, Source, Writes
 from streams.recovery import read_to_end
@@ -104,6 +106,11 @@ class Worker:
     """Input messages held until what was produced for them is written."""
     quality: SyncQuality = field(default_factory=SyncQuality)
     """Invalid sync records and unmatched names this worker read (contract §9.7)."""
+    recent: dict[str, Counts] = field(default_factory=dict)
+    """Each owned unit's counts of the last 30 days, as the alert tick last read them
+    (every 5 s): the late-receipt and target rules, and the exporter, read them."""
+    catch_up: CatchUp = field(default_factory=CatchUp)
+    """Whether it still reads history (:mod:`streams.catchup`): screens say so."""
     broker_reachable: bool = True
     """As the last probe found it (``agents.health``)."""
     _unlisted: tuple[int, int] = (-1, 0)
@@ -232,6 +239,12 @@ class Worker:
             if highwater is not None:
                 last = read.get(tp)
                 yield tp, max(0, highwater if last is None else highwater - last - 1)
+
+    def behind(self) -> int | None:
+        """Messages of the input topics not yet read; None before the consumer knows the
+        end of any of its partitions."""
+        found = list(self.lag(self.topics.co_partitioned))
+        return sum(count for _, count in found) if found else None
 
     def sync_backlog(self) -> int:
         """Sync records this worker has yet to take in, about: split records waiting on the

@@ -8,6 +8,8 @@ const TEXT = {
     title: "Giám sát cải cách hành chính — Kết luận 91", period: "Kỳ", period_year: "Năm nay",
     period_month: "Tháng này", period_30d: "30 ngày", kiosk: "Chế độ màn hình lớn",
     demo: "Dữ liệu mô phỏng (không phải số liệu thật)", as_of: "Cập nhật", province: "Toàn tỉnh",
+    catch_up: "Đang đọc lại lịch sử hồ sơ: {p} — số liệu chưa phải hiện tại",
+    catch_recovering: "Đang khôi phục trạng thái — số liệu chưa đầy đủ", wall_link: "Màn hình điều hành",
     units: "Đơn vị", filter_type: "Loại đơn vị", filter_state: "Trạng thái", all: "Tất cả",
     type_commune: "Xã, phường, đặc khu", type_province: "Sở, ngành tỉnh",
     state_over: "Vượt ngưỡng", state_risk: "Có nguy cơ", state_ok: "Trong ngưỡng", state_none: "Chưa có số liệu",
@@ -51,6 +53,8 @@ const TEXT = {
     title: "Administrative reform monitoring — Conclusion 91", period: "Period", period_year: "This year",
     period_month: "This month", period_30d: "30 days", kiosk: "Wall-screen mode",
     demo: "Synthetic demo data (not real figures)", as_of: "Updated", province: "Province",
+    catch_up: "Reading the dossiers' history: {p} — these figures are not today's yet",
+    catch_recovering: "Restoring the state — the figures are incomplete", wall_link: "Wall screen",
     units: "Units", filter_type: "Unit type", filter_state: "State", all: "All",
     type_commune: "Communes, wards, special zone", type_province: "Provincial agencies",
     state_over: "Over the line", state_risk: "At risk", state_ok: "Within the line", state_none: "No figures yet",
@@ -212,7 +216,8 @@ function renderOverview() {
     [t("col_overdue"), number(sum("open_overdue"))],
     [t("col_resolved"), number(sum("resolved"))],
     [t("col_satisfaction"), percent(sum("surveys") ? sum("satisfied") / sum("surveys") : null)],
-    [t("units_over"), `${rows.filter((row) => row.state === "over").length} / ${rows.length}`],
+    [t("units_over"), document.body.classList.contains("catching-up") ? "…"
+      : `${rows.filter((row) => row.state === "over").length} / ${rows.length}`],
     [t("col_paused"), number(sum("paused"))],
     [t("col_rescheduled"), number(sum("rescheduled"))],
     [t("col_apologised"), number(sum("apologised"))],
@@ -429,6 +434,30 @@ const PAGES = {
   unit: { start: () => startUnit(), render: () => loadUnit() },
 };
 
+// While a worker still reads history (a start, a replay, a recovery), its figures are the
+// past's: every screen says so, with its progress, and shows no state as if it were now.
+function showCatchUp(state) {
+  const behind = Boolean(state) && state.phase !== "live";
+  document.body.classList.toggle("catching-up", behind);
+  let node = $("#catch-up");
+  if (!behind) { if (node) node.remove(); return; }
+  if (!node) {
+    node = document.createElement("p");
+    node.id = "catch-up";
+    node.className = "catch-up";
+    node.setAttribute("role", "status");
+    document.body.prepend(node);
+  }
+  node.innerHTML = state.phase === "recovering" || state.progress === null ? t("catch_recovering")
+    : `${t("catch_up").replace("{p}", percent(state.progress))} <progress max="1" value="${state.progress}"></progress>`;
+}
+async function watchCatchUp() {
+  const answer = await getJSON("/api/info").catch(() => null);
+  if (answer && answer.status === 200) info = answer.body;
+  showCatchUp(info.catch_up);
+  setTimeout(watchCatchUp, (info.catch_up?.phase === "live" ? 15 : 2) * 1000);
+}
+
 document.addEventListener("DOMContentLoaded", async () => {
   const answer = await getJSON("/api/info");
   if (answer.status === 401) { applyLanguage(); askForToken(Boolean(token)); return; }
@@ -443,5 +472,7 @@ document.addEventListener("DOMContentLoaded", async () => {
   });
   applyLanguage();
   $("#demo").hidden = !info.demo;
+  showCatchUp(info.catch_up);
   page.start();
+  setTimeout(watchCatchUp, 2000);
 });

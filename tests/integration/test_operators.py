@@ -116,7 +116,7 @@ def test_prometheus_rules_check_and_unit_tests() -> None:
 
 
 def referenced_metrics(text: str) -> set[str]:
-    return set(re.findall(r"\b(cchc_[a-z_]+|cchc:[a-z_:]+)", text))
+    return set(re.findall(r"\b(cchc_[a-z0-9_]+|cchc:[a-z0-9_:]+)", text))
 
 
 def scenario_worker(cluster: Cluster) -> WorkerProcess:
@@ -166,6 +166,8 @@ def run_cchc() -> list[str]:
 @pytest.mark.integration
 def test_metrics_are_clean_and_cover_rules_and_dashboard(cluster: Cluster) -> None:
     worker = scenario_worker(cluster)
+    # The last 30 days' shares are read by the alert tick every 5 s.
+    assert wait_until(lambda: "cchc_unit_recent_ratio{" in worker.get("/metrics")[1])
     _, exposition = worker.get("/metrics")
     checked = run(tool("promtool"), "check", "metrics", stdin=exposition.encode())
     assert checked.returncode == 0 and checked.stdout.strip() == "", checked.stdout + checked.stderr

@@ -245,7 +245,7 @@ def test_an_admin_sees_what_each_units_system_sends_wrong(cluster: Cluster, brow
     page.goto(f"{worker.url}/#token={TOKENS['admin']}")
     page.wait_for_selector("#quality:not([hidden]) #quality-units tbody tr")
     cam_lam = page.locator("#quality-units tbody tr", has_text="Xã Cam Lâm").inner_text()
-    assert cam_lam.split("\t")[1:] == ["0", "0", "1", "0", "1"], cam_lam
+    assert cam_lam.split("\t")[1:] == ["0", "0", "1", "0", "0", "1"], cam_lam
     assert "Bộ phận một cửa xã Lạ — 1 bản ghi" in page.locator("#unmatched").inner_text()
     page.locator("#quality").screenshot(path=str(ARTIFACTS / "screen-quality.png"))
     public = browser.new_page()
@@ -304,4 +304,76 @@ def test_report_page_downloads_the_form_and_opens_the_dossiers(
     page.click("#lang")
     assert "(form 06)" in page.locator("h1").inner_text()
     assert "Received" in page.locator("#report thead").inner_text()
+    assert problems == [], "the page logged errors or failed requests"
+
+
+def test_wall_screen_shows_every_unit_at_1920x1080_without_personal_data(
+    cluster: Cluster, browser: Any
+) -> None:
+    worker = started(cluster)
+    assert wait_until(
+        lambda: any(
+            a["rule"] == "official_late_rate" for a in worker.get("/api/alerts")[1]["alerts"]
+        )
+    ), "an official's alert exists, which the wall's public token must not show"
+    _, units = worker.get("/api/units", TOKENS["public"])
+    page = browser.new_page(viewport={"width": 1920, "height": 1080})
+    problems = problems_of(page)
+    page.goto(f"{worker.url}/wall#token={TOKENS['public']}")
+    page.wait_for_selector(f"li.tile[data-unit='{UNIT}'].over")
+    page.wait_for_function("document.querySelector('#estimate').innerText.length > 0")
+    tiles = page.locator("li.tile")
+    assert tiles.count() == len(units["units"]) >= 77, "every registry unit has a tile"
+    assert page.evaluate("document.scrollingElement.scrollHeight") <= 1080, "nothing to scroll"
+    assert page.locator("#rotation").inner_text() == "", "every group fits: no rotation"
+    boxes = page.evaluate(
+        "[...document.querySelectorAll('li.tile')].map(t => t.getBoundingClientRect())"
+        ".map(r => [r.left, r.top, r.right, r.bottom])"
+    )
+    assert all(x0 >= 0 and y0 >= 0 and x1 <= 1920 and y1 <= 1080 for x0, y0, x1, y1 in boxes)
+    tile = page.locator(f"li.tile[data-unit='{UNIT}']")
+    assert "Tỷ lệ hồ sơ trễ hạn" in tile.inner_text() and "10,0 %" in tile.inner_text()
+    assert "ok" in page.locator("li.tile[data-unit='phuong-nha-trang']").get_attribute("class")
+    sizes = page.evaluate(
+        "['.tile .late', '.tile .name', '.province dd']"
+        ".map(s => parseFloat(getComputedStyle(document.querySelector(s)).fontSize))"
+    )
+    assert sizes[0] >= 28 and sizes[1] >= 16 and sizes[2] >= 48, "readable from three metres"
+    estimate = page.locator("#estimate").inner_text()
+    assert "ước tính tháng 03/2026" in estimate and "Chưa tính 52/100 điểm" in estimate
+    assert "/ 42 điểm" in estimate, "no dossier had a fee: payment is not at stake"
+    page.wait_for_function("document.querySelector('#ticker').innerText.includes('Xã Cam Lâm')")
+    text = page.locator("body").inner_text() + page.content()
+    assert "cb01" not in text, "the public token shows no official"
+    assert "Tỷ lệ hồ sơ trễ hạn của công chức" not in page.locator("#ticker").inner_text()
+    page.screenshot(path=str(ARTIFACTS / "screen-wall.png"))
+
+    # While the worker reads history, the wall says so and no tile claims a state.
+    page.evaluate("showCatchUp({phase: 'catching_up', behind: 60000, progress: 0.4})")
+    assert "40,0 %" in page.locator("#catch-up").inner_text()
+    assert page.evaluate("document.body.classList.contains('catching-up')")
+    page.screenshot(path=str(ARTIFACTS / "screen-wall-catching-up.png"))
+    page.evaluate("showCatchUp({phase: 'live', behind: 0, progress: 1})")
+    assert page.locator("#catch-up").count() == 0
+
+    # A smaller screen: the groups rotate, and every unit is shown within one rotation,
+    # each inside the screen.
+    page.set_viewport_size({"width": 1280, "height": 720})
+    page.evaluate("paginate()")
+    pages = page.evaluate("rotation.pages.length")
+    assert pages >= 2 and page.locator("#rotation").inner_text() == f"Nhóm 1/{pages}"
+    seen: list[str] = []
+    for shown in range(pages):
+        page.evaluate(f"rotation.shown = {shown}; paginate()")
+        visible = page.evaluate(
+            "[...document.querySelectorAll('li.tile')].filter(t => t.offsetParent !== null)"
+            ".map(t => [t.dataset.unit, t.getBoundingClientRect().bottom])"
+        )
+        assert all(bottom <= 720 for _, bottom in visible), shown
+        seen += [unit for unit, _ in visible]
+    assert sorted(seen) == sorted(row["unit_id"] for row in units["units"])
+
+    page.screenshot(path=str(ARTIFACTS / "screen-wall-1280.png"))
+    page.click("#lang")
+    assert page.locator("h1").inner_text() == "Administrative reform monitor, Khánh Hòa province"
     assert problems == [], "the page logged errors or failed requests"
