@@ -19,6 +19,7 @@ from kpi.alerts import (
     evaluate_recent,
     evaluate_risks,
     evaluate_waits,
+    month_counts,
     recent_counts,
 )
 from schemas.codec import encode
@@ -30,8 +31,11 @@ log = logging.getLogger(__name__)
 TICK_SECONDS = 0.5
 """How often the clock moves and alerts are evaluated: alerts follow events within ~1 s."""
 RISK_EVERY_TICKS = 10
-"""The early warning's due-soon windows, long waits, late receipts and targets move
-slowly: evaluated every 5 s."""
+"""The early warning's due-soon windows and long waits move slowly: evaluated every 5 s."""
+RECENT_EVERY_TICKS = 60
+"""Shares over 30 days and a month move slower still: late receipts, the targets and the
+month's estimate for the exporter are read every 30 s (each reads every unit's report
+buckets, the costliest read the tick makes)."""
 
 
 def failed(unit_id: str, error: Exception) -> None:
@@ -60,8 +64,11 @@ def install(worker: Worker) -> None:
             units = worker.owned_units()
             changes += evaluate_risks(engine, book, engine.calendar, units, failed)
             changes += evaluate_waits(engine, book, units, failed)
+        if ticks % RECENT_EVERY_TICKS == 1:  # from the first tick on
+            units = worker.owned_units()
             try:
                 worker.recent = recent_counts(engine, units)
+                worker.month = month_counts(engine, units)
             except Exception as error:  # as any unit's: the other rules are still evaluated
                 failed("(every unit's last 30 days)", error)
             changes += evaluate_recent(book, worker.recent, engine.now, failed)

@@ -27,7 +27,7 @@ from typing import Any
 from kpi.calendar import WorkingCalendar
 from kpi.engine import Engine
 from kpi.figures import Figures
-from kpi.periods import day_of, parse_period, year_of, year_period
+from kpi.periods import Period, day_of, month_of, parse_period, year_of, year_period
 from kpi.report import Counts, total
 from kpi.rules import (
     LATE_RECEIPT,
@@ -493,8 +493,17 @@ def evaluate_waits(
 
 def recent_counts(engine: Engine, units: Iterable[str]) -> dict[str, Counts]:
     """Each unit's counts of the last 30 days (:data:`RECENT`), all fields together."""
+    return _unit_counts(engine, units, parse_period(RECENT, engine.now))
+
+
+def month_counts(engine: Engine, units: Iterable[str]) -> dict[str, Counts]:
+    """Each unit's counts of the clock's calendar month so far."""
+    return _unit_counts(engine, units, month_of(day_of(engine.now)))
+
+
+def _unit_counts(engine: Engine, units: Iterable[str], period: Period) -> dict[str, Counts]:
     units = list(units)
-    found = engine.report(units, parse_period(RECENT, engine.now))
+    found = engine.report(units, period)
     return {unit_id: total(found.get(unit_id, {}).values()) for unit_id in units}
 
 

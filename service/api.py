@@ -281,6 +281,52 @@ class Api:
             ],
         }
 
+    def late_receipts(self, unit_id: str, period: Period, limit: int) -> dict[str, Any]:
+        """The unit's online dossiers received in the period, and those received late
+        (Decree 118), per official (the dossier's official, as the figures name it), and
+        the late ones, at most ``limit``: read from the unit's index of receipts, each
+        dossier checked by the report's own sums."""
+        self.require_unit(unit_id)
+        engine = self.worker.engine
+        engine.advance()
+        online: dict[str | None, int] = {}
+        late: dict[str | None, int] = {}
+        dossiers: list[dict[str, Any]] = []
+        for found in engine.behind(unit_id, period, "new_online"):
+            official = found.state.official
+            online[official] = online.get(official, 0) + 1
+            if found.counts.received_late:
+                late[official] = late.get(official, 0) + 1
+                if len(dossiers) < limit:
+                    submission = found.state.parts()[0]
+                    assert submission is not None  # received in the period
+                    dossiers.append(
+                        {
+                            "dossier_id": found.dossier_id,
+                            "official_id": official,
+                            "received_at": format_instant(submission.at),
+                        }
+                    )
+        ordered = sorted(online, key=lambda official: (-late.get(official, 0), official or ""))
+        rows = [
+            {
+                "official_id": official,
+                "received_online": online[official],
+                "received_late": late.get(official, 0),
+                "share": late.get(official, 0) / online[official],
+            }
+            for official in ordered
+        ]
+        return {
+            "unit_id": unit_id,
+            "period": period.name,
+            "as_of": format_instant(engine.now),
+            "received_online": sum(online.values()),
+            "received_late": sum(late.values()),
+            "officials": rows,
+            "dossiers": dossiers,
+        }
+
     def daily(self, unit_id: str, days: int) -> dict[str, Any]:
         """Per local day: resolved, late, surveys, satisfied, rescheduled and apologised,
         for the last ``days`` days."""

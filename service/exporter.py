@@ -17,8 +17,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoM
 from prometheus_client.registry import Collector
 
 from kpi.alerts import recent_conditions
-from kpi.periods import day_of, month_of, parse_period
-from kpi.report import total
+from kpi.periods import parse_period
 from kpi.rules import (
     LATE_RECEIPT,
     OFFICIAL_LATE_RATE,
@@ -144,7 +143,7 @@ class FiguresCollector(Collector):
             value=worker.sync.waiting_count(),
         )
         yield from _quality(worker, units)
-        yield from _estimates(worker, units)
+        yield from _estimates(worker)
         if worker.consuming:  # the consumer has an assignment only once it consumes
             yield self._lag(worker)
 
@@ -212,12 +211,12 @@ ESTIMATED = "month"
 provinces monthly (Prometheus keeps the trend; the API answers any period)."""
 
 
-def _estimates(worker: Worker, units: list[str]) -> Iterator[GaugeMetricFamily]:
+def _estimates(worker: Worker) -> Iterator[GaugeMetricFamily]:
     """The national index estimated per unit for the month (``kpi.scorecard``), its
-    indicators, and the shares the late-receipt and target rules read (the last 30 days).
-    Labels stay bounded: units, one period, an indicator of the settings' table, a rule of
-    four."""
-    engine = worker.engine
+    indicators, and the shares the late-receipt and target rules read (the last 30 days),
+    from the counts the alert tick read last (every 30 s: a scrape reads no report
+    buckets). Labels stay bounded: units, one period, an indicator of the settings'
+    table, a rule of four."""
     points = GaugeMetricFamily(
         "cchc_unit_index766_points",
         "Decision 766 index, estimated from dossiers: points earned of those at stake.",
@@ -234,8 +233,8 @@ def _estimates(worker: Worker, units: list[str]) -> Iterator[GaugeMetricFamily]:
         "Decision 766 index, estimated: one indicator's points (absent with nothing to count).",
         labels=["unit_id", "period", "indicator"],
     )
-    for unit_id, rows in engine.report(units, month_of(day_of(engine.now))).items():
-        found = estimate(total(rows.values()), worker.indicators)
+    for unit_id, counts in worker.month.items():
+        found = estimate(counts, worker.indicators)
         points.add_metric([unit_id, ESTIMATED], float(found.points))
         stake.add_metric([unit_id, ESTIMATED], float(found.of))
         for score in found.scores:
@@ -244,7 +243,7 @@ def _estimates(worker: Worker, units: list[str]) -> Iterator[GaugeMetricFamily]:
                 indicator_points.add_metric(labels, float(score.points))
     shares = GaugeMetricFamily(
         "cchc_unit_recent_ratio",
-        "Over the last 30 days, as the alert tick last read it (every 5 s): the share a "
+        "Over the last 30 days, as the alert tick last read it (every 30 s): the share a "
         "late-receipt or target rule reads (received late / received online; settled on "
         "time, received online, paid online).",
         labels=["unit_id", "rule"],

@@ -220,6 +220,15 @@ def install_views(worker: Worker, api: Api, peers: Peers, tokens: Tokens, hub: A
 
         return await respond(web, request, answer, seen_by(unit_id), unit_id)
 
+    @app.page("/api/units/{unit_id}/late-receipts")
+    async def late_receipts(web: Any, request: Any, unit_id: str) -> Any:
+        async def answer(query: dict[str, str], caller: Caller) -> Any:
+            period, _ = api.period(query.get("period"))
+            limit = whole_number(query, "limit", 100, MAX_LISTED)
+            return api.late_receipts(unit_id, period, limit)
+
+        return await respond(web, request, answer, seen_by(unit_id), unit_id)
+
     @app.page("/api/units/{unit_id}/dossiers")
     async def behind(web: Any, request: Any, unit_id: str) -> Any:
         exported = request.query.get("format", "json") != "json"

@@ -108,7 +108,10 @@ class Worker:
     """Invalid sync records and unmatched names this worker read (contract §9.7)."""
     recent: dict[str, Counts] = field(default_factory=dict)
     """Each owned unit's counts of the last 30 days, as the alert tick last read them
-    (every 5 s): the late-receipt and target rules, and the exporter, read them."""
+    (every 30 s): the late-receipt and target rules, and the exporter, read them."""
+    month: dict[str, Counts] = field(default_factory=dict)
+    """Each owned unit's counts of the clock's month, as the alert tick last read them:
+    the exporter's estimate of the national index reads them."""
     catch_up: CatchUp = field(default_factory=CatchUp)
     """Whether it still reads history (:mod:`streams.catchup`): screens say so."""
     broker_reachable: bool = True

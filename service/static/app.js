@@ -10,6 +10,8 @@ const TEXT = {
     demo: "Dữ liệu mô phỏng (không phải số liệu thật)", as_of: "Cập nhật", province: "Toàn tỉnh",
     catch_up: "Đang đọc lại lịch sử hồ sơ: {p} — số liệu chưa phải hiện tại",
     catch_recovering: "Đang khôi phục trạng thái — số liệu chưa đầy đủ", wall_link: "Màn hình điều hành",
+    targets: "Chỉ tiêu theo tuần và tháng (* kỳ chưa kết thúc)", t_period: "Kỳ", t_on_time: "Giải quyết đúng hạn",
+    t_online: "Hồ sơ trực tuyến", t_payment: "Thanh toán trực tuyến", t_late_receipt: "Tiếp nhận trực tuyến chậm",
     units: "Đơn vị", filter_type: "Loại đơn vị", filter_state: "Trạng thái", all: "Tất cả",
     type_commune: "Xã, phường, đặc khu", type_province: "Sở, ngành tỉnh",
     state_over: "Vượt ngưỡng", state_risk: "Có nguy cơ", state_ok: "Trong ngưỡng", state_none: "Chưa có số liệu",
@@ -55,6 +57,8 @@ const TEXT = {
     demo: "Synthetic demo data (not real figures)", as_of: "Updated", province: "Province",
     catch_up: "Reading the dossiers' history: {p} — these figures are not today's yet",
     catch_recovering: "Restoring the state — the figures are incomplete", wall_link: "Wall screen",
+    targets: "Targets by week and month (* period not over)", t_period: "Period", t_on_time: "Settled on time",
+    t_online: "Received online", t_payment: "Paid online", t_late_receipt: "Online, received late",
     units: "Units", filter_type: "Unit type", filter_state: "State", all: "All",
     type_commune: "Communes, wards, special zone", type_province: "Provincial agencies",
     state_over: "Over the line", state_risk: "At risk", state_ok: "Within the line", state_none: "No figures yet",
@@ -315,12 +319,13 @@ async function loadUnit() {
   const query = period ? `?period=${encodeURIComponent(period)}` : "";
   const id = encodeURIComponent(unitId);
   const seesUnit = info.access.admin || info.access.units.includes(unitId);
-  const [unit, due, alerts, daily, late] = (await Promise.all([
+  const [unit, due, alerts, daily, late, targets] = (await Promise.all([
     getJSON(`/api/units/${id}${query}`),
     seesUnit ? getJSON(`/api/units/${id}/due-soon?days=3`) : { body: { overdue: [], dossiers: [], paused: [] } },
     getJSON(`/api/alerts?state=all&unit_id=${id}`),
     getJSON(`/api/units/${id}/daily?days=30`),
     seesUnit ? getJSON(`/api/units/${id}/late${query}`) : { body: { total: 0, dossiers: [] } },
+    getJSON(`/api/units/${id}/targets?weeks=4&months=3`),
   ])).map((answer) => answer.body);
   if (unit.error) { $("#unit-name").textContent = unit.error; return; }
   $("#unit-name").textContent = unit.name;
@@ -363,6 +368,15 @@ async function loadUnit() {
       ${a.value !== null ? percent(a.value) : escape(a.detail || "")} · ${t("since")} ${localTime(a.started_at)}</li>`).join("")
     : `<li>${t("none")}</li>`;
   drawChart(daily.days);
+  // A share under its target (over its line, for late receipts) is marked; an alert needs
+  // enough dossiers besides.
+  const share = (cell, below) => {
+    const off = cell.share !== null && (below ? cell.share < cell.line : cell.share >= cell.line);
+    return `<td class="num${off ? " off-target" : ""}">${percent(cell.share)} <small>(${number(cell.numerator)}/${number(cell.denominator)})</small></td>`;
+  };
+  $("#targets tbody").innerHTML = [...targets.weeks, ...targets.months].map((row) => `<tr>
+    <th scope="row">${escape(row.period)}${row.complete ? "" : " *"}</th>
+    ${share(row.target_on_time, true)}${share(row.target_online, true)}${share(row.target_online_payment, true)}${share(row.late_receipt, false)}</tr>`).join("");
 }
 
 // A count that opens the list of its dossiers (for a token that may see them).

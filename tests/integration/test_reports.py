@@ -384,3 +384,14 @@ def test_the_national_index_estimate_and_the_targets_through_kafka(cluster: Clus
     assert february["late_receipt"]["numerator"] == column["received_late"]
     assert february["target_online_payment"]["denominator"] == column["fee_due"]
     assert body["targets"]["target_on_time"] == 0.99
+
+    status, body = worker.get(f"/api/units/{CAM_LAM}/late-receipts?period=2026-02", UNIT_TOKEN)
+    assert status == 200, body
+    assert (body["received_online"], body["received_late"]) == (
+        column["new_online"],
+        column["received_late"],
+    )
+    assert sum(row["received_late"] for row in body["officials"]) == column["received_late"] > 0
+    assert len(body["dossiers"]) == column["received_late"]
+    status, _ = worker.get(f"/api/units/{CAM_LAM}/late-receipts", TOKENS["public"])
+    assert status == 403, "officials' counts need the unit's token"

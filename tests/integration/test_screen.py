@@ -176,6 +176,10 @@ def test_unit_page(cluster: Cluster, browser: Any) -> None:
     totals = page.locator("#totals").inner_text()
     assert "Tỷ lệ trễ hạn (hồ sơ đã giải quyết)\n10,0 %" in totals, totals
     assert "Đang tạm dừng\n1" in totals, totals
+    # The targets by week and month: March's 40 settled, 36 on time (90 %, under 99 %).
+    march = page.locator("#targets tbody tr", has_text="2026-03")
+    assert "90,0 % (36/40)" in march.inner_text(), march.inner_text()
+    assert march.locator("td.off-target").count() >= 1
     # The late count opens its dossiers, and each dossier its explanation (contract §8).
     page.click("#totals a[href='#late-title']")
     late = page.locator("#late li")
@@ -197,13 +201,21 @@ def test_unit_page(cluster: Cluster, browser: Any) -> None:
     assert "chờ bổ sung hồ sơ: 2026-03-17 09:00:00 → chưa tiếp tục" in explained, explained
     page.screenshot(path=str(ARTIFACTS / "screen-dossier.png"))
     page.click("#explain button[type='submit']")
-    # 10 % late on 40 dossiers: the unit's and its official's alerts fire.
-    assert wait_until(lambda: len(worker.get(f"/api/alerts?unit_id={UNIT}")[1]["alerts"]) == 2)
+    # 10 % late on 40 dossiers: the unit's and its official's alerts fire; in the last 30
+    # days, 36 of 40 settled on time and none received online are under their targets.
+    expected = {"unit_late_rate", "official_late_rate", "target_on_time", "target_online"}
+
+    def rules() -> set[str]:
+        return {a["rule"] for a in worker.get(f"/api/alerts?unit_id={UNIT}")[1]["alerts"]}
+
+    assert wait_until(lambda: rules() == expected), rules()
     page.reload()
     page.wait_for_function("document.querySelector('#alerts').innerText.includes('Đang cảnh báo')")
     alerts = page.locator("#alerts li")
-    assert alerts.count() == 2
-    assert any("Tỷ lệ hồ sơ trễ hạn · 2026" in text for text in alerts.all_inner_texts())
+    assert alerts.count() == 4
+    texts = alerts.all_inner_texts()
+    assert any("Tỷ lệ hồ sơ trễ hạn · 2026" in text for text in texts)
+    assert any("Dưới chỉ tiêu giải quyết đúng hạn · 30d · 90,0 %" in text for text in texts), texts
     assert page.locator("#period-name").inner_text() == "2026"
     page.click("#lang")
     page.wait_for_function("document.querySelector('#paused').innerText.includes('paused since')")

@@ -8,7 +8,7 @@ from typing import Any, cast
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from kpi.alerts import AlertBook, recent_counts
+from kpi.alerts import AlertBook, month_counts, recent_counts
 from kpi.calendar import WorkingCalendar
 from kpi.clock import Clock, ClockSpec
 from kpi.engine import Engine
@@ -76,6 +76,7 @@ def exposition() -> str:
         owned_units=lambda: ["u", "xa-a"],
         indicators=INDICATORS,
         recent=recent_counts(engine, ["u", "xa-a"]),
+        month=month_counts(engine, ["u", "xa-a"]),
     )
     output = CollectorRegistry()
     output.register(FiguresCollector(cast(Any, worker)))
