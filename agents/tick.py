@@ -70,8 +70,9 @@ def install(worker: Worker) -> None:
                 worker.recent = recent_counts(engine, units)
                 worker.month = month_counts(engine, units)
             except Exception as error:  # as any unit's: the other rules are still evaluated
+                worker.recent, worker.month = {}, {}  # never another time's, or units since lost
                 failed("(every unit's last 30 days)", error)
-            changes += evaluate_recent(book, worker.recent, engine.now, failed)
+            changes += evaluate_recent(book, worker.recent, engine.now, worker.owns, failed)
         sent = []
         for alert in changes:
             key, partition = worker.units.home(alert["unit_id"])

@@ -508,12 +508,18 @@ def _unit_counts(engine: Engine, units: Iterable[str], period: Period) -> dict[s
 
 
 def evaluate_recent(
-    book: AlertBook, recent: dict[str, Counts], now: Instant, on_error: OnError = _raise
+    book: AlertBook,
+    recent: dict[str, Counts],
+    now: Instant,
+    owns: Callable[[str], bool],
+    on_error: OnError = _raise,
 ) -> list[dict[str, Any]]:
     """Late receipts and the central targets for every unit of ``recent`` (its counts of
-    the last 30 days, :func:`recent_counts`)."""
+    the last 30 days, :func:`recent_counts`) that the worker still ``owns``."""
     changes = []
     for unit_id, counts in recent.items():
+        if not owns(unit_id):
+            continue
         try:
             changes += book.evaluate_recent(unit_id, counts, now)
         except Exception as error:

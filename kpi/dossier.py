@@ -173,13 +173,18 @@ class Snapshot(NamedTuple):
     def decode(cls, raw: list[Any]) -> Snapshot:
         version, s, c, pauses, *rest = raw
         here = rest[0] if rest else True
+        detail = Detail(*rest[1]) if len(rest) > 1 else NO_DETAIL
+        submission = None if s is None else Submission(*s)
+        if submission is not None and not submission.procedure and detail.procedure:
+            # Written before v1.2, which kept a sync dossier's procedure in its detail.
+            submission = submission._replace(procedure=detail.procedure)
         return cls(
             tuple(version),
-            None if s is None else Submission(*s),
+            submission,
             None if c is None else Completion(*c),
             tuple(Pause(*pause) for pause in pauses),
             here,
-            Detail(*rest[1]) if len(rest) > 1 else NO_DETAIL,
+            detail,
         )
 
 

@@ -209,8 +209,10 @@ class Engine:
     ) -> tuple[bytes, bytes] | None:
         key = state_key(DOSSIER, event.unit_id, dossier_id)
         states = self.states_of(event.unit_id)
-        raw = states.get(key)
-        old = DossierState() if raw is None else DossierState.decode(raw)
+        # A stored state that cannot be read was skipped when the figures were rebuilt, so
+        # it counts nowhere: the event is applied as to a new dossier (rebuild's reading).
+        known = self._stored(event.unit_id, key)
+        old = DossierState() if known is None else known
         change = event.snapshot if isinstance(event, DossierSnapshot) else event
         new = merge(old, change, self.calendar, self.fields)
         if new is None:
@@ -219,11 +221,11 @@ class Engine:
         totals = self.totals(event.unit_id)
         entries = contribution(new, self.now)
         totals.apply(entries, 1)
-        before = [] if raw is None else report_entries(old)
+        before = [] if known is None else report_entries(old)
         self.report_totals(event.unit_id).change(before, report_entries(new))
         self._index_late(event.unit_id, dossier_id, entries, new)
-        self._count_marks(event.unit_id, None if raw is None else old, new)
-        if raw is not None:  # a new dossier contributed nothing yet
+        self._count_marks(event.unit_id, known, new)
+        if known is not None:  # a new dossier contributed nothing yet
             totals.apply(contribution(old, self.now), -1)
         # A replaced event may be earlier than any in the new state: its years change too.
         # A pause or a snapshot changes figures from instants before its own timestamp.
@@ -234,7 +236,7 @@ class Engine:
         self._track(key, event.unit_id, new)
         states[key] = encoded
         # After the state is stored: compacting a day's hints reads the states, this one's too.
-        self._index_days(event.unit_id, dossier_id, None if raw is None else old, new)
+        self._index_days(event.unit_id, dossier_id, known, new)
         return key, encoded
 
     def _apply_loose_vote(self, event: SatisfactionSurvey) -> tuple[bytes, bytes] | None:

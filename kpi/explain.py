@@ -95,7 +95,6 @@ def explain(state: DossierState, now: Instant) -> Explanation | None:
         requests,
         detail,
         submission.field,
-        # A sync snapshot stored before v1.2 kept its procedure in its detail.
-        submission.procedure or detail.procedure,
+        submission.procedure,
         dossier_flags(submission, completion),
     )

@@ -239,10 +239,12 @@ def band(percent: Fraction | None) -> str | None:
 def lost_by(
     unit: Counts, parts: Mapping[str, Counts], indicators: Sequence[Indicator] = INDICATORS
 ) -> dict[str, Fraction]:
-    """The points each part (a procedure) costs its unit: below the level at which an
-    indicator is full, every dossier short of it costs ``max / (full × denominator)``, so
-    the parts' costs add up to the unit's points lost exactly (a part above the level
-    earns some back: its cost is negative). An indicator at its level costs nothing.
+    """The points each part (a procedure) costs its unit: an indicator's loss is shared in
+    proportion to each part's shortfall, ``full × denominator − numerator`` (its numerator
+    as the formula gives it, below 0 too), so that the parts' costs add up to the unit's
+    points lost exactly; below the level and above 0, every dossier short of it costs
+    ``max / (full × denominator)``. A part above the level earns some back (its cost is
+    negative); an indicator at its level costs nothing.
 
     >>> from kpi.report import ZERO
     >>> unit = ZERO._replace(received=4, early=2, in_progress=2, within_time=1, overdue=1)
@@ -257,12 +259,10 @@ def lost_by(
         if whole.points is None or not whole.lost:
             continue
         full = indicator.full_at / 100
-        each = indicator.max_points / (full * whole.denominator)
+        shortfall = full * whole.denominator - _sum(indicator.numerator, unit)
         for key, part in parts.items():
-            short = full * _sum(indicator.denominator, part) - max(
-                0, _sum(indicator.numerator, part)
-            )
-            costs[key] += each * short
+            short = full * _sum(indicator.denominator, part) - _sum(indicator.numerator, part)
+            costs[key] += whole.lost * short / shortfall
     return costs
 
 
@@ -341,8 +341,13 @@ def indicators_from(data: Mapping[str, Any]) -> tuple[Indicator, ...]:
         where = f"indicators.{key}"
         if not isinstance(table, dict):
             raise ScorecardError(f"{where}: must be a table")
-        if table.get("enabled", True) is False:
-            found.pop(key, None)
+        enabled = table.get("enabled", True)
+        if not isinstance(enabled, bool):
+            raise ScorecardError(f"{where}.enabled: must be true or false")
+        if not enabled:
+            if key not in found:
+                raise ScorecardError(f"{where}: no such indicator to leave out")
+            found.pop(key)
             continue
         found[key] = _indicator(where, key, table, found.get(key))
     chosen = tuple(found.values())

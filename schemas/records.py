@@ -24,8 +24,9 @@ PauseReason = Literal["supplement", "financial_obligation"]
 FLAGS = {"fee_due": 1, "paid_online": 2, "digitised": 4, "result_digital": 8}
 """(v1.2) The optional flags of a submission or a completion, and their bits: a fee is
 due; it was paid online; the dossier's parts were digitised; an electronic result was
-issued. Only ``true`` sets a bit: ``false`` and absent say nothing, so a dossier's flags
-are those any of its events set."""
+issued. Only ``true`` sets a bit: ``false`` and absent say nothing. A dossier's flags
+are those its winning submission and its winning completion set (contract §4's winners):
+a later submission replaces an earlier one's flags, as it replaces the rest of it."""
 
 
 class EventKind(enum.Enum):

@@ -515,7 +515,7 @@ class Api:
         try:
             others = await self.peers.gather("/api/info", query, "catch_up", caller.token)
             catch_up = merged([mine, *others])
-        except PeerError:  # a worker that left or does not answer yet: not caught up
+        except (PeerError, KeyError, TypeError):  # one left, starts, or runs an older version
             catch_up = merged([mine, {"phase": "recovering", "behind": 0, "progress": None}])
         return {
             "catch_up": catch_up,

@@ -143,7 +143,7 @@ class FiguresCollector(Collector):
             value=worker.sync.waiting_count(),
         )
         yield from _quality(worker, units)
-        yield from _estimates(worker)
+        yield from _estimates(worker, units)
         if worker.consuming:  # the consumer has an assignment only once it consumes
             yield self._lag(worker)
 
@@ -211,7 +211,7 @@ ESTIMATED = "month"
 provinces monthly (Prometheus keeps the trend; the API answers any period)."""
 
 
-def _estimates(worker: Worker) -> Iterator[GaugeMetricFamily]:
+def _estimates(worker: Worker, units: list[str]) -> Iterator[GaugeMetricFamily]:
     """The national index estimated per unit for the month (``kpi.scorecard``), its
     indicators, and the shares the late-receipt and target rules read (the last 30 days),
     from the counts the alert tick read last (every 30 s: a scrape reads no report
@@ -233,7 +233,10 @@ def _estimates(worker: Worker) -> Iterator[GaugeMetricFamily]:
         "Decision 766 index, estimated: one indicator's points (absent with nothing to count).",
         labels=["unit_id", "period", "indicator"],
     )
+    owned = set(units)  # a rebalance since the tick's read may have moved some away
     for unit_id, counts in worker.month.items():
+        if unit_id not in owned:
+            continue
         found = estimate(counts, worker.indicators)
         points.add_metric([unit_id, ESTIMATED], float(found.points))
         stake.add_metric([unit_id, ESTIMATED], float(found.of))
@@ -249,6 +252,8 @@ def _estimates(worker: Worker) -> Iterator[GaugeMetricFamily]:
         labels=["unit_id", "rule"],
     )
     for unit_id, counts in worker.recent.items():
+        if unit_id not in owned:
+            continue
         for condition in recent_conditions(counts, worker.alerts.thresholds):
             if condition.value is not None:
                 shares.add_metric([unit_id, condition.rule], condition.value)

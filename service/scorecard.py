@@ -173,7 +173,8 @@ class Scorecards:
                 "name": registered.name,
                 "level": registered.level,
             }
-        whole, procedure_rows = by_procedure(procedures, self._procedure_names(procedures))
+        names = self._procedure_names(procedures)
+        whole, procedure_rows = by_procedure(procedures, names, indicators)
         answer["total"] = estimate_json(whole, total(row.counts for row in procedure_rows))
         answer["rows"] = [
             {

@@ -255,8 +255,8 @@ def install_views(worker: Worker, api: Api, peers: Peers, tokens: Tokens, hub: A
     async def targets(web: Any, request: Any, unit_id: str) -> Any:
         async def answer(query: dict[str, str], caller: Caller) -> Any:
             weeks, months = (
-                whole_number(query, "weeks", 8, 53),
-                whole_number(query, "months", 6, 24),
+                whole_number(query, "weeks", 8, 26),
+                whole_number(query, "months", 6, 12),
             )
             return api.targets(unit_id, weeks, months)
 

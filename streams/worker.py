@@ -244,9 +244,12 @@ class Worker:
                 yield tp, max(0, highwater if last is None else highwater - last - 1)
 
     def behind(self) -> int | None:
-        """Messages of the input topics not yet read; None before the consumer knows the
-        end of any of its partitions."""
-        found = list(self.lag(self.topics.co_partitioned))
+        """Messages of the input topics not yet read (0 without any of their partitions);
+        None while the consumer knows the end of none of those it was given."""
+        topics = set(self.topics.co_partitioned)
+        if not any(tp.topic in topics for tp in self.app.consumer.assignment()):
+            return 0
+        found = list(self.lag(topics))
         return sum(count for _, count in found) if found else None
 
     def sync_backlog(self) -> int:

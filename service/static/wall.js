@@ -56,7 +56,8 @@ function renderWall() {
   const rows = latest.units;
   const sum = (key) => rows.reduce((total, row) => total + (row[key] || 0), 0);
   const late = sum("resolved_late") + sum("open_overdue"), dossiers = sum("resolved") + sum("open_overdue");
-  const over = rows.filter((row) => tileState(row, worstRule(row)) === "over").length;
+  const over = document.body.classList.contains("catching-up") ? "…"
+    : rows.filter((row) => tileState(row, worstRule(row)) === "over").length;
   const unitAlerts = [...firing.values()].filter((alert) => alert.state === "firing").length;
   $("#province-figures").innerHTML = totalsHTML([
     [t("w_late"), percent(dossiers ? late / dossiers : null)],
@@ -163,16 +164,22 @@ async function followAlerts() {
   });
 }
 
-async function startWall() {
-  connect((snapshot) => { latest = snapshot; renderWall(); });
-  await followAlerts();
-  await loadEstimate();
-  setInterval(loadEstimate, ESTIMATE_SECONDS * 1000);
+// A kiosk runs for weeks: a failed request is tried again later, never the end of the page.
+const retried = (load) => () => load().catch(() => {});
+
+function startWall() {
+  setInterval(retried(loadEstimate), ESTIMATE_SECONDS * 1000);
+  setInterval(() => {
+    if (!alertSource || alertSource.readyState === EventSource.CLOSED) retried(followAlerts)();
+  }, ESTIMATE_SECONDS * 1000);
   setInterval(() => {
     if (rotation.pages.length < 2) return;
     rotation.shown = (rotation.shown + 1) % rotation.pages.length;
     paginate();
   }, ROTATE_SECONDS * 1000);
+  connect((snapshot) => { latest = snapshot; renderWall(); });
+  retried(followAlerts)();
+  retried(loadEstimate)();
 }
 
 PAGES.wall = { start: startWall, render: renderWall };

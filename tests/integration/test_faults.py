@@ -28,9 +28,10 @@ import pytest
 from kafka import KafkaProducer
 
 from clients.simulator import Simulator
-from kpi.alerts import alert_id, official_condition, unit_conditions
+from kpi.alerts import RECENT, alert_id, official_condition, recent_conditions, unit_conditions
 from kpi.figures import Figures
-from kpi.periods import year_period
+from kpi.periods import parse_period, year_period
+from kpi.report import ZERO, Counts
 from kpi.rules import UNIT_LATE_RATE_RISK, Thresholds
 from schemas.codec import InvalidEvent, decode_alert, parse_instant
 from schemas.records import UnitRanking
@@ -42,7 +43,7 @@ from tests.integration.conftest import ADMIN, Cluster, WorkerProcess, wait_until
 from tests.integration.expected import records
 from tests.integration.test_alerts import Receiver
 from tests.integration.test_kpi import differences as recount_differences
-from tests.recount import recount
+from tests.recount import recount, recount_report
 
 pytestmark = pytest.mark.integration
 
@@ -188,6 +189,18 @@ def expected_firing(events: list[tuple[str, dict[str, Any]]], env: dict[str, str
             firing |= {
                 alert_id(c.rule, unit, c.official_id, str(year)) for c in conditions if c.holds
             }
+    # Late receipts and the targets, on the last 30 days' counts.
+    recent: dict[str, list[int]] = {}
+    dossiers = [event for event in recorded if not isinstance(event, UnitRanking)]
+    for (unit, _, _), row in recount_report(dossiers, parse_period(RECENT, clock), clock).items():
+        recent[unit] = [a + b for a, b in zip(recent.get(unit, [0] * len(row)), row, strict=True)]
+    for unit in units:
+        counts = Counts(*recent[unit]) if unit in recent else ZERO
+        firing |= {
+            alert_id(c.rule, unit, None, RECENT)
+            for c in recent_conditions(counts, thresholds)
+            if c.holds
+        }
     return firing
 
 

@@ -19,6 +19,7 @@ from kpi.dossier import (
     SATISFIED,
     SURVEYS,
     DossierState,
+    Snapshot,
     checked,
     contribution,
     dossier_flags,
@@ -179,3 +180,11 @@ def test_a_state_with_flags_out_of_range_is_malformed() -> None:
     parts[0] = [*parts[0][:4], "", False, "", 1 << 20]
     with pytest.raises(ValueError, match="malformed"):
         checked(DossierState.decode(orjson.dumps(parts)))
+
+
+def test_a_sync_snapshot_stored_before_v1_2_keeps_its_procedure_on_its_submission() -> None:
+    """v1.1 kept a sync dossier's procedure in the snapshot's detail: read back, it is the
+    submission's, so the report files it under its procedure."""
+    old = [[RECEIVED, "r", 3], [RECEIVED, "", DUE, None, "HT"], None, [], True, ["1.001", "2", 0]]
+    snapshot = Snapshot.decode(old)
+    assert snapshot.submission is not None and snapshot.submission.procedure == "1.001"

@@ -6,13 +6,14 @@ from __future__ import annotations
 import random
 from typing import Any
 
+import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kpi.calendar import WorkingCalendar
 from kpi.clock import Clock, ClockSpec
 from kpi.dossier import Pause, Snapshot, Submission
-from kpi.engine import Engine
+from kpi.engine import DOSSIER, Engine, state_key
 from kpi.periods import HOUR_US, Period, PeriodError, parse_period
 from kpi.report import FIELD, PROCEDURE, Counts, total
 from kpi.snapshots import DossierSnapshot
@@ -361,6 +362,25 @@ def test_rebuild_skips_states_it_cannot_read_and_reports_them() -> None:
     year = parse_period("2026", clock.now())
     assert restarted.figures("u", year) == engine.figures("u", year)
     assert restarted.ranks("u") == {2025: "tot"}
+
+
+def test_an_event_of_a_dossier_whose_state_cannot_be_read_counts_it_as_new() -> None:
+    """The state was skipped at rebuild, so it counts nowhere: an event of its dossier
+    must neither raise halfway (leaving a count behind) nor take back what never counted."""
+    at = parse_instant("2026-03-02T08:00:00+07:00", "t")
+    clock = Clock(ClockSpec("fixed", at + 10 * 24 * HOUR_US))
+    flags_out_of_range = orjson.dumps([[at, "s", at + HOUR_US, "cb", "", True, "", 99], None, None])
+    states = {state_key(DOSSIER, "u", "d"): flags_out_of_range}
+    engine = Engine(CALENDAR, clock, lambda unit: states)
+    assert engine.rebuild(list(states.items())).skipped == list(states)
+    late = at + 2 * HOUR_US
+    for _ in range(2):  # and again: nothing piles up
+        engine.apply(DossierCompleted("c", "u", "d", late, None, "resolved"))
+    assert engine.orphans("u") == 1, "a completion without a readable submission"
+    engine.apply(DossierSubmitted("s2", "u", "d", at, at + HOUR_US, None, "cb", None, None))
+    year = parse_period("2026", clock.now())
+    figures = engine.figures("u", year)
+    assert (figures.resolved, figures.resolved_late, engine.orphans("u")) == (1, 1, 0)
 
 
 # -- the clock's heap: bounded by the boundaries dossiers have now -------------------------

@@ -76,12 +76,12 @@ def test_each_indicator_at_its_level_and_below() -> None:
 
 
 @settings(max_examples=300, deadline=None)
-@given(parts=st.lists(st.tuples(*(st.integers(0, 30) for _ in range(6))), min_size=1, max_size=5))
+@given(parts=st.lists(st.tuples(*(st.integers(0, 30) for _ in range(7))), min_size=1, max_size=5))
 def test_the_points_each_procedure_costs_add_up_to_the_units_loss(
     parts: list[tuple[int, ...]],
 ) -> None:
     rows = {}
-    for number, (early, late, online, other, fee, paid) in enumerate(parts):
+    for number, (early, late, online, other, fee, paid, unhappy) in enumerate(parts):
         rows[f"p{number}"] = ZERO._replace(
             received=early + late,
             early=early,
@@ -91,6 +91,7 @@ def test_the_points_each_procedure_costs_add_up_to_the_units_loss(
             new_other=other,
             fee_due=fee + paid,
             paid_online=paid,
+            surveys=unhappy,  # dissatisfied votes: 766's satisfaction may go below 0 in a part
         )
     unit = total(rows.values())
     costs = lost_by(unit, rows)
@@ -130,6 +131,8 @@ def test_what_the_estimate_covers_and_what_it_misses() -> None:
         ({"indicators": {"online": {"max_points": 13}}}, "group 'online' give 13 points, over"),
         ({"weights": {}}, "unknown table 'weights'"),
         ({"indicators": {"online": 6}}, "indicators.online: must be a table"),
+        ({"indicators": {"online": {"enabled": "false"}}}, "enabled: must be true or false"),
+        ({"indicators": {"onlin": {"enabled": False}}}, "no such indicator to leave out"),
     ],
 )
 def test_a_settings_value_that_cannot_be_used_is_a_clear_error(
