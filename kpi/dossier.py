@@ -455,12 +455,9 @@ def received_late(
 
 
 def dossier_flags(submission: Submission, completion: Completion | None) -> int:
-    """A dossier's flags: those its submission or its completion set, with what they imply."""
-    return implied(submission.flags if completion is None else submission.flags | completion.flags)
-
-
-def implied(flags: int) -> int:
-    """Flags with what they imply: a payment online means a fee was due."""
+    """A dossier's flags: those its submission or its completion set; a payment online
+    means a fee was due."""
+    flags = submission.flags if completion is None else submission.flags | completion.flags
     return flags | FLAGS["fee_due"] if flags & FLAGS["paid_online"] else flags
 
 

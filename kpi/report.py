@@ -35,7 +35,7 @@ from kpi.dossier import (
     DossierState,
     Pause,
     Submission,
-    implied,
+    dossier_flags,
     overdue_from,
     paused_time,
 )
@@ -70,7 +70,6 @@ _MASK = (1 << _BITS) - 1
 ONE = {name: 1 << (_BITS * lane) for lane, name in enumerate(LANES)}
 """A count of one in each lane."""
 _OUTCOME = {name: ONE[name] for name in ("returned", "rejected", "stopped", "withdrawn")}
-_ONLINE, _OTHER = ONE["received_online"], ONE["received_other"]
 _RECEIPT_FLAGS = {
     "fee_due": FLAGS["fee_due"],
     "paid_online": FLAGS["paid_online"],
@@ -78,11 +77,9 @@ _RECEIPT_FLAGS = {
     "received_late": RECEIVED_LATE,
 }
 _AT_RECEIPT = [
-    sum(ONE[lane] for lane, bit in _RECEIPT_FLAGS.items() if implied(flags) & bit)
-    for flags in range(32)
+    sum(ONE[lane] for lane, bit in _RECEIPT_FLAGS.items() if flags & bit) for flags in range(32)
 ]
-"""What a dossier's flags add to its receipt's bucket, by flags (:func:`kpi.dossier.implied`:
-a payment online means a fee was due)."""
+"""What a dossier's flags (:func:`kpi.dossier.dossier_flags`) add to its receipt's bucket."""
 _WITH_RESULT = frozenset({"resolved", "returned"})
 """Outcomes that give the citizen a result, which may be electronic."""
 
@@ -108,7 +105,7 @@ def report_entries(state: DossierState) -> list[Entry]:
     field = (submission.field, submission.procedure)
     received = submission.at
     channel = "received_online" if submission.online else "received_other"
-    flags = submission.flags if completion is None else submission.flags | completion.flags
+    flags = dossier_flags(submission, completion)
     entries = [(field, day_of(received), ONE[channel] + _AT_RECEIPT[flags])]
     due = overdue_from(submission, pauses) if pauses else submission.due
     if completion is not None:
